@@ -1,0 +1,51 @@
+"""Save napari layers as OME-Zarr, and open OME-Zarr, .percell and Brieflow stores.
+
+The public Python API below is napari-free: importing it loads numpy, zarr and dask only.
+"""
+
+from __future__ import annotations
+
+from .core.api import (
+    iter_write_image,
+    iter_write_labels,
+    preview_metadata,
+    target_path,
+    write_image,
+    write_labels,
+)
+from .core.errors import (
+    ExportError,
+    InvalidOptionError,
+    NotOmeZarrError,
+    OmeZarrError,
+    StoreFormatError,
+    TargetExistsError,
+    WriteCancelledError,
+    WriteFailedError,
+)
+from .core.options import ChannelStyle, PyramidOptions, StorageOptions
+from .core.plan import LabelsSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChannelStyle",
+    "ExportError",
+    "InvalidOptionError",
+    "LabelsSpec",
+    "NotOmeZarrError",
+    "OmeZarrError",
+    "PyramidOptions",
+    "StorageOptions",
+    "StoreFormatError",
+    "TargetExistsError",
+    "WriteCancelledError",
+    "WriteFailedError",
+    "__version__",
+    "iter_write_image",
+    "iter_write_labels",
+    "preview_metadata",
+    "target_path",
+    "write_image",
+    "write_labels",
+]

@@ -1,0 +1,1 @@
+"""The napari-free core: NGFF metadata, pyramids, stores, discovery and reading."""

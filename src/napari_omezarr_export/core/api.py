@@ -1,0 +1,410 @@
+"""The public, napari-free Python API: write images and labels, preview their metadata.
+
+Every function takes the data and the destination, then keyword-only options, and returns the
+paths written. ``iter_*`` variants yield ``(chunks done, chunks total)`` so that a GUI can show
+progress and cancel by closing the generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import existing
+from .axes import Axis, resolve_axes
+from .errors import ExportError, InvalidOptionError
+from .options import ChannelStyle, PyramidOptions, StorageOptions
+from .plan import GroupPlan, LabelsSpec, plan_group
+from .store import is_zarr_store
+from .writing import attributes_for, iter_add_labels, iter_write_store, scan_data
+
+__all__ = [
+    "iter_write_image",
+    "iter_write_labels",
+    "preview_metadata",
+    "target_path",
+    "write_image",
+    "write_labels",
+]
+
+Progress = tuple[int, int]
+DEFAULT_COLORS = ("FFFFFF",)
+MULTI_CHANNEL_COLORS = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
+
+
+def target_path(path: str | Path) -> Path:
+    """Return where a store named ``path`` is written: ``.ome.zarr`` is added when no ``.zarr``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The name as the user typed it.
+
+    Returns
+    -------
+    Path
+        The store path.
+    """
+    path = Path(path).expanduser()
+    if path.suffix.lower() == ".zarr":
+        return path
+    return path.with_name(path.name + ".ome.zarr")
+
+
+def _per_axis(values: Sequence[float] | None, ndim: int, default: float, what: str) -> list:
+    if values is None:
+        return [default] * ndim
+    values = [float(v) for v in values]
+    if len(values) != ndim:
+        raise InvalidOptionError(
+            f"{what} {tuple(values)} has {len(values)} entries but the data has {ndim} "
+            "dimensions; give one value per dimension."
+        )
+    return values
+
+
+def _default_channels(count: int) -> list[ChannelStyle]:
+    colors = DEFAULT_COLORS if count == 1 else MULTI_CHANNEL_COLORS
+    return [ChannelStyle(f"Channel {i}", colors[i % len(colors)]) for i in range(count)]
+
+
+def _transpose(data: Any, order: tuple[int, ...]) -> Any:
+    if order == tuple(range(len(order))):
+        return data
+    if isinstance(data, np.ndarray):
+        return data.transpose(order)
+    import dask.array as da
+
+    return da.asarray(data).transpose(order)
+
+
+def _plan_image(
+    data: Any,
+    *,
+    axes: str | None,
+    scale: Sequence[float] | None,
+    translation: Sequence[float] | None,
+    units: Sequence[object] | None,
+    channels: Sequence[ChannelStyle] | None,
+    name: str,
+    pyramid: PyramidOptions,
+    storage: StorageOptions,
+) -> GroupPlan:
+    ndim = len(data.shape)
+    has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
+    ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
+    data = _transpose(data, order)
+    scale = [_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order]
+    translation = [_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order]
+    names = "".join(a.name for a in ngff_axes)
+    n_channels = data.shape[names.index("c")] if "c" in names else 1
+    styles = list(channels) if channels is not None else _default_channels(n_channels)
+    if len(styles) != n_channels:
+        raise InvalidOptionError(
+            f"{len(styles)} channel styles were given for {n_channels} channels (axes "
+            f"{names!r}, shape {tuple(data.shape)}); give one style per channel."
+        )
+    plan = plan_group(path="", kind="image", data=data, axes=ngff_axes, scale=scale,
+                      translation=translation, name=name, pyramid=pyramid, storage=storage)  # fmt: skip
+    plan.channels = styles
+    return plan
+
+
+def _plan_labels(
+    spec: LabelsSpec,
+    image: GroupPlan,
+    *,
+    pyramid: PyramidOptions,
+    storage: StorageOptions,
+) -> GroupPlan:
+    """Plan labels that live under ``image``: same y/x, its transforms, its level count."""
+    spatial = [a for a in image.axes if a.name != "c"]
+    ndim = len(spec.data.shape)
+    names = spec.axes or "".join(a.name for a in spatial[-ndim:])
+    by_name = {a.name: i for i, a in enumerate(image.axes)}
+    if len(names) != ndim or any(n not in by_name for n in names) or ndim < 2:
+        raise ExportError(
+            f"Labels {spec.name!r} have shape {tuple(spec.data.shape)}, which does not fit image "
+            f"{image.name!r} with axes {image.axis_names!r} and shape {image.level_shapes[0]}."
+        )
+    expected = tuple(image.level_shapes[0][by_name[n]] for n in names)
+    if tuple(spec.data.shape) != expected:
+        raise ExportError(
+            f"Labels {spec.name!r} have shape {tuple(spec.data.shape)} but image "
+            f"{image.name!r} has {expected} on axes {names!r}. Labels saved with an image must "
+            "match its size; save them on their own instead, or resize them."
+        )
+    plan = plan_group(
+        path=f"labels/{spec.name}",
+        kind="labels",
+        data=spec.data,
+        axes=[Axis(n, image.axes[by_name[n]].unit) for n in names],
+        scale=[image.scale[by_name[n]] for n in names],
+        translation=[image.translation[by_name[n]] for n in names],
+        name=spec.name,
+        pyramid=pyramid,
+        storage=replace(
+            storage,
+            chunks=tuple(image.chunks[by_name[n]] for n in names),
+            shards=tuple(image.shards[by_name[n]] for n in names) if image.shards else None,
+        ),
+        n_levels=len(image.level_shapes),
+    )
+    plan.labels_spec = spec
+    return plan
+
+
+def _check_label_names(labels: Sequence[LabelsSpec]) -> None:
+    names = [spec.name for spec in labels]
+    for name in names:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise InvalidOptionError(
+                f"Label name {name!r} cannot be a folder name; use letters, digits, '-' or '_'."
+            )
+    if len(set(names)) != len(names):
+        raise InvalidOptionError(f"Label names {names} repeat; give each labels layer its own name.")
+
+
+def plan_image_export(
+    data: Any,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle] | None = None,
+    name: str = "image",
+    labels: Sequence[LabelsSpec] = (),
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+) -> list[GroupPlan]:
+    """Plan an image export (see `write_image` for the parameters); nothing is written."""
+    pyramid, storage = pyramid or PyramidOptions(), storage or StorageOptions()
+    _check_label_names(labels)
+    image = _plan_image(data, axes=axes, scale=scale, translation=translation, units=units,
+                        channels=channels, name=name, pyramid=pyramid, storage=storage)  # fmt: skip
+    return [image, *(_plan_labels(s, image, pyramid=pyramid, storage=storage) for s in labels)]
+
+
+def iter_write_image(data: Any, path: str | Path, **options: Any) -> Iterator[Progress]:
+    """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
+
+    Parameters
+    ----------
+    data : array-like
+        The image.
+    path : str or Path
+        The destination store.
+    **options
+        The keyword options of `write_image`.
+
+    Yields
+    ------
+    tuple of int
+        Progress in chunks.
+    """
+    storage = options.get("storage") or StorageOptions()
+    plans = plan_image_export(data, **options)
+    yield from iter_write_store(plans, target_path(path), storage)
+
+
+def write_image(
+    data: Any,
+    path: str | Path,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle] | None = None,
+    name: str = "image",
+    labels: Sequence[LabelsSpec] = (),
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+) -> list[Path]:
+    """Write an array as an OME-Zarr image, with its pyramid and optional labels.
+
+    Parameters
+    ----------
+    data : array-like
+        2-D to 5-D numpy, dask or zarr array; read lazily, one band at a time.
+    path : str or Path
+        Destination; ``.ome.zarr`` is added when the name has no ``.zarr`` suffix. An existing
+        zarr store there is replaced atomically; anything else there is an error.
+    axes : str, optional
+        Axis names of ``data`` such as ``"cyx"`` or ``"tczyx"``; by default inferred from the
+        number of dimensions (and ``channels``).
+    scale, translation : sequence of float, optional
+        Physical pixel size and the position of pixel 0's centre, per dimension of ``data``.
+    units : sequence of str, optional
+        Unit per dimension, such as ``"micrometer"`` or ``"second"``.
+    channels : sequence of ChannelStyle, optional
+        Name, colour, window and visibility of each channel.
+    name : str
+        The image's name in the metadata.
+    labels : sequence of LabelsSpec
+        Label images saved under ``labels/``.
+    pyramid : PyramidOptions, optional
+        Level count and downsampling methods.
+    storage : StorageOptions, optional
+        NGFF version, chunks, shards and compression.
+
+    Returns
+    -------
+    list of Path
+        The store written.
+    """
+    options = dict(axes=axes, scale=scale, translation=translation, units=units,
+                   channels=channels, name=name, labels=labels, pyramid=pyramid,
+                   storage=storage)  # fmt: skip
+    for _ in iter_write_image(data, path, **options):
+        pass
+    return [target_path(path)]
+
+
+def _labels_target(path: Path, labels: Sequence[LabelsSpec]) -> existing.ImageGeometry | None:
+    """The existing image to add labels into, or None for a new labels store."""
+    if not is_zarr_store(path):
+        return None
+    return existing.read_image_geometry(path)
+
+
+def iter_write_labels(
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    *,
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+) -> Iterator[Progress]:
+    """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
+
+    Parameters
+    ----------
+    labels : LabelsSpec or sequence of LabelsSpec
+        The label images.
+    path : str or Path
+        An existing OME-Zarr image to add them to, or a new store.
+    pyramid, storage : optional
+        Options, as for `write_image`.
+    scale, translation, units : sequence, optional
+        Transforms and units for standalone labels (an image's are used when adding to it).
+
+    Yields
+    ------
+    tuple of int
+        Progress in chunks.
+    """
+    specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
+    if not specs:
+        raise InvalidOptionError("No labels were given to write.")
+    _check_label_names(specs)
+    pyramid = pyramid or PyramidOptions()
+    target = target_path(path)
+    image = _labels_target(target, specs)
+    if image is not None:
+        storage = existing.storage_like(image, storage)
+        plans = [_plan_labels(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs]
+        yield from iter_add_labels(plans, target, storage, image.label_names)
+        return
+    storage = storage or StorageOptions()
+    plans = [_plan_standalone(s, specs, pyramid, storage, scale, translation, units) for s in specs]
+    yield from iter_write_store(plans, target, storage, standalone_labels=True)
+
+
+def _plan_standalone(
+    spec: LabelsSpec,
+    specs: Sequence[LabelsSpec],
+    pyramid: PyramidOptions,
+    storage: StorageOptions,
+    scale: Sequence[float] | None,
+    translation: Sequence[float] | None,
+    units: Sequence[object] | None,
+) -> GroupPlan:
+    ndim = len(spec.data.shape)
+    ngff_axes, order = resolve_axes(ndim, spec.axes, units)
+    plan = plan_group(
+        path="" if len(specs) == 1 else spec.name,
+        kind="labels",
+        data=_transpose(spec.data, order),
+        axes=ngff_axes,
+        scale=[_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order],
+        translation=[_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order],
+        name=spec.name,
+        pyramid=pyramid,
+        storage=storage,
+    )
+    plan.labels_spec = spec
+    return plan
+
+
+def write_labels(
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    **options: Any,
+) -> list[Path]:
+    """Write label images: into an existing OME-Zarr image, or as a new labels store.
+
+    When ``path`` is an OME-Zarr image whose y/x size matches, the labels are added under its
+    ``labels/`` (replacing same-named ones) and the image itself is not touched. Otherwise one
+    label image is written as a standalone store, and several as one folder of label images.
+
+    Parameters
+    ----------
+    labels : LabelsSpec or sequence of LabelsSpec
+        The label images.
+    path : str or Path
+        The destination.
+    **options
+        ``pyramid``, ``storage``, and for standalone labels ``scale``, ``translation``, ``units``.
+
+    Returns
+    -------
+    list of Path
+        The label groups written.
+    """
+    for _ in iter_write_labels(labels, path, **options):
+        pass
+    target = target_path(path)
+    specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
+    if existing.is_image_store(target):
+        return [target / "labels" / s.name for s in specs]
+    return [target] if len(specs) == 1 else [target / s.name for s in specs]
+
+
+def preview_metadata(
+    data: Any = None,
+    *,
+    labels: Sequence[LabelsSpec] = (),
+    **options: Any,
+) -> dict[str, dict]:
+    """Return exactly the attributes `write_image` would write, without writing.
+
+    The data is read when the metadata depends on it: float value ranges, unset windows and
+    the label values that get colours.
+
+    Parameters
+    ----------
+    data : array-like
+        The image, as for `write_image`.
+    labels : sequence of LabelsSpec
+        Its labels.
+    **options
+        The other keyword options of `write_image`.
+
+    Returns
+    -------
+    dict of str to dict
+        Attributes per group path inside the store (``""`` is the image, then ``labels`` and
+        ``labels/<name>``).
+    """
+    storage = options.get("storage") or StorageOptions()
+    plans = plan_image_export(data, labels=labels, **options)
+    scan_data(plans)
+    return attributes_for(plans, storage.ngff_version)

@@ -1,0 +1,166 @@
+"""Write every pyramid level in one pass over level 0, in bands of whole chunk rows.
+
+Level 0 is read once, one band of chunk rows at a time (the full x extent, and the full z
+extent when z is halved). Each band is written, then downsampled into the next level's buffer;
+a level writes as soon as its buffer holds whole chunk rows, and passes them on the same way.
+Every write covers whole chunks, so each chunk of each level is compressed exactly once, and
+zarr compresses the chunks of one write in parallel. Memory stays near two bands per level,
+whatever the image's height: the pass never holds a whole level.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .pyramid import downsample
+
+__all__ = ["LevelTarget", "count_chunks", "iter_write_levels"]
+
+BandObserver = Callable[[tuple[slice, ...], np.ndarray], None]
+
+
+@dataclass
+class LevelTarget:
+    """One level's destination array and the rows still waiting to be written."""
+
+    array: object  # a zarr.Array (or anything with .shape, .chunks and __setitem__)
+    pending: list[np.ndarray] = field(default_factory=list)
+    written_rows: int = 0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The level's shape."""
+        return tuple(self.array.shape)
+
+
+def write_unit(array: object) -> tuple[int, ...]:
+    """The block a write should cover whole: the shard when sharded, else the chunk."""
+    return tuple(getattr(array, "shards", None) or array.chunks)
+
+
+def count_chunks(shape: Sequence[int], chunks: Sequence[int]) -> int:
+    """Return how many chunks an array of ``shape`` has."""
+    return math.prod(math.ceil(n / c) for n, c in zip(shape, chunks, strict=True))
+
+
+def _outer_blocks(shape: Sequence[int], chunks: Sequence[int], n_outer: int) -> Iterator[tuple]:
+    """Chunk-aligned index blocks over the leading axes that are not downsampled."""
+    ranges = [range(0, shape[i], chunks[i]) for i in range(n_outer)]
+    for starts in itertools.product(*ranges):
+        yield tuple(slice(s, min(s + chunks[i], shape[i])) for i, s in enumerate(starts))
+
+
+def band_rows(chunks: Sequence[int]) -> int:
+    """Rows per level-0 band: one chunk row, doubled when odd so windows never split."""
+    rows = chunks[-2]
+    return rows * 2 if rows % 2 else rows
+
+
+def iter_bands(
+    shape: Sequence[int], chunks: Sequence[int], factors: Sequence[int]
+) -> Iterator[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+    """Yield ``(outer, index)`` for each level-0 band, in writing order.
+
+    ``outer`` selects one chunk-aligned block of the leading axes that are not downsampled;
+    ``index`` is the band's full index (the whole z extent when z is halved, whole x).
+
+    Parameters
+    ----------
+    shape, chunks : sequence of int
+        Level-0 shape and chunk shape.
+    factors : sequence of int
+        Per-axis factor between levels.
+
+    Yields
+    ------
+    tuple of (tuple of slice, tuple of slice)
+        The outer block and the band's index.
+    """
+    y_axis = len(shape) - 2
+    halved = [i for i, f in enumerate(factors) if f > 1] or [y_axis]
+    n_outer = min(halved)
+    step = band_rows(chunks)
+    inner = tuple(slice(0, shape[i]) for i in range(n_outer, y_axis))
+    for outer in _outer_blocks(shape, chunks, n_outer):
+        for y0 in range(0, shape[y_axis], step):
+            rows = slice(y0, min(y0 + step, shape[y_axis]))
+            yield outer, (*outer, *inner, rows, slice(0, shape[-1]))
+
+
+def iter_write_levels(
+    source: object,
+    arrays: Sequence[object],
+    factors: Sequence[int],
+    method: str,
+    *,
+    observe: BandObserver | None = None,
+) -> Iterator[int]:
+    """Write ``source`` into ``arrays[0]`` and its pyramid into the rest, in one pass.
+
+    Parameters
+    ----------
+    source : array-like
+        Level-0 data in NGFF order: numpy, dask or zarr; read one band at a time.
+    arrays : sequence of zarr.Array
+        One per level, full resolution first, all with the same chunk shape on y.
+    factors : sequence of int
+        Per-axis factor between levels (2 on halved axes, 1 elsewhere).
+    method : str
+        Downsampling method (see `napari_omezarr_export.core.pyramid.downsample`).
+    observe : callable, optional
+        Called with each level-0 band's index and data, to gather statistics on the way.
+
+    Yields
+    ------
+    int
+        The number of chunks written since the last yield.
+    """
+    targets: list[LevelTarget] = []
+    current_outer = None
+    for outer, index in iter_bands(source.shape, write_unit(arrays[0]), factors):
+        if outer != current_outer:
+            targets, current_outer = [LevelTarget(a) for a in arrays], outer
+        band = np.asarray(source[index])
+        if observe is not None:
+            observe(index, band)
+        yield from _push(targets, 0, band, outer, factors, method)
+
+
+def _push(
+    targets: list[LevelTarget],
+    level: int,
+    rows: np.ndarray,
+    outer: tuple[slice, ...],
+    factors: Sequence[int],
+    method: str,
+) -> Iterator[int]:
+    """Queue ``rows`` for ``level``; write whole chunk rows and pass them to the next level."""
+    target = targets[level]
+    target.pending.append(rows)
+    y_axis = rows.ndim - 2
+    chunk_rows = write_unit(target.array)[y_axis]
+    queued = sum(p.shape[y_axis] for p in target.pending)
+    at_end = target.written_rows + queued == target.shape[y_axis]
+    ready = queued if at_end else queued - queued % chunk_rows
+    if not at_end and ready % 2:
+        ready -= chunk_rows  # an odd row count would split a downsampling window
+    if ready <= 0:
+        return
+    merged = (
+        target.pending[0] if len(target.pending) == 1 else np.concatenate(target.pending, y_axis)
+    )
+    out, rest = np.split(merged, [ready], axis=y_axis)
+    target.pending = [rest] if rest.shape[y_axis] else []
+    start = target.written_rows
+    index = (*outer, *([slice(None)] * (y_axis - len(outer))), slice(start, start + ready))
+    target.array[index] = out
+    target.written_rows += ready
+    yield count_chunks(out.shape, target.array.chunks)
+    if level + 1 < len(targets):
+        smaller = downsample(out, factors, method)
+        yield from _push(targets, level + 1, smaller, outer, factors, method)

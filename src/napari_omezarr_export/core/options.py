@@ -1,0 +1,205 @@
+"""Frozen, validated export options: channel styles, pyramid, storage.
+
+Every option is checked when it is built, so a bad value fails early with a message that names
+the value and the allowed choices, long before anything touches the disk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from .errors import InvalidOptionError
+
+__all__ = [
+    "CODECS",
+    "IMAGE_METHODS",
+    "LABEL_METHODS",
+    "NGFF_VERSIONS",
+    "ChannelStyle",
+    "Codec",
+    "ImageMethod",
+    "LabelMethod",
+    "NgffVersion",
+    "PyramidOptions",
+    "StorageOptions",
+]
+
+NgffVersion = Literal["0.4", "0.5"]
+Codec = Literal["blosc-zstd", "blosc-lz4", "zstd", "none"]
+Shuffle = Literal["bit", "byte", "none"]
+ImageMethod = Literal["mean", "nearest", "max", "min"]
+LabelMethod = Literal["nearest", "mode"]
+
+NGFF_VERSIONS: tuple[str, ...] = get_args(NgffVersion)
+CODECS: tuple[str, ...] = get_args(Codec)
+SHUFFLES: tuple[str, ...] = get_args(Shuffle)
+IMAGE_METHODS: tuple[str, ...] = get_args(ImageMethod)
+LABEL_METHODS: tuple[str, ...] = get_args(LabelMethod)
+
+_HEX_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
+
+
+def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise `InvalidOptionError` unless ``value`` is one of ``allowed``.
+
+    Parameters
+    ----------
+    what : str
+        The option's name, as the user knows it.
+    value : object
+        The value given.
+    allowed : tuple of str
+        The valid choices.
+    """
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise InvalidOptionError(f"{what} {value!r} is not supported; choose one of {choices}.")
+
+
+def normalize_hex_color(color: str) -> str:
+    """Return ``color`` as 6 upper-case hex digits without ``#``.
+
+    Parameters
+    ----------
+    color : str
+        A colour such as ``"#00ff00"`` or ``"00FF00"``.
+
+    Returns
+    -------
+    str
+        The colour as ``"RRGGBB"``.
+    """
+    text = str(color).strip().lstrip("#")
+    if not _HEX_COLOR.match(text):
+        raise InvalidOptionError(
+            f"Channel colour {color!r} is not a 6-digit hex colour; write it as 'RRGGBB', "
+            "for example '00FF00' for green."
+        )
+    return text.upper()
+
+
+@dataclass(frozen=True)
+class ChannelStyle:
+    """How one channel is named and displayed (NGFF ``omero.channels[i]``).
+
+    Parameters
+    ----------
+    label : str
+        The channel name.
+    color : str
+        Display colour as 6-digit hex (``"00FF00"``); a leading ``#`` is accepted.
+    start, end : float or None
+        The display window (contrast limits). ``None`` takes the data range of the lowest
+        pyramid level.
+    active : bool
+        Whether the channel is shown.
+    """
+
+    label: str
+    color: str = "FFFFFF"
+    start: float | None = None
+    end: float | None = None
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "color", normalize_hex_color(self.color))
+        object.__setattr__(self, "label", str(self.label))
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise InvalidOptionError(
+                f"Channel {self.label!r} has window start {self.start} above end {self.end}; "
+                "swap them so that start <= end."
+            )
+
+
+@dataclass(frozen=True)
+class PyramidOptions:
+    """How the resolution levels are made.
+
+    Parameters
+    ----------
+    levels : int or None
+        The number of levels including full resolution. ``None`` halves y and x until the
+        smallest level fits in one chunk or would fall below ``min_size``.
+    image_method : {"mean", "nearest", "max", "min"}
+        How images are downsampled. ``mean`` is rounded, in the source dtype.
+    label_method : {"nearest", "mode"}
+        How labels are downsampled; neither invents a label value.
+    downsample_z : bool
+        Also halve z at each level.
+    min_size : int
+        The automatic level count stops before y or x would fall below this size.
+    """
+
+    levels: int | None = None
+    image_method: ImageMethod = "mean"
+    label_method: LabelMethod = "nearest"
+    downsample_z: bool = False
+    min_size: int = 64
+
+    def __post_init__(self) -> None:
+        check_choice("Image downsampling method", self.image_method, IMAGE_METHODS)
+        check_choice("Label downsampling method", self.label_method, LABEL_METHODS)
+        if self.levels is not None and not (1 <= int(self.levels) <= 32):
+            raise InvalidOptionError(
+                f"Pyramid levels {self.levels!r} is out of range; use 1 to 32, or None for "
+                "automatic."
+            )
+        if int(self.min_size) < 1:
+            raise InvalidOptionError(f"Pyramid min_size {self.min_size!r} must be at least 1.")
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """How the arrays are laid out and compressed on disk.
+
+    Parameters
+    ----------
+    ngff_version : {"0.4", "0.5"}
+        NGFF 0.4 on zarr v2 (read by every tool), or NGFF 0.5 on zarr v3.
+    chunks : tuple of int or None
+        Chunk shape in NGFF axis order. ``None`` is 1 on every axis but y and x, and up to
+        1024 on y and x, capped to the array.
+    shards : tuple of int or None
+        Shard shape (NGFF 0.5 only); each entry a multiple of the chunk entry.
+    codec : {"blosc-zstd", "blosc-lz4", "zstd", "none"}
+        Compression codec.
+    level : int
+        Compression level (1-9 for Blosc, 1-22 for zstd).
+    shuffle : {"bit", "byte", "none"}
+        Blosc's shuffle filter; bit-shuffle compresses 16-bit microscopy data best.
+    """
+
+    ngff_version: NgffVersion = "0.4"
+    chunks: tuple[int, ...] | None = None
+    shards: tuple[int, ...] | None = None
+    codec: Codec = "blosc-zstd"
+    level: int = 3
+    shuffle: Shuffle = "bit"
+
+    def __post_init__(self) -> None:
+        check_choice("NGFF version", self.ngff_version, NGFF_VERSIONS)
+        check_choice("Codec", self.codec, CODECS)
+        check_choice("Shuffle", self.shuffle, SHUFFLES)
+        max_level = 22 if self.codec == "zstd" else 9
+        if self.codec != "none" and not (0 <= int(self.level) <= max_level):
+            raise InvalidOptionError(
+                f"Compression level {self.level!r} is out of range for {self.codec}; "
+                f"use 0 to {max_level}."
+            )
+        for what, shape in (("Chunk", self.chunks), ("Shard", self.shards)):
+            if shape is not None and any(int(n) < 1 for n in shape):
+                raise InvalidOptionError(
+                    f"{what} shape {tuple(shape)} has an entry below 1; every entry must be a "
+                    "positive whole number."
+                )
+        if self.shards is not None and self.ngff_version != "0.5":
+            raise InvalidOptionError(
+                "Shards need zarr v3; choose NGFF version '0.5' or leave shards unset."
+            )
+
+    @property
+    def zarr_format(self) -> int:
+        """The zarr format that goes with the NGFF version (2 for 0.4, 3 for 0.5)."""
+        return 2 if self.ngff_version == "0.4" else 3

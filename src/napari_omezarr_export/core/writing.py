@@ -1,0 +1,319 @@
+"""Carry out export plans: create the zarr arrays, stream the levels, then write the metadata.
+
+Writes are generators that yield ``(chunks done, chunks total)`` after every batch of chunks,
+so a caller can show progress and cancel by closing the generator: the staging folder is then
+removed and the target keeps its old content (see `napari_omezarr_export.core.store`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .band_writer import count_chunks, iter_bands, iter_write_levels
+from .compression import compressors_for
+from .metadata import (
+    group_attributes,
+    image_label,
+    labels_group,
+    level_transforms,
+    multiscales,
+    omero,
+)
+from .options import ChannelStyle, StorageOptions
+from .plan import GroupPlan
+from .store import atomic_write_json, staged_directory
+
+__all__ = ["attributes_for", "iter_add_labels", "iter_write_store", "scan_data"]
+
+Progress = tuple[int, int]
+
+
+class _Converted:
+    """A read-only view of an array that converts each read block to ``dtype``."""
+
+    def __init__(self, data: Any, dtype: np.dtype) -> None:
+        self._data, self.dtype, self.shape = data, dtype, tuple(data.shape)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self._data[index]).astype(self.dtype, copy=False)
+
+
+def _source(plan: GroupPlan) -> Any:
+    if np.dtype(plan.data.dtype) == plan.dtype:
+        return plan.data
+    return _Converted(plan.data, plan.dtype)
+
+
+def _prepare_summary(plan: GroupPlan) -> None:
+    summary = plan.summary
+    names = plan.axis_names
+    summary.channel_axis = names.index("c") if "c" in names else None
+    if plan.kind == "image":
+        unset = any(c.start is None or c.end is None for c in plan.channels)
+        summary.track_range = plan.dtype.kind == "f" or unset
+    else:
+        summary.track_values = bool(plan.labels_spec and plan.labels_spec.colors is not None)
+
+
+def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | None:
+    """Colours for the label values present in the data, plus ``extra`` ones."""
+    spec, summary = plan.labels_spec, plan.summary
+    if spec is None or spec.colors is None or summary.too_many_values:
+        return None
+    values = np.array(sorted(summary.values | extra), dtype=np.int64)
+    if not values.size:
+        return None
+    if callable(spec.colors):
+        rgba = np.asarray(spec.colors(values), dtype=np.float64)
+        if rgba.size and rgba.max() <= 1.0:
+            rgba = rgba * 255
+        rgba = np.clip(np.rint(rgba), 0, 255).astype(int)
+        return {int(v): [int(c) for c in row] for v, row in zip(values, rgba, strict=True)}
+    return {int(v): list(spec.colors[v]) for v in values if int(v) in spec.colors}
+
+
+def _label_tables(plan: GroupPlan) -> tuple[dict | None, list[dict] | None]:
+    """Colours and properties listing the same label values, as validators require."""
+    spec = plan.labels_spec
+    properties = [dict(row) for row in (spec.properties or [])] if spec else []
+    described = {int(row["label-value"]) for row in properties}
+    colors = _label_colors(plan, described)
+    if colors:
+        properties += [{"label-value": v} for v in sorted(set(colors) - described)]
+        properties.sort(key=lambda row: row["label-value"])
+        if properties and len(colors) < len(properties):
+            properties = [row for row in properties if row["label-value"] in colors]
+    return colors, properties or None
+
+
+def _group_ome(plan: GroupPlan, version: str, source_image: str | None) -> dict:
+    transforms = level_transforms(
+        plan.scale, plan.translation, plan.factors, len(plan.level_shapes)
+    )
+    ome: dict[str, Any] = {}
+    if plan.kind == "labels":
+        colors, properties = _label_tables(plan)
+        ome["image-label"] = image_label(
+            version, colors=colors, properties=properties, source_image=source_image
+        )
+    ome["multiscales"] = multiscales(
+        plan.axes, transforms, name=plan.name, version=version, method=plan.method
+    )
+    if plan.kind == "image":
+        ranges = [plan.summary.value_range(i, plan.dtype) for i in range(len(plan.channels))]
+        data_ranges = [plan.summary.data_range(i, plan.dtype) for i in range(len(plan.channels))]
+        styles = [
+            _fill_window(style, data_range)
+            for style, data_range in zip(plan.channels, data_ranges, strict=True)
+        ]
+        z_size = plan.level_shapes[0][plan.axis_names.index("z")] if "z" in plan.axis_names else 1
+        ome["omero"] = omero(
+            styles, ranges, name=plan.name, version=version, default_z=z_size // 2
+        )
+    return ome
+
+
+def _fill_window(style: ChannelStyle, data_range: tuple[float, float]) -> ChannelStyle:
+    start = data_range[0] if style.start is None else style.start
+    end = data_range[1] if style.end is None else style.end
+    return replace(style, start=start, end=end)
+
+
+def attributes_for(
+    plans: Sequence[GroupPlan], version: str, *, standalone_labels: bool = False
+) -> dict[str, dict]:
+    """Return every group's attributes, keyed by path inside the store (``""`` is the root).
+
+    Parameters
+    ----------
+    plans : sequence of GroupPlan
+        The planned groups, with their summaries filled in.
+    version : {"0.4", "0.5"}
+        NGFF version.
+    standalone_labels : bool
+        Labels without an image (no ``source.image``).
+
+    Returns
+    -------
+    dict of str to dict
+        Attributes per group path.
+    """
+    attrs: dict[str, dict] = {}
+    label_names = [p.path.rsplit("/", 1)[-1] for p in plans if p.kind == "labels" and p.path]
+    source = None if standalone_labels else "../../"
+    for plan in plans:
+        attrs[plan.path] = group_attributes(_group_ome(plan, version, source), version)
+    if label_names:
+        parent = plans[-1].path.rsplit("/", 1)[0] if "/" in plans[-1].path else ""
+        attrs[parent] = {
+            **attrs.get(parent, {}),
+            **group_attributes(labels_group(label_names), version),
+        }
+    return attrs
+
+
+def scan_data(plans: Sequence[GroupPlan]) -> None:
+    """Fill each plan's summary by reading its data once, without writing (for previews)."""
+    for plan in plans:
+        _prepare_summary(plan)
+        if not (plan.summary.track_range or plan.summary.track_values):
+            continue
+        source = _source(plan)
+        for _, index in iter_bands(source.shape, plan.chunks, plan.factors):
+            plan.summary.observe(index, np.asarray(source[index]))
+
+
+def _create_levels(group: zarr.Group, plan: GroupPlan, storage: StorageOptions) -> list:
+    fmt = storage.zarr_format
+    extra: dict[str, Any] = (
+        {"chunk_key_encoding": {"name": "v2", "separator": "/"}}
+        if fmt == 2
+        else {"dimension_names": list(plan.axis_names)}
+    )
+    arrays = []
+    for level, shape in enumerate(plan.level_shapes):
+        chunks = tuple(min(c, n) for c, n in zip(plan.chunks, shape, strict=True))
+        if fmt == 3 and plan.shards is not None:
+            extra["shards"] = tuple(
+                math.ceil(min(s, n) / c) * c
+                for s, n, c in zip(plan.shards, shape, chunks, strict=True)
+            )
+        arrays.append(
+            group.create_array(
+                name=str(level),
+                shape=shape,
+                chunks=chunks,
+                dtype=plan.dtype,
+                compressors=compressors_for(storage, plan.dtype.itemsize),
+                fill_value=0,
+                **extra,
+            )
+        )
+    return arrays
+
+
+def total_chunks(plans: Sequence[GroupPlan]) -> int:
+    """Return how many chunks the plans write across all levels."""
+    return sum(
+        count_chunks(shape, [min(c, n) for c, n in zip(p.chunks, shape, strict=True)])
+        for p in plans
+        for shape in p.level_shapes
+    )
+
+
+def _iter_fill(root: zarr.Group, plans: Sequence[GroupPlan], storage: StorageOptions,
+               done: int, total: int) -> Iterator[Progress]:  # fmt: skip
+    for plan in plans:
+        _prepare_summary(plan)
+        group = root if not plan.path else root.require_group(plan.path)
+        arrays = _create_levels(group, plan, storage)
+        observe = (
+            plan.summary.observe
+            if (plan.summary.track_range or plan.summary.track_values)
+            else None
+        )
+        for n in iter_write_levels(
+            _source(plan), arrays, plan.factors, plan.method, observe=observe
+        ):
+            done += n
+            yield done, total
+
+
+def iter_write_store(
+    plans: Sequence[GroupPlan],
+    target: Path,
+    storage: StorageOptions,
+    *,
+    standalone_labels: bool = False,
+) -> Iterator[Progress]:
+    """Write a whole new store at ``target`` (replacing a zarr store there) from ``plans``.
+
+    Parameters
+    ----------
+    plans : sequence of GroupPlan
+        The image (path ``""``) and its labels, or label images alone.
+    target : Path
+        Destination store.
+    storage : StorageOptions
+        Format and codec.
+    standalone_labels : bool
+        True when writing labels without an image.
+
+    Yields
+    ------
+    tuple of int
+        Chunks written so far and in all.
+    """
+    total = total_chunks(plans)
+    with staged_directory(target) as stage:
+        root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
+        yield from _iter_fill(root, plans, storage, 0, total)
+        attrs = attributes_for(plans, storage.ngff_version, standalone_labels=standalone_labels)
+        for path, group_attrs in attrs.items():
+            (root if not path else root[path]).attrs.update(group_attrs)
+    yield total, total
+
+
+def iter_add_labels(
+    plans: Sequence[GroupPlan],
+    image: Path,
+    storage: StorageOptions,
+    existing: Sequence[str],
+) -> Iterator[Progress]:
+    """Add or replace label images inside an existing image store; the image is not touched.
+
+    Each label image is staged inside ``labels/`` and swapped in whole; the ``labels`` list is
+    updated last, in one atomic file replacement.
+
+    Parameters
+    ----------
+    plans : sequence of GroupPlan
+        Label plans with paths ``labels/<name>``.
+    image : Path
+        The existing image store.
+    storage : StorageOptions
+        Format (must match the image's) and codec.
+    existing : sequence of str
+        The label names the image lists already.
+
+    Yields
+    ------
+    tuple of int
+        Chunks written so far and in all.
+    """
+    total, done = total_chunks(plans), 0
+    labels_dir = image / "labels"
+    fmt = storage.zarr_format
+    zarr.open_group(labels_dir, mode="a", zarr_format=fmt)
+    for plan in plans:
+        with staged_directory(image / plan.path) as stage:
+            root = zarr.open_group(stage, mode="w", zarr_format=fmt)
+            local = replace(plan, path="")
+            for progress in _iter_fill(root, [local], storage, done, total):
+                yield progress
+                done = progress[0]
+            root.attrs.update(attributes_for([local], storage.ngff_version)[""])
+    names = list(existing) + [p.path.rsplit("/", 1)[-1] for p in plans]
+    names = list(dict.fromkeys(names))
+    _write_labels_list(labels_dir, names, storage)
+    yield total, total
+
+
+def _write_labels_list(labels_dir: Path, names: Sequence[str], storage: StorageOptions) -> None:
+    listing = group_attributes(labels_group(names), storage.ngff_version)
+    if storage.zarr_format == 2:
+        path = labels_dir / ".zattrs"
+        current = zarr.open_group(labels_dir, mode="r", zarr_format=2).attrs.asdict()
+        atomic_write_json(path, {**current, **listing})
+        return
+    path = labels_dir / "zarr.json"
+    document = zarr.open_group(labels_dir, mode="r", zarr_format=3).metadata.to_dict()
+    document["attributes"] = {**document.get("attributes", {}), **listing}
+    atomic_write_json(path, document)
