@@ -46,8 +46,8 @@ test: sysdeps venv
 	$(VENV)/bin/pytest
 
 demo: sysdeps venv
-	@if [ -n "$$DISPLAY" ]; then $(PY) -m napari_omezarr_export.demo; \
-	else xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m napari_omezarr_export.demo --headless; fi
+	@if [ -n "$$DISPLAY" ]; then $(PY) -m napari_omezarr_export._napari._demo; \
+	else xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m napari_omezarr_export._napari._demo --headless; fi
 
 bench: sysdeps venv
 	$(PY) -m benchmarks.run

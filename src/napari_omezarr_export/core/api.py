@@ -25,6 +25,7 @@ from .writing import attributes_for, iter_add_labels, iter_write_store, scan_dat
 __all__ = [
     "iter_write_image",
     "iter_write_labels",
+    "labels_paths",
     "preview_metadata",
     "target_path",
     "write_image",
@@ -108,8 +109,17 @@ def _plan_image(
             f"{len(styles)} channel styles were given for {n_channels} channels (axes "
             f"{names!r}, shape {tuple(data.shape)}); give one style per channel."
         )
-    plan = plan_group(path="", kind="image", data=data, axes=ngff_axes, scale=scale,
-                      translation=translation, name=name, pyramid=pyramid, storage=storage)  # fmt: skip
+    plan = plan_group(
+        path="",
+        kind="image",
+        data=data,
+        axes=ngff_axes,
+        scale=scale,
+        translation=translation,
+        name=name,
+        pyramid=pyramid,
+        storage=storage,
+    )
     plan.channels = styles
     return plan
 
@@ -166,7 +176,9 @@ def _check_label_names(labels: Sequence[LabelsSpec]) -> None:
                 f"Label name {name!r} cannot be a folder name; use letters, digits, '-' or '_'."
             )
     if len(set(names)) != len(names):
-        raise InvalidOptionError(f"Label names {names} repeat; give each labels layer its own name.")
+        raise InvalidOptionError(
+            f"Label names {names} repeat; give each labels layer its own name."
+        )
 
 
 def plan_image_export(
@@ -185,8 +197,17 @@ def plan_image_export(
     """Plan an image export (see `write_image` for the parameters); nothing is written."""
     pyramid, storage = pyramid or PyramidOptions(), storage or StorageOptions()
     _check_label_names(labels)
-    image = _plan_image(data, axes=axes, scale=scale, translation=translation, units=units,
-                        channels=channels, name=name, pyramid=pyramid, storage=storage)  # fmt: skip
+    image = _plan_image(
+        data,
+        axes=axes,
+        scale=scale,
+        translation=translation,
+        units=units,
+        channels=channels,
+        name=name,
+        pyramid=pyramid,
+        storage=storage,
+    )
     return [image, *(_plan_labels(s, image, pyramid=pyramid, storage=storage) for s in labels)]
 
 
@@ -258,9 +279,17 @@ def write_image(
     list of Path
         The store written.
     """
-    options = dict(axes=axes, scale=scale, translation=translation, units=units,
-                   channels=channels, name=name, labels=labels, pyramid=pyramid,
-                   storage=storage)  # fmt: skip
+    options = {
+        "axes": axes,
+        "scale": scale,
+        "translation": translation,
+        "units": units,
+        "channels": channels,
+        "name": name,
+        "labels": labels,
+        "pyramid": pyramid,
+        "storage": storage,
+    }
     for _ in iter_write_image(data, path, **options):
         pass
     return [target_path(path)]
@@ -314,7 +343,9 @@ def iter_write_labels(
         yield from iter_add_labels(plans, target, storage, image.label_names)
         return
     storage = storage or StorageOptions()
-    plans = [_plan_standalone(s, specs, pyramid, storage, scale, translation, units) for s in specs]
+    plans = [
+        _plan_standalone(s, specs, pyramid, storage, scale, translation, units) for s in specs
+    ]
     yield from iter_write_store(plans, target, storage, standalone_labels=True)
 
 
@@ -371,6 +402,24 @@ def write_labels(
     """
     for _ in iter_write_labels(labels, path, **options):
         pass
+    return labels_paths(labels, path)
+
+
+def labels_paths(labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path) -> list[Path]:
+    """Return the label groups that writing ``labels`` to ``path`` creates (or created).
+
+    Parameters
+    ----------
+    labels : LabelsSpec or sequence of LabelsSpec
+        The label images.
+    path : str or Path
+        The destination as given to `write_labels`.
+
+    Returns
+    -------
+    list of Path
+        Under the image's ``labels/`` when ``path`` is an image, else the new store(s).
+    """
     target = target_path(path)
     specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
     if existing.is_image_store(target):

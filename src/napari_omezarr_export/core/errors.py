@@ -44,7 +44,11 @@ class TargetExistsError(OmeZarrError, OSError):
 
 
 class WriteFailedError(OmeZarrError, OSError):
-    """Writing failed (permission denied, disk full, ...); nothing was left behind."""
+    """A save that could not be done (permission denied, disk full, layers that do not fit).
+
+    Nothing was left behind. napari's writer lookup swallows ``ValueError``, so the napari
+    writer re-raises our ``ValueError`` subclasses as this, and the user sees the message.
+    """
 
 
 class WriteCancelledError(OmeZarrError):

@@ -62,10 +62,20 @@ class ImageGeometry:
     def as_plan(self) -> GroupPlan:
         """Return a stand-in image plan that label planning can follow."""
         return GroupPlan(
-            path="", kind="image", data=None, axes=self.axes, level_shapes=self.level_shapes,
-            chunks=self.chunks, shards=None, dtype=np.dtype("uint8"), method="mean",
-            factors=(), scale=self.scale, translation=self.translation, name=self.name,
-        )  # fmt: skip
+            path="",
+            kind="image",
+            data=None,
+            axes=self.axes,
+            level_shapes=self.level_shapes,
+            chunks=self.chunks,
+            shards=None,
+            dtype=np.dtype("uint8"),
+            method="mean",
+            factors=(),
+            scale=self.scale,
+            translation=self.translation,
+            name=self.name,
+        )
 
 
 def _transform(transforms: object, kind: str, ndim: int, default: float) -> tuple[float, ...]:

@@ -208,8 +208,9 @@ def total_chunks(plans: Sequence[GroupPlan]) -> int:
     )
 
 
-def _iter_fill(root: zarr.Group, plans: Sequence[GroupPlan], storage: StorageOptions,
-               done: int, total: int) -> Iterator[Progress]:  # fmt: skip
+def _iter_fill(
+    root: zarr.Group, plans: Sequence[GroupPlan], storage: StorageOptions, done: int, total: int
+) -> Iterator[Progress]:
     for plan in plans:
         _prepare_summary(plan)
         group = root if not plan.path else root.require_group(plan.path)

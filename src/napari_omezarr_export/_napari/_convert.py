@@ -1,0 +1,249 @@
+"""Turn napari layer data tuples into the core's export specs (and nothing else).
+
+Image layers of one shape become the channels of one image, in layer order, each styled from
+its layer: name, colormap's top colour, contrast limits, visibility. RGB layers become red,
+green and blue channels. Labels keep their colormap (for the values present) and features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core.axes import default_axis_names
+from ..core.errors import ExportError
+from ..core.options import ChannelStyle
+from ..core.plan import LabelsSpec
+
+__all__ = ["ImageExport", "channel_style", "labels_spec", "layers_to_export"]
+
+LayerTuple = tuple[Any, dict, str]
+RGB_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF")
+RGB_NAMES = ("red", "green", "blue", "alpha")
+
+
+@dataclass
+class ImageExport:
+    """Keyword arguments for `napari_omezarr_export.write_image`, built from layers."""
+
+    data: Any
+    axes: str
+    scale: list[float]
+    translation: list[float]
+    units: list[object]
+    channels: list[ChannelStyle]
+    name: str
+    labels: list[LabelsSpec] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict:
+        """Return the keyword arguments for ``write_image`` (without ``data``)."""
+        return {
+            "axes": self.axes,
+            "scale": self.scale,
+            "translation": self.translation,
+            "units": self.units,
+            "channels": self.channels,
+            "name": self.name,
+            "labels": self.labels,
+        }
+
+
+def _level0(data: Any) -> Any:
+    return data[0] if isinstance(data, list | tuple) else data
+
+
+def _hex(rgb: Sequence[float]) -> str:
+    return "".join(f"{round(float(c) * 255):02X}" for c in list(rgb)[:3])
+
+
+def top_color(colormap: Any) -> str:
+    """Return the colour at the top of a napari image colormap as ``RRGGBB``.
+
+    Parameters
+    ----------
+    colormap : dict or napari Colormap
+        The layer's colormap as in its data tuple (a dict in napari 0.9) or the object.
+
+    Returns
+    -------
+    str
+        Six hex digits.
+    """
+    if isinstance(colormap, dict):
+        colors = colormap.get("colors")
+    else:
+        colors = getattr(colormap, "colors", None)
+    if colors is None or len(colors) == 0:
+        return "FFFFFF"
+    return _hex(np.asarray(colors)[-1])
+
+
+def channel_style(
+    meta: dict, *, label: str | None = None, color: str | None = None
+) -> ChannelStyle:
+    """Return the channel style of an image layer from its data-tuple metadata.
+
+    Parameters
+    ----------
+    meta : dict
+        The layer's metadata as given to writers.
+    label, color : str, optional
+        Overrides for the name and the colour.
+
+    Returns
+    -------
+    ChannelStyle
+        Name, colour, window (the contrast limits) and visibility.
+    """
+    limits = meta.get("contrast_limits") or (None, None)
+    return ChannelStyle(
+        label=label or str(meta.get("name", "image")),
+        color=color or top_color(meta.get("colormap", {})),
+        start=None if limits[0] is None else float(limits[0]),
+        end=None if limits[1] is None else float(limits[1]),
+        active=bool(meta.get("visible", True)),
+    )
+
+
+def _channel_first(data: Any, meta: dict) -> tuple[Any, list[ChannelStyle]]:
+    """One layer's level-0 data with a leading channel axis, and a style per channel."""
+    data = _level0(data)
+    if not meta.get("rgb"):
+        return _expand(data), [channel_style(meta)]
+    import dask.array as da
+
+    style = channel_style(meta)
+    top = float(np.iinfo(data.dtype).max) if np.dtype(data.dtype).kind in "iu" else 1.0
+    styles = [
+        ChannelStyle(
+            f"{style.label} {RGB_NAMES[i]}", RGB_COLORS[i], 0.0, top, active=style.active and i < 3
+        )
+        for i in range(data.shape[-1])
+    ]
+    return da.moveaxis(da.asarray(data), -1, 0), styles
+
+
+def _expand(data: Any) -> Any:
+    if isinstance(data, np.ndarray):
+        return data[np.newaxis]
+    import dask.array as da
+
+    return da.asarray(data)[np.newaxis]
+
+
+def _concatenate(arrays: list[Any]) -> Any:
+    if len(arrays) == 1:
+        return arrays[0]
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return np.concatenate(arrays)
+    import dask.array as da
+
+    return da.concatenate([da.asarray(a) for a in arrays])
+
+
+def _per_axis(meta: dict, key: str, ndim: int) -> list:
+    default = {"scale": 1.0, "translate": 0.0, "units": None}[key]
+    values = list(meta.get(key) or [])[-ndim:]
+    if len(values) != ndim:
+        values = [default] * ndim
+    return values if key == "units" else [float(v) for v in values]
+
+
+def _stack_images(images: list[LayerTuple]) -> ImageExport:
+    """Image layers of one shape -> one image whose channels are the layers, in order.
+
+    The channel axis goes first here; ``write_image`` moves it after ``t`` (NGFF order).
+    """
+    shapes = {str(m.get("name")): tuple(_level0(d).shape) for d, m, _ in images}
+    if len(set(shapes.values())) > 1:
+        listing = ", ".join(f"{n!r} {s}" for n, s in shapes.items())
+        raise ExportError(
+            f"Image layers of different shapes cannot be saved as one OME-Zarr image: {listing}. "
+            "Select layers of one shape (they become its channels), or save each on its own."
+        )
+    parts = [_channel_first(d, m) for d, m, _ in images]
+    meta = images[0][1]
+    ndim = len(parts[0][0].shape) - 1
+    return ImageExport(
+        data=_concatenate([p[0] for p in parts]),
+        axes="c" + _layer_axes(meta, ndim),
+        scale=[1.0, *_per_axis(meta, "scale", ndim)],
+        translation=[0.0, *_per_axis(meta, "translate", ndim)],
+        units=[None, *_per_axis(meta, "units", ndim)],
+        channels=[style for p in parts for style in p[1]],
+        name=str(meta.get("name", "image")) if len(images) == 1 else "image",
+    )
+
+
+def _layer_axes(meta: dict, ndim: int) -> str:
+    """The layer's axis names when they name t/z/y/x, else the defaults for ``ndim``."""
+    names = [str(n).lower() for n in (meta.get("axis_labels") or ())]
+    if "c" in names:
+        raise ExportError(
+            f"Layer {meta.get('name')!r} already has a channel axis; split its channels into "
+            "layers first (napari: right-click > Split Stack), then save them together."
+        )
+    valid = len(names) == ndim and len(set(names)) == ndim and set(names) <= set("tzyx")
+    return "".join(names) if valid and {"y", "x"} <= set(names) else default_axis_names(ndim)
+
+
+def labels_spec(data: Any, meta: dict) -> LabelsSpec:
+    """Return the core's labels spec for a Labels layer's data tuple.
+
+    Parameters
+    ----------
+    data : array-like or list of array-like
+        The layer data (level 0 is used when multiscale).
+    meta : dict
+        Its metadata: ``name``, ``colormap`` (a napari label colormap) and ``features``.
+
+    Returns
+    -------
+    LabelsSpec
+        Data, name, colours for the values present, and properties keyed by label value.
+    """
+    colormap = meta.get("colormap")
+    colors = colormap.map if hasattr(colormap, "map") else None
+    return LabelsSpec(
+        data=_level0(data),
+        name=str(meta.get("name", "labels")),
+        colors=colors,
+        properties=_properties(meta.get("features")),
+    )
+
+
+def _properties(features: Any) -> list[dict] | None:
+    """Label properties from a features table: ``index`` column, else row number, is the value."""
+    if features is None or len(features) == 0:
+        return None
+    table = features.reset_index(drop=True)
+    values = table.pop("index") if "index" in table.columns else range(len(table))
+    rows = []
+    for value, (_, row) in zip(values, table.iterrows(), strict=True):
+        rows.append({"label-value": int(value), **{str(k): v for k, v in row.items()}})
+    return rows
+
+
+def layers_to_export(layers: Sequence[LayerTuple]) -> tuple[ImageExport | None, list[LabelsSpec]]:
+    """Split writer input into one image export (or None) and the labels.
+
+    Parameters
+    ----------
+    layers : sequence of (data, meta, layer_type)
+        What napari passes to a writer.
+
+    Returns
+    -------
+    tuple
+        The image export (with labels attached when there is an image) and labels on their own.
+    """
+    images = [t for t in layers if t[2] == "image"]
+    labels = [labels_spec(d, m) for d, m, kind in layers if kind == "labels"]
+    if not images:
+        return None, labels
+    export = _stack_images(images)
+    export.labels = labels
+    return export, []

@@ -1,0 +1,105 @@
+"""``make demo``: save synthetic cells with the plugin's writers, reopen them with its readers.
+
+Run ``python -m napari_omezarr_export._napari._demo`` (``--headless`` under Xvfb saves a
+screenshot instead of showing the window). It prints where everything was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from pathlib import Path
+
+PLUGIN = "napari-omezarr-export"
+WIDGET = "OME-Zarr export"
+
+
+def _save_sample(viewer: object, out: Path) -> Path:
+    """Save the sample's channels and labels as one OME-Zarr image, via File > Save Layers."""
+    from ._sample_data import sample_layer_data
+
+    for data, kwargs, layer_type in sample_layer_data():
+        viewer._add_layer_from_data(data, kwargs, layer_type)  # as File > Open Sample does
+    for layer in viewer.layers:
+        layer.selected = True
+    target = out / "cells.ome.zarr"
+    written = viewer.layers.save(str(target), selected=True, plugin=PLUGIN)
+    return Path(written[0])
+
+
+def _save_v05_copy(out: Path) -> Path:
+    """Write the same data as NGFF 0.5 (zarr v3, sharded) through the Python API."""
+    from .. import ChannelStyle, LabelsSpec, StorageOptions, write_image
+    from ..core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
+
+    cells = synthetic_cells(2048)
+    styles = [ChannelStyle(n, c) for n, c in zip(CHANNEL_NAMES, CHANNEL_COLORS, strict=True)]
+    return write_image(
+        cells.image,
+        out / "cells_v05.ome.zarr",
+        channels=styles,
+        scale=(1, cells.pixel_size, cells.pixel_size),
+        units=(None, "micrometer", "micrometer"),
+        labels=[LabelsSpec(cells.nuclei, "nuclei")],
+        storage=StorageOptions(ngff_version="0.5", shards=(1, 2048, 2048)),
+    )[0]
+
+
+def run(out: Path, *, headless: bool) -> list[Path]:
+    """Run the demo and return the paths it wrote.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder (replaced).
+    headless : bool
+        Save a screenshot and close instead of showing the window.
+
+    Returns
+    -------
+    list of Path
+        The stores and the screenshot.
+    """
+    import napari
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    writer_viewer = napari.Viewer(show=False)
+    image_store = _save_sample(writer_viewer, out)
+    writer_viewer.close()
+    v05_store = _save_v05_copy(out)
+
+    viewer = napari.Viewer(show=not headless)
+    viewer.window._qt_window.resize(1280, 800)
+    viewer.open(str(image_store), plugin=PLUGIN)
+    viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    written = [image_store, v05_store]
+    if headless:
+        shot = out / "demo_screenshot.png"
+        from imageio.v3 import imwrite
+
+        imwrite(shot, viewer.screenshot(canvas_only=False, flash=False))
+        written.append(shot)
+        viewer.close()
+    return written
+
+
+def main() -> None:
+    """Parse the command line, run the demo, print what was written."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--headless", action="store_true", help="save a screenshot, no window")
+    parser.add_argument("--out", type=Path, default=Path("demo_output"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    written = run(args.out.resolve(), headless=args.headless)
+    for path in written:
+        print(f"wrote {path}")
+    if not args.headless:
+        import napari
+
+        napari.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The npe2 writer behind File > Save Layers > OME-Zarr."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core.api import iter_write_image, iter_write_labels, labels_paths, target_path
+from ..core.errors import OmeZarrError, WriteFailedError
+from ._convert import layers_to_export
+
+__all__ = ["write_layers"]
+
+log = logging.getLogger(__name__)
+
+
+def _with_progress(steps: Iterator[tuple[int, int]], description: str) -> None:
+    """Run a write, showing napari's progress bar while it goes."""
+    from napari.utils import progress
+
+    with progress(total=0, desc=description) as bar:
+        for done, total in steps:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+
+def write_layers(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list[str]:
+    """Save Image and Labels layers as OME-Zarr.
+
+    Image layers of one shape become the channels of one image; Labels layers go under its
+    ``labels/``. Labels alone are added to the OME-Zarr image at ``path`` when there is one
+    (this saves edited labels back), and are written as a new labels store otherwise.
+
+    Parameters
+    ----------
+    path : str
+        The name the user typed; ``.ome.zarr`` is added when it has no ``.zarr`` suffix.
+    layer_data : sequence of (data, meta, layer_type)
+        The selected layers.
+
+    Returns
+    -------
+    list of str
+        The paths written.
+    """
+    try:
+        return _write(path, layer_data)
+    except OmeZarrError as exc:
+        if isinstance(exc, OSError):
+            raise
+        raise WriteFailedError(f"Could not save {target_path(path)}: {exc}") from exc
+
+
+def _write(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list[str]:
+    image, labels = layers_to_export(layer_data)
+    target = target_path(path)
+    if image is not None:
+        steps = iter_write_image(image.data, target, **image.as_kwargs())
+        _with_progress(steps, f"Saving {target.name}")
+        written = [target]
+    else:
+        _with_progress(iter_write_labels(labels, target), f"Saving labels to {target.name}")
+        written = labels_paths(labels, target)
+    log.info("Saved %s", ", ".join(str(p) for p in written))
+    return [str(Path(p)) for p in written]
