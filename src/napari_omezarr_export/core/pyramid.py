@@ -98,8 +98,10 @@ def _pad_to_even(block: np.ndarray, factors: Sequence[int]) -> np.ndarray:
 def _strided_views(block: np.ndarray, factors: Sequence[int]) -> list[np.ndarray]:
     """One view per offset inside a downsampling window (4 for y/x, 8 with z)."""
     offsets = itertools.product(*(range(f) for f in factors))
-    return [block[tuple(slice(o, None, f) for o, f in zip(off, factors, strict=True))]
-            for off in offsets]  # fmt: skip
+    return [
+        block[tuple(slice(o, None, f) for o, f in zip(off, factors, strict=True))]
+        for off in offsets
+    ]
 
 
 def _mean(views: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
