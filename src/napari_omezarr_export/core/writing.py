@@ -75,7 +75,10 @@ def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | No
         if rgba.size and rgba.max() <= 1.0:
             rgba = rgba * 255
         rgba = np.clip(np.rint(rgba), 0, 255).astype(int)
-        return {int(v): [int(c) for c in row] for v, row in zip(values, rgba, strict=True)}
+        colors = {int(v): [int(c) for c in row] for v, row in zip(values, rgba, strict=True)}
+        if colors.get(0, [0, 0, 0, 1])[3] == 0:
+            del colors[0]  # a transparent background is every reader's default: leave it out
+        return colors
     return {int(v): list(spec.colors[v]) for v in values if int(v) in spec.colors}
 
 

@@ -1,0 +1,140 @@
+"""The npe2 reader: a cheap getter that never raises, and a reader returning layer data tuples.
+
+``get_reader`` asks :func:`core.discovery.discover` what the path is (a metadata file or two)
+and returns None for anything that is not ours. The reader it returns opens the node with
+:func:`core.reading.read_node` and turns each napari-free :class:`LayerSpec` into a layer data
+tuple, building the napari colormaps here (the only reading code that knows napari).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from napari_omezarr_export.core.discovery import Node, discover
+from napari_omezarr_export.core.layerspec import LayerSpec
+from napari_omezarr_export.core.reading import read_node
+
+__all__ = ["get_reader", "layer_data_tuple", "read_paths"]
+
+logger = logging.getLogger(__name__)
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+_NAMED = {
+    "#0000ff": "blue",
+    "#00ff00": "green",
+    "#ff0000": "red",
+    "#ff00ff": "magenta",
+    "#00ffff": "cyan",
+    "#ffff00": "yellow",
+    "#ffffff": "gray",
+}
+
+
+def get_reader(path: str | Sequence[str]) -> Callable[..., list[LayerDataTuple]] | None:
+    """Return a reader for OME-Zarr, labels, masks and ``.percell`` paths, else None.
+
+    Parameters
+    ----------
+    path : str or list of str
+        What napari was asked to open.
+
+    Returns
+    -------
+    callable or None
+        A reader function, or None when any path is not one this plugin opens.
+    """
+    paths = [path] if isinstance(path, str | Path) else path
+    if not isinstance(paths, list | tuple) or not paths:
+        return None
+    nodes: list[Node] = []
+    for item in paths:
+        if not isinstance(item, str | Path):
+            return None
+        node = discover(item)
+        if not node.is_ours:
+            return None
+        nodes.append(node)
+    return partial(read_paths, nodes=nodes)
+
+
+def read_paths(path: Any = None, *, nodes: list[Node]) -> list[LayerDataTuple]:
+    """Open discovered nodes as napari layer data tuples.
+
+    Parameters
+    ----------
+    path : str or list of str, optional
+        Ignored (npe2 passes the path again); ``nodes`` already describes it.
+    nodes : list of Node
+        What :func:`get_reader` found.
+
+    Returns
+    -------
+    list of tuple
+        ``(data, kwargs, layer_type)`` per layer.
+
+    Raises
+    ------
+    StoreFormatError
+        When a store is broken; the message names the file and the problem.
+    """
+    tuples = []
+    for node in nodes:
+        specs = read_node(node)
+        logger.debug("%s: %d layers", node.path, len(specs))
+        tuples.extend(layer_data_tuple(spec) for spec in specs)
+    return tuples
+
+
+def _image_colormap(color: str | None) -> Any:
+    from napari.utils.colormaps import Colormap
+
+    if color is None or color in _NAMED:
+        return _NAMED.get(color or "#ffffff")
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    return Colormap([[0.0, 0.0, 0.0, 1.0], [*rgb, 1.0]], name=f"omero {color}")
+
+
+def _valid_units(units: Sequence[str]) -> tuple[str, ...]:
+    import pint
+
+    registry = pint.get_application_registry()
+    out = []
+    for unit in units:
+        try:
+            registry.Unit(unit)
+            out.append(unit)
+        except (pint.UndefinedUnitError, ValueError, TypeError, AttributeError):
+            logger.info("unknown unit %r shown as pixel", unit)
+            out.append("pixel")
+    return tuple(out)
+
+
+def layer_data_tuple(spec: LayerSpec) -> LayerDataTuple:
+    """Turn a core :class:`LayerSpec` into a napari layer data tuple.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        The napari-free layer description.
+
+    Returns
+    -------
+    tuple
+        ``(data, kwargs, layer_type)``; data is a list of levels when multiscale.
+    """
+    kwargs = dict(spec.kwargs)
+    if "units" in kwargs:
+        kwargs["units"] = _valid_units(kwargs["units"])
+    if spec.layer_type == "image":
+        kwargs["colormap"] = _image_colormap(spec.color)
+    elif spec.label_colors is not None:
+        from napari.utils.colormaps import DirectLabelColormap
+
+        kwargs["colormap"] = DirectLabelColormap(color_dict=spec.label_colors)
+    kwargs["multiscale"] = spec.multiscale
+    data = list(spec.data) if spec.multiscale else spec.data[0]
+    return (data, kwargs, spec.layer_type)

@@ -1,0 +1,191 @@
+"""Open label images, ``labels/`` groups and binary masks as labels layer specs.
+
+Label colours (``image-label.colors``) become a ``{value: rgba}`` dict, ``properties`` a
+features DataFrame whose ``index`` column is the label value, and every layer records where it
+came from in ``metadata["ome_zarr"]`` so that edits can be saved back.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import StoreFormatError
+from .layerspec import TRANSPARENT, LayerSpec, Reference, units_of
+from .multiscales import Axis, Multiscale, open_multiscale
+from .zarrmeta import NodeMeta, child_path, read_node_meta
+
+__all__ = ["label_colors", "label_features", "label_layer", "labels_data", "labels_group_layers"]
+
+logger = logging.getLogger(__name__)
+
+
+def label_colors(image_label: object) -> dict[Any, tuple[float, ...]] | None:
+    """Turn ``image-label.colors`` into ``{value: rgba floats}`` with a transparent 0.
+
+    Parameters
+    ----------
+    image_label : object
+        The ``image-label`` attribute.
+
+    Returns
+    -------
+    dict or None
+        None when no usable colours are given.
+    """
+    raw = image_label.get("colors") if isinstance(image_label, dict) else None
+    if not isinstance(raw, list):
+        return None
+    colors: dict[Any, tuple[float, ...]] = {}
+    for entry in raw:
+        try:
+            value = int(entry["label-value"])
+            rgba = [float(v) / 255.0 for v in entry["rgba"]]
+        except (KeyError, TypeError, ValueError):
+            logger.info("skipping malformed label colour %r", entry)
+            continue
+        if len(rgba) in (3, 4):
+            colors[value] = tuple(min(max(v, 0.0), 1.0) for v in (*rgba, 1.0)[:4])
+    if not colors:
+        return None
+    colors.setdefault(0, TRANSPARENT)
+    colors[None] = (0.5, 0.5, 0.5, 1.0)
+    return colors
+
+
+def label_features(image_label: object) -> Any:
+    """Turn ``image-label.properties`` into a DataFrame with an ``index`` column, or None.
+
+    Parameters
+    ----------
+    image_label : object
+        The ``image-label`` attribute.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per label value.
+    """
+    import pandas as pd
+
+    raw = image_label.get("properties") if isinstance(image_label, dict) else None
+    if not isinstance(raw, list):
+        return None
+    rows = [dict(r) for r in raw if isinstance(r, dict) and "label-value" in r]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows).rename(columns={"label-value": "index"})
+    return frame[["index", *[c for c in frame.columns if c != "index"]]]
+
+
+def labels_data(ms: Multiscale) -> tuple[list[Any], tuple[Axis, ...], list[int]]:
+    """Drop a size-1 channel axis (legacy 5-D labels) and make boolean data integer."""
+    levels, axes, keep = ms.levels, ms.axes, list(range(len(ms.axes)))
+    c = ms.axis_index("c")
+    if c is not None and all(lv.shape[c] == 1 for lv in levels):
+        index = (slice(None),) * c + (0,)
+        levels = [lv[index] for lv in levels]
+        axes = tuple(a for i, a in enumerate(axes) if i != c)
+        keep.remove(c)
+    levels = [lv.astype(np.uint8) if lv.dtype == bool else lv for lv in levels]
+    return levels, axes, keep
+
+
+def label_layer(
+    meta: NodeMeta,
+    *,
+    name: str | None = None,
+    reference: Reference | None = None,
+    kind: str = "labels",
+    extra_metadata: dict[str, Any] | None = None,
+) -> LayerSpec:
+    """Open one label image (a group with ``multiscales``) as a labels layer spec.
+
+    Parameters
+    ----------
+    meta : NodeMeta
+        The label group's metadata.
+    name : str, optional
+        Layer name; the folder name by default.
+    reference : Reference, optional
+        The image it belongs to; its scale and translation are used (matched by axis name).
+    kind : str
+        ``"labels"`` or ``"mask"``, recorded in ``metadata["ome_zarr"]["kind"]``.
+    extra_metadata : dict, optional
+        Merged into the layer metadata.
+
+    Returns
+    -------
+    LayerSpec
+        A labels layer spec.
+    """
+    ms = open_multiscale(meta)
+    levels, axes, keep = labels_data(ms)
+    names = tuple(a.name for a in axes)
+    shape0 = tuple(int(n) for n in levels[0].shape)
+    placed = reference.register(names, shape0) if reference else None
+    if placed is None:
+        scale = tuple(ms.scale[i] for i in keep)
+        translate = tuple(ms.translate[i] for i in keep)
+        units = tuple(a.unit for a in axes)
+    else:
+        scale, translate, units = placed
+    image_label = meta.attrs.get("image-label")
+    label_name = name or meta.path.name
+    metadata = {
+        "ome_zarr": {
+            "path": str(meta.path),
+            "image": str(reference.path) if reference and reference.path else None,
+            "name": label_name,
+            "kind": kind,
+            "version": ms.version,
+        }
+    }
+    metadata.update(extra_metadata or {})
+    kwargs: dict[str, Any] = {
+        "name": label_name,
+        "scale": scale,
+        "translate": translate,
+        "axis_labels": names,
+        "units": units_of(units),
+        "metadata": metadata,
+    }
+    features = label_features(image_label)
+    if features is not None:
+        kwargs["features"] = features
+    return LayerSpec("labels", levels, kwargs, label_colors=label_colors(image_label))
+
+
+def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[LayerSpec]:
+    """Open every label image listed in a ``labels`` group's attributes.
+
+    Parameters
+    ----------
+    labels_dir : Path
+        The ``labels`` group.
+    reference : Reference or None
+        The parent image, when it is one.
+
+    Returns
+    -------
+    list of LayerSpec
+        One labels layer per listed label; listed labels missing on disk are skipped (logged).
+    """
+    meta = read_node_meta(labels_dir)
+    names = meta.attrs.get("labels")
+    if not isinstance(names, list):
+        raise StoreFormatError(f"{labels_dir}: 'labels' must be a list of label names.")
+    layers = []
+    for label in names:
+        path = child_path(labels_dir, label, what="label name")
+        if not path.is_dir():
+            logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
+            continue
+        label_meta = read_node_meta(path)
+        if "multiscales" not in label_meta.attrs:
+            raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
+        layers.append(label_layer(label_meta, name=str(label), reference=reference))
+    return layers

@@ -1,0 +1,212 @@
+"""Turn the ``omero`` block (or its absence) into per-channel display styles.
+
+Names from ``label``, colours from ``color`` (all-white lists and missing colours fall back to
+a guess from the channel name), visibility from ``active`` and contrast limits from ``window``.
+Windows that are missing, empty, or span the dtype's full range are replaced by limits computed
+from a small sample of the lowest-resolution level (a bounded crop when the store has one level
+only), so 12-bit data written with 0-65535 windows does not look black.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ChannelStyle",
+    "channel_styles",
+    "guess_color",
+    "limits_from_plane",
+    "norm_hex",
+    "sample_plane",
+]
+
+logger = logging.getLogger(__name__)
+
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
+_GUESSES = (
+    (re.compile(r"dapi|hoechst|\bblue\b|405", re.I), "#0000ff"),
+    (re.compile(r"gfp|fitc|\bgreen\b|488", re.I), "#00ff00"),
+    (re.compile(r"rfp|mcherry|tomato|\bred\b|561|594|cy3|tritc", re.I), "#ff0000"),
+)
+_SAMPLE_EDGE = 1024
+
+
+@dataclass(frozen=True)
+class ChannelStyle:
+    """How to show one channel.
+
+    Parameters
+    ----------
+    name : str
+        Layer name.
+    color : str
+        ``#rrggbb``; black-to-this-colour colormap (``#ffffff`` is gray).
+    window : tuple of float or None
+        Contrast limits, or None when they must be computed from the data.
+    visible : bool
+        From ``active``.
+    """
+
+    name: str
+    color: str
+    window: tuple[float, float] | None
+    visible: bool = True
+
+
+def norm_hex(value: object) -> str | None:
+    """Return ``#rrggbb`` for a hex colour string with or without ``#``, else None.
+
+    Parameters
+    ----------
+    value : object
+        A colour as found in metadata or a database.
+
+    Returns
+    -------
+    str or None
+        The normalised lowercase colour.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _HEX.match(value.strip())
+    return f"#{match.group(1).lower()}" if match else None
+
+
+def guess_color(name: str) -> str:
+    """Guess a colour from a channel name: DAPI blue, GFP green, RFP/mCherry red, else gray.
+
+    Parameters
+    ----------
+    name : str
+        The channel name.
+
+    Returns
+    -------
+    str
+        ``#rrggbb``.
+    """
+    for pattern, color in _GUESSES:
+        if pattern.search(name):
+            return color
+    return "#ffffff"
+
+
+def _window(channel: dict[str, Any], dtype: np.dtype) -> tuple[float, float] | None:
+    window = channel.get("window")
+    if not isinstance(window, dict):
+        return None
+    try:
+        start, end = float(window["start"]), float(window["end"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not np.isfinite([start, end]).all() or end <= start:
+        return None
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        if start <= info.min and end >= info.max and info.max > 255:
+            return None  # the dtype's full range: compute from the data instead
+    return (start, end)
+
+
+def channel_styles(
+    omero: object, n_channels: int, dtype: np.dtype, *, trust_colors: bool = True
+) -> list[ChannelStyle]:
+    """Build one style per channel from an ``omero`` block, tolerating every known quirk.
+
+    Parameters
+    ----------
+    omero : object
+        The ``omero`` attribute (may be missing, malformed, or list too few/many channels).
+    n_channels : int
+        The number of channels in the array.
+    dtype : numpy.dtype
+        The array dtype, to spot full-range windows.
+    trust_colors : bool
+        When False, white colours are treated as "no colour" and guessed from the name.
+
+    Returns
+    -------
+    list of ChannelStyle
+        Exactly ``n_channels`` styles.
+    """
+    raw = omero.get("channels") if isinstance(omero, dict) else None
+    channels = [c if isinstance(c, dict) else {} for c in raw] if isinstance(raw, list) else []
+    if channels and len(channels) != n_channels:
+        logger.info("omero lists %d channels for %d in the array", len(channels), n_channels)
+    colors = [norm_hex(c.get("color")) for c in channels[:n_channels]]
+    all_white = n_channels > 1 and all(c in (None, "#ffffff") for c in colors)
+    styles = []
+    for i in range(n_channels):
+        channel = channels[i] if i < len(channels) else {}
+        label = channel.get("label")
+        name = str(label) if isinstance(label, str | int) and str(label) else f"channel {i}"
+        color = norm_hex(channel.get("color"))
+        if color is None or ((all_white or not trust_colors) and color == "#ffffff"):
+            color = guess_color(name)
+        active = channel.get("active", True)
+        styles.append(ChannelStyle(name, color, _window(channel, dtype), active is not False))
+    return styles
+
+
+def sample_plane(levels: list[Any], spatial: tuple[int, ...]) -> Any:
+    """Take a lazy sample of one channel for contrast limits: the smallest level's middle plane.
+
+    Every non-spatial axis is indexed at its middle; spatial axes longer than 1024 pixels are
+    cropped to a central 1024-pixel window, so even a huge single-level image costs only a few
+    chunk reads.
+
+    Parameters
+    ----------
+    levels : list of dask.array.Array
+        One channel's levels, largest first.
+    spatial : tuple of int
+        Indices of the axes kept (usually y and x).
+
+    Returns
+    -------
+    dask.array.Array
+        The lazy sample.
+    """
+    level = levels[-1]
+    index: list[Any] = []
+    for axis, n in enumerate(level.shape):
+        if axis not in spatial:
+            index.append(n // 2)
+        elif n > _SAMPLE_EDGE:
+            start = (n - _SAMPLE_EDGE) // 2
+            index.append(slice(start, start + _SAMPLE_EDGE))
+        else:
+            index.append(slice(None))
+    return level[tuple(index)]
+
+
+def limits_from_plane(plane: Any) -> tuple[float, float]:
+    """Contrast limits from sampled pixels: the 0.1 and 99.9 percentiles (finite values only).
+
+    Parameters
+    ----------
+    plane : array-like
+        Sampled pixels (computed).
+
+    Returns
+    -------
+    tuple of float
+        (low, high) with high > low.
+    """
+    plane = np.asarray(plane)
+    values = plane[np.isfinite(plane)] if plane.dtype.kind in "fc" else plane.ravel()
+    if values.size == 0:
+        return (0.0, 1.0)
+    if values.dtype == bool:
+        values = values.astype(np.uint8)
+    low, high = (float(v) for v in np.percentile(values, [0.1, 99.9]))
+    if high <= low:
+        low, high = float(values.min()), float(values.max())
+    if high <= low:
+        high = low + 1.0
+    return (low, high)

@@ -1,0 +1,246 @@
+"""Turn ``.percell`` regions into layer specs: one region as is, many regions stacked lazily.
+
+A single region (or a dropped region group) opens as PerCell users know it: one image layer per
+channel (additive), a ``segmentation`` labels layer (opacity 0.5) and one hidden magenta
+``<threshold> mask`` layer per threshold, all in register at the image's pixel size. A whole
+experiment with several regions opens as the same few layers with a leading ``region`` slider:
+regions are stacked lazily with dask (padded with zeros to the largest size), so a
+100-region experiment costs only metadata reads plus one small sample for contrast limits.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+
+from .discovery import Node
+from .labels import label_layer
+from .layerspec import MASK_RGBA, TRANSPARENT, LayerSpec, Reference
+from .masks import mask_group_layers, particles_layer
+from .multiscales import Axis, Multiscale, open_multiscale
+from .omero import ChannelStyle, channel_styles, guess_color
+from .percell import Experiment, Region, load_experiment, name_region
+from .reading import image_layers, read_node
+from .zarrmeta import child_path, open_level, read_node_meta
+
+__all__ = ["read_percell_node", "region_layers", "stacked_layers"]
+
+logger = logging.getLogger(__name__)
+
+
+def _meta(exp: Experiment, region: Region | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"experiment": str(exp.root), "layout": exp.layout}
+    keys = ("condition", "bio_rep", "timepoint", "region")
+    info.update({k: region.key.get(k) if region else None for k in keys})
+    return {"percell": info}
+
+
+def _open_region_image(exp: Experiment, region: Region) -> tuple[Multiscale, list[ChannelStyle]]:
+    meta = read_node_meta(region.image)
+    ms = open_multiscale(meta)
+    c = ms.axis_index("c")
+    n = ms.shapes[0][c] if c is not None else 1
+    styles = channel_styles(meta.attrs.get("omero"), n, ms.levels[0].dtype, trust_colors=False)
+    if exp.channels and len(exp.channels) == n:
+        styles = [
+            ChannelStyle(name, color or guess_color(name), s.window, s.visible)
+            for (name, color), s in zip(exp.channels, styles, strict=True)
+        ]
+    spatial = [i for i, a in enumerate(ms.axes) if a.name in ("y", "x")]
+    if region.pixel_size and all(ms.scale[i] == 1.0 for i in spatial):
+        scale = tuple(region.pixel_size if i in spatial else s for i, s in enumerate(ms.scale))
+        axes = tuple(
+            Axis(a.name, a.type, a.unit or "micrometer") if i in spatial else a
+            for i, a in enumerate(ms.axes)
+        )
+        ms = Multiscale(ms.path, ms.version, ms.name, axes, ms.levels, scale, ms.translate)
+    return ms, styles
+
+
+def region_layers(exp: Experiment, region: Region) -> list[LayerSpec]:
+    """Open one region: channels, segmentation labels, masks (hidden) and particle labels.
+
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    region : Region
+        The region.
+
+    Returns
+    -------
+    list of LayerSpec
+        Images first.
+    """
+    ms, styles = _open_region_image(exp, region)
+    extra = _meta(exp, region)
+    layers = image_layers(ms, None, styles=styles, extra_metadata=extra)
+    reference = Reference.from_multiscale(ms)
+    for name, path in region.segmentations:
+        if not path.is_dir():
+            logger.warning("segmentation %s of %s is missing", path, region.label)
+            continue
+        layer_name = "segmentation" if len(region.segmentations) == 1 else name
+        spec = label_layer(
+            read_node_meta(path), name=layer_name, reference=reference, extra_metadata=extra
+        )
+        spec.kwargs.update(opacity=0.5)
+        spec.kwargs["metadata"]["percell_type"] = "segmentation"
+        layers.append(spec)
+    for name, path in region.thresholds:
+        if path.is_dir():
+            for spec in mask_group_layers(path, reference, name, extra):
+                spec.kwargs["visible"] = False
+                layers.append(spec)
+    return layers
+
+
+def _pad(arr: Any, shape: tuple[int, ...]) -> Any:
+    widths = [(0, t - s) for s, t in zip(arr.shape, shape, strict=True)]
+    return da.pad(arr, widths) if any(w for _, w in widths) else arr
+
+
+def _stack(arrays: list[Any]) -> Any:
+    shape = tuple(max(a.shape[i] for a in arrays) for i in range(arrays[0].ndim))
+    return da.stack([_pad(a, shape) for a in arrays])
+
+
+def _one_level(path: Path, shape: tuple[int, ...], dtype: str) -> Any:
+    """Level 0 of a label or mask group, or zeros when the region has none."""
+    if path is None or not path.is_dir():
+        return da.zeros(shape, dtype=dtype, chunks=shape)
+    meta = read_node_meta(path)
+    if "multiscales" in meta.attrs:
+        level = open_multiscale(meta).levels[0]
+    else:
+        level = open_level(child_path(path, "0", what="mask level"))
+    return level.astype("uint8") if level.dtype == bool else level
+
+
+def _stacked_labels(name, arrays, base: LayerSpec, kind: str, paths: list[str | None]):
+    data = _stack(arrays)
+    kwargs = dict(base.kwargs)
+    kwargs["name"] = name
+    kwargs["contrast_limits"] = None
+    meta = dict(kwargs["metadata"])
+    meta["ome_zarr"] = {"path": None, "image": None, "name": name, "kind": kind, "paths": paths}
+    meta["percell_type"] = "mask" if kind == "mask" else "segmentation"
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("contrast_limits", "blending")}
+    kwargs.update(metadata=meta, opacity=0.4 if kind == "mask" else 0.5)
+    kwargs["visible"] = kind != "mask"
+    colors = {0: TRANSPARENT, None: MASK_RGBA} if kind == "mask" else None
+    return LayerSpec("labels", [data], kwargs, label_colors=colors)
+
+
+def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
+    """Open many regions as a few layers with a leading ``region`` axis (lazy dask stacks).
+
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    regions : list of Region
+        The regions, in slider order.
+
+    Returns
+    -------
+    list of LayerSpec
+        One image layer per channel, one ``segmentation`` labels layer and one mask layer per
+        threshold name; region names in ``metadata["percell"]["regions"]``.
+    """
+    opened = [_open_region_image(exp, r) for r in regions]
+    first, styles = opened[0]
+    same = [i for i, (ms, _) in enumerate(opened) if ms.axis_names == first.axis_names]
+    if len(same) < len(regions):
+        logger.warning("%d regions with other axes were left out", len(regions) - len(same))
+    regions, opened = [regions[i] for i in same], [opened[i] for i in same]
+    n_levels = min(len(ms.levels) for ms, _ in opened)
+    levels = [_stack([ms.levels[k] for ms, _ in opened]) for k in range(n_levels)]
+    axes = (Axis("region"), *first.axes)
+    stacked = Multiscale(
+        exp.root / "images.zarr", first.version, None, axes, levels,
+        (1.0, *first.scale), (0.0, *first.translate),
+    )  # fmt: skip
+    extra = _meta(exp, None)
+    extra["percell"]["regions"] = [dict(r.key, label=r.label) for r in regions]
+    extra["percell"]["images"] = [str(r.image) for r in regions]
+    layers = image_layers(stacked, None, styles=styles, extra_metadata=extra)
+    base = layers[0]
+    plane = tuple(levels[0].shape[-2:])
+    if any(r.segmentations for r in regions):
+        paths = [r.segmentations[0][1] if r.segmentations else None for r in regions]
+        arrays = [_one_level(p, plane, "int32") for p in paths]
+        layers.append(_stacked_labels("segmentation", arrays, base, "labels", _strs(paths)))
+    names = list(dict.fromkeys(n for r in regions for n, _ in r.thresholds))
+    for name in names:
+        paths = [dict(r.thresholds).get(name) for r in regions]
+        groups = [p / "mask" if p is not None and (p / "mask").is_dir() else p for p in paths]
+        arrays = [_one_level(p, plane, "uint8") for p in groups]
+        layers.append(_stacked_labels(f"{name} mask", arrays, base, "mask", _strs(paths)))
+    _fix_label_dims(layers, base)
+    return layers
+
+
+def _strs(paths: list[Path | None]) -> list[str | None]:
+    return [str(p) if p is not None else None for p in paths]
+
+
+def _fix_label_dims(layers: list[LayerSpec], base: LayerSpec) -> None:
+    """Broadcast (region, y, x) labels over a z axis when the images are (region, z, y, x)."""
+    ndim = base.data[0].ndim
+    for spec in layers:
+        if spec.layer_type != "labels" or spec.data[0].ndim == ndim:
+            continue
+        data = spec.data[0]
+        extra = ndim - data.ndim
+        shape = (data.shape[0], *base.data[0].shape[1 : 1 + extra], *data.shape[1:])
+        spec.data = [da.broadcast_to(data[(slice(None), *(None,) * extra)], shape)]
+
+
+def _find_region(exp: Experiment, path: Path) -> Region | None:
+    target = path.resolve()
+    for region in exp.regions:
+        owned = [region.image, *(p for _, p in region.thresholds)]
+        owned += [p for _, p in region.segmentations]
+        if any(p.resolve() in (target, target.parent) for p in owned):
+            return region
+    return None
+
+
+def read_percell_node(node: Node) -> list[LayerSpec]:
+    """Open a ``.percell`` experiment, one of its regions, or one of its masks.
+
+    Parameters
+    ----------
+    node : Node
+        A discovered node with ``percell_root`` set.
+
+    Returns
+    -------
+    list of LayerSpec
+        The layers.
+    """
+    root = node.percell_root
+    if node.kind == "percell_region" and (root / "images.zarr") in node.path.parents:
+        if not node.path.name.startswith("fov_"):
+            exp = Experiment(root, "names", [name_region(root, node.path)])
+            return region_layers(exp, exp.regions[0])
+    exp = load_experiment(root)
+    if node.kind == "percell":
+        if len(exp.regions) == 1:
+            return region_layers(exp, exp.regions[0])
+        return stacked_layers(exp, exp.regions)
+    region = _find_region(exp, node.path)
+    if region is None:
+        return read_node(Node(node.path, node.kind, node.meta))
+    if node.kind == "percell_region":
+        return region_layers(exp, region)
+    ms, _ = _open_region_image(exp, region)
+    reference = Reference.from_multiscale(ms)
+    name = next((n for n, p in region.thresholds if p in (node.path, node.path.parent)), None)
+    if node.kind == "particles":
+        return [particles_layer(node.path, reference, f"{name} particles", _meta(exp, region))]
+    return mask_group_layers(node.path, reference, name, _meta(exp, region))

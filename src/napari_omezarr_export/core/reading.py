@@ -1,0 +1,231 @@
+"""Open a discovered node lazily as layer specs: images (one per channel), labels and masks.
+
+:func:`read_node` is the single entry point the napari adapter calls. Every pixel array is a
+dask view of a zarr array; the only pixels read at open time are a small sample of the
+lowest-resolution level, and only for channels whose ``omero`` window cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dask
+
+from . import brieflow
+from .discovery import Node
+from .errors import NotOmeZarrError, StoreFormatError
+from .labels import label_layer, labels_group_layers
+from .layerspec import LayerSpec, Reference, units_of
+from .masks import mask_group_layers, particles_layer
+from .multiscales import Multiscale, open_multiscale
+from .omero import ChannelStyle, channel_styles, limits_from_plane, sample_plane
+from .zarrmeta import read_node_meta
+
+__all__ = ["image_layers", "open_image", "read_node"]
+
+logger = logging.getLogger(__name__)
+
+
+def _channel_axis(ms: Multiscale) -> int | None:
+    for i, axis in enumerate(ms.axes):
+        if axis.name.lower() == "c" or axis.type == "channel":
+            return i
+    return None
+
+
+def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: tuple[int, ...]):
+    """Compute contrast limits, in one dask pass, for the styles that have no trusted window.
+
+    Parameters
+    ----------
+    styles : list of ChannelStyle
+        One per channel.
+    channels : list of list of dask.array.Array
+        Each channel's levels, largest first.
+    spatial : tuple of int
+        The y/x axis indices within a channel's levels.
+
+    Returns
+    -------
+    list of tuple of float
+        Contrast limits per channel.
+    """
+    todo = [i for i, s in enumerate(styles) if s.window is None]
+    planes = dask.compute(*[sample_plane(channels[i], spatial) for i in todo])
+    computed = dict(zip(todo, (limits_from_plane(p) for p in planes), strict=True))
+    return [s.window if s.window is not None else computed[i] for i, s in enumerate(styles)]
+
+
+def image_layers(
+    ms: Multiscale,
+    omero: object,
+    *,
+    scale: tuple[float, ...] | None = None,
+    trust_colors: bool = True,
+    styles: list[ChannelStyle] | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+) -> list[LayerSpec]:
+    """Split an opened multiscale image into one image layer spec per channel.
+
+    Parameters
+    ----------
+    ms : Multiscale
+        The opened image.
+    omero : object
+        Its ``omero`` attribute (or None).
+    scale : tuple of float, optional
+        A corrected level-0 scale (e.g. from ``omero.pixel_size``).
+    trust_colors : bool
+        False to treat white channel colours as "none given" (PerCell writes ``FFFFFF``).
+    styles : list of ChannelStyle, optional
+        Styles to use instead of those parsed from ``omero``.
+    extra_metadata : dict, optional
+        Merged into every layer's metadata.
+
+    Returns
+    -------
+    list of LayerSpec
+        Image layer specs, additive blending when there are several channels.
+    """
+    scale = scale or ms.scale
+    c = _channel_axis(ms)
+    n = ms.shapes[0][c] if c is not None else 1
+    if styles is None:
+        styles = channel_styles(omero, n, ms.levels[0].dtype, trust_colors=trust_colors)
+        if c is None and not (isinstance(omero, dict) and omero.get("channels")):
+            styles = [ChannelStyle(ms.name or ms.path.name, styles[0].color, None)]
+    keep = [i for i in range(len(ms.axes)) if i != c]
+    if c is None:
+        channels = [ms.levels]
+    else:
+        channels = [[lv[(slice(None),) * c + (i,)] for lv in ms.levels] for i in range(n)]
+    names = tuple(ms.axes[i].name for i in keep)
+    spatial = tuple(j for j, name in enumerate(names) if name.lower() in ("y", "x"))
+    limits = fill_limits(styles, channels, spatial or tuple(range(len(names)))[-2:])
+    layers = []
+    for i, style in enumerate(styles):
+        metadata = {"ome_zarr": {"path": str(ms.path), "kind": "image", "channel": i}}
+        metadata["ome_zarr"]["version"] = ms.version
+        metadata.update(extra_metadata or {})
+        kwargs = {
+            "name": style.name,
+            "scale": tuple(scale[j] for j in keep),
+            "translate": tuple(ms.translate[j] for j in keep),
+            "axis_labels": names,
+            "units": units_of(tuple(ms.axes[j].unit for j in keep)),
+            "contrast_limits": limits[i],
+            "visible": style.visible,
+            "blending": "additive" if n > 1 else "translucent",
+            "metadata": metadata,
+        }
+        layers.append(LayerSpec("image", channels[i], kwargs, color=style.color))
+    return layers
+
+
+def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec], Reference]:
+    """Open an image group (and its ``labels/``) as layer specs.
+
+    Parameters
+    ----------
+    path : Path
+        The image group.
+    with_labels : bool
+        Also open the label images listed in ``labels/``.
+
+    Returns
+    -------
+    tuple
+        The layer specs (images first) and the image's :class:`Reference`.
+    """
+    meta = read_node_meta(path)
+    ms = open_multiscale(meta)
+    omero = meta.attrs.get("omero")
+    scale, used = brieflow.pixel_size_scale(omero, ms.axis_names, ms.scale)
+    if used:
+        ms = Multiscale(
+            ms.path,
+            ms.version,
+            ms.name,
+            tuple(
+                type(a)(a.name, a.type, a.unit or ("micrometer" if s != o else None))
+                for a, s, o in zip(ms.axes, scale, ms.scale, strict=True)
+            ),
+            ms.levels,
+            scale,
+            ms.translate,
+        )
+    layers = image_layers(ms, omero)
+    reference = Reference.from_multiscale(ms)
+    labels_dir = path / "labels"
+    if with_labels and labels_dir.is_dir() and "labels" in read_node_meta(labels_dir).attrs:
+        layers.extend(labels_group_layers(labels_dir, reference))
+    return layers, reference
+
+
+def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | None:
+    """Find the image a label image belongs to: ``image-label.source.image`` or ``../..``."""
+    source = attrs.get("image-label", {})
+    source = source.get("source") if isinstance(source, dict) else None
+    candidates: list[Path] = []
+    if isinstance(source, dict) and isinstance(source.get("image"), str):
+        resolved = (label_path / source["image"].replace("\\", "/")).resolve()
+        if resolved in label_path.resolve().parents:  # never leave the store
+            candidates.append(resolved)
+    if label_path.parent.name == "labels":
+        candidates.append(label_path.parent.parent)
+    for candidate in candidates:
+        meta = read_node_meta(candidate) if candidate.is_dir() else None
+        if meta is not None and "multiscales" in meta.attrs and "image-label" not in meta.attrs:
+            ms = open_multiscale(meta)
+            scale, _ = brieflow.pixel_size_scale(meta.attrs.get("omero"), ms.axis_names, ms.scale)
+            return Reference.from_multiscale(ms, scale)
+    return None
+
+
+def read_node(node: Node) -> list[LayerSpec]:
+    """Open a discovered node as layer specs (the reader's whole job, minus napari).
+
+    Parameters
+    ----------
+    node : Node
+        The result of :func:`discover`.
+
+    Returns
+    -------
+    list of LayerSpec
+        Layers to add, images first.
+
+    Raises
+    ------
+    StoreFormatError
+        For broken stores, with a message naming the file and the problem.
+    """
+    from .percell_layers import read_percell_node
+
+    kind = node.kind
+    if kind == "broken":
+        raise StoreFormatError(node.message)
+    if kind == "brieflow_table":
+        raise brieflow.table_error(node.path, node.attrs)
+    if kind in ("percell", "percell_region", "mask", "particles") and node.percell_root:
+        return read_percell_node(node)
+    if kind == "image":
+        return open_image(node.path)[0]
+    if kind == "label_image":
+        reference = _parent_reference(node.path, node.attrs)
+        return [label_layer(read_node_meta(node.path), reference=reference)]
+    if kind == "labels_group":
+        parent = node.path.parent
+        reference = None
+        if (parent / "labels") == node.path and "multiscales" in read_node_meta(parent).attrs:
+            reference = open_image(parent, with_labels=False)[1]
+        return labels_group_layers(node.path, reference)
+    if kind == "mask":
+        return mask_group_layers(node.path)
+    if kind == "particles":
+        return [particles_layer(node.path, None)]
+    raise NotOmeZarrError(
+        f"{node.path} is not an OME-Zarr image, labels group, mask or .percell experiment."
+    )

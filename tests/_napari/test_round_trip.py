@@ -1,0 +1,77 @@
+"""Save with our writer, open with our reader: the viewer looks the same."""
+
+import numpy as np
+import pytest
+from validation import assert_valid_store
+
+PLUGIN = "napari-omezarr-export"
+
+
+@pytest.fixture
+def saved(make_napari_viewer, tmp_path, rng):
+    viewer = make_napari_viewer()
+    image = rng.poisson(400, size=(2, 256, 320)).astype(np.uint16)
+    viewer.add_image(image, channel_axis=0, name=["DAPI", "GFP"], colormap=["blue", "green"],
+                     contrast_limits=[(300, 600), (350, 500)], scale=(0.5, 0.25),
+                     translate=(10, -5), units=("um", "um"), axis_labels=("y", "x"))  # fmt: skip
+    viewer.layers["GFP"].visible = False
+    labels = np.zeros((256, 320), np.int32)
+    labels[30:90, 40:150] = 3
+    labels[120:250, 160:300] = 8
+    viewer.add_labels(labels, name="cells", scale=(0.5, 0.25), translate=(10, -5),
+                      features={"index": [3, 8], "gene": ["ACTB", "TP53"]})  # fmt: skip
+    path = tmp_path / "round.ome.zarr"
+    viewer.layers.save(str(path), plugin=PLUGIN)
+    assert_valid_store(path)
+    return viewer, path
+
+
+def test_layers_come_back_the_same(saved, make_napari_viewer):
+    original, path = saved
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in viewer.layers] == ["DAPI", "GFP", "cells"]
+    for name in ("DAPI", "GFP"):
+        before, after = original.layers[name], viewer.layers[name]
+        data = after.data[0] if after.multiscale else after.data
+        np.testing.assert_array_equal(np.asarray(data), before.data)
+        assert tuple(after.contrast_limits) == tuple(before.contrast_limits)
+        np.testing.assert_allclose(after.scale, before.scale)
+        np.testing.assert_allclose(after.translate, before.translate)
+        np.testing.assert_allclose(
+            after.colormap.colors[-1], before.colormap.colors[-1], atol=0.01
+        )
+        assert after.visible == before.visible
+        assert [str(u) for u in after.units] == ["micrometer", "micrometer"]
+    cells = viewer.layers["cells"]
+    data = cells.data[0] if cells.multiscale else cells.data
+    np.testing.assert_array_equal(np.asarray(data), original.layers["cells"].data)
+    np.testing.assert_allclose(cells.translate, (10, -5))
+    assert dict(zip(cells.features["index"], cells.features["gene"], strict=True)) == {
+        3: "ACTB", 8: "TP53"}  # fmt: skip
+    np.testing.assert_allclose(
+        cells.colormap.map(np.array([3, 8])), original.layers["cells"].colormap.map(np.array([3, 8])),
+        atol=0.01,
+    )  # fmt: skip
+
+
+def test_screenshots_match(saved, make_napari_viewer, tmp_path, qtbot):
+    from imageio.v3 import imwrite
+
+    original, path = saved
+    original.window.show()
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(path), plugin=PLUGIN)
+    for v in (original, viewer):
+        v.window._qt_window.resize(900, 700)
+    qtbot.wait(200)
+    for v in (original, viewer):
+        v.reset_view()
+    before = original.screenshot(canvas_only=True, flash=False)
+    after = viewer.screenshot(canvas_only=True, flash=False)
+    imwrite(tmp_path / "before.png", before)
+    imwrite(tmp_path / "after.png", after)
+    assert before.shape == after.shape
+    difference = np.abs(before.astype(int) - after.astype(int))
+    assert np.mean(difference) < 2.0, f"mean pixel difference {np.mean(difference):.2f}"
+    assert before[..., :3].std() > 5  # the canvas shows something, not a blank

@@ -1,0 +1,332 @@
+"""Build small stores on disk for the reader tests, from the specs and the field notes.
+
+Hand-made NGFF 0.1/0.2/0.3/0.4 stores, PerCell experiments in both shapes (design layout and
+the id-based PerCell 3 layout with its SQLite database), and Brieflow exports with their quirks.
+Every factory writes into a folder given by the test (``tmp_path``) and returns the store path.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numcodecs
+import numpy as np
+import zarr
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1))
+
+
+def write_group(path: Path, attrs: dict[str, Any] | None = None) -> Path:
+    """A zarr v2 group with hand-written attributes."""
+    write_json(path / ".zgroup", {"zarr_format": 2})
+    if attrs is not None:
+        write_json(path / ".zattrs", attrs)
+    return path
+
+
+def write_array(
+    path: Path, data: np.ndarray, chunks: tuple[int, ...] | None = None, compressor: Any = "lz4"
+) -> Path:
+    """A zarr v2 array (Blosc lz4 by default, Zstd, or None for ``compressor: null``)."""
+    codec = {
+        "lz4": numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.BITSHUFFLE),
+        "zstd": numcodecs.Zstd(level=3),
+        None: None,
+    }[compressor]
+    arr = zarr.create_array(
+        store=str(path),
+        shape=data.shape,
+        dtype=data.dtype,
+        chunks=chunks or data.shape,
+        zarr_format=2,
+        compressors=codec,
+        overwrite=True,
+    )
+    arr[...] = data
+    return path
+
+
+def pyramid(data: np.ndarray, levels: int, spatial: int = 2) -> list[np.ndarray]:
+    """Nearest-neighbour pyramid over the last ``spatial`` axes."""
+    out = [data]
+    for _ in range(levels - 1):
+        index = (Ellipsis, *(slice(None, None, 2),) * spatial)
+        out.append(out[-1][index])
+    return out
+
+
+def cells_image(rng, c: int = 2, y: int = 64, x: int = 64, high: int = 4096, dtype="uint16"):
+    """Noise with bright blobs, 12-bit by default."""
+    data = rng.integers(50, 200, size=(c, y, x)).astype(dtype)
+    data[:, y // 4 : y // 2, x // 4 : x // 2] = high - 1
+    return data
+
+
+def cells_labels(y: int = 64, x: int = 64) -> np.ndarray:
+    labels = np.zeros((y, x), dtype="int32")
+    labels[y // 4 : y // 2, x // 4 : x // 2] = 1
+    labels[y // 2 + 4 : y - 4, x // 2 + 4 : x - 4] = 3
+    return labels
+
+
+def omero_channels(names, colors, windows=None, active=None) -> dict[str, Any]:
+    channels = []
+    for i, (name, color) in enumerate(zip(names, colors, strict=True)):
+        ch: dict[str, Any] = {"label": name, "color": color, "active": True}
+        if windows is not None and windows[i] is not None:
+            ch["window"] = {"start": windows[i][0], "end": windows[i][1], "min": 0, "max": 65535}
+        if active is not None:
+            ch["active"] = active[i]
+        channels.append(ch)
+    return {"channels": channels, "rdefs": {"model": "color"}}
+
+
+def write_image(
+    path: Path,
+    data: np.ndarray,
+    *,
+    levels: int = 2,
+    axes: list[Any] | None = None,
+    version: str = "0.4",
+    scale: list[float] | None = None,
+    translation: list[float] | None = None,
+    omero: dict[str, Any] | None = None,
+    level_paths: list[str] | None = None,
+    per_level_scale: bool = True,
+    extra_attrs: dict[str, Any] | None = None,
+    compressor: Any = "lz4",
+    image_label: dict[str, Any] | None = None,
+) -> Path:
+    """A hand-made NGFF image (0.1-0.4, zarr v2): levels, transforms, omero."""
+    arrays = pyramid(data, levels)
+    paths = level_paths or [str(i) for i in range(levels)]
+    datasets = []
+    for i, (arr, p) in enumerate(zip(arrays, paths, strict=True)):
+        write_array(path / p, arr, compressor=compressor)
+        entry: dict[str, Any] = {"path": p}
+        if version == "0.4" and scale is not None:
+            factor = [1.0] * (data.ndim - 2) + [2.0**i if per_level_scale else 1.0] * 2
+            values = [s * f for s, f in zip(scale, factor, strict=True)]
+            transforms = [{"type": "scale", "scale": values}]
+            if translation is not None:
+                transforms.append({"type": "translation", "translation": translation})
+            entry["coordinateTransformations"] = transforms
+        datasets.append(entry)
+    block: dict[str, Any] = {"version": version, "name": path.stem, "datasets": datasets}
+    if axes is not None:
+        block["axes"] = axes
+    attrs: dict[str, Any] = {"multiscales": [block]}
+    if omero is not None:
+        attrs["omero"] = omero
+    if image_label is not None:
+        attrs["image-label"] = image_label
+    attrs.update(extra_attrs or {})
+    write_group(path, attrs)
+    return path
+
+
+def yx_axes(*names: str, unit: str | None = "micrometer") -> list[dict[str, Any]]:
+    types = {"t": "time", "c": "channel"}
+    axes = []
+    for n in names:
+        axis = {"name": n, "type": types.get(n, "space")}
+        if unit and axis["type"] == "space":
+            axis["unit"] = unit
+        axes.append(axis)
+    return axes
+
+
+def write_labels(image: Path, labels: dict[str, np.ndarray], *, levels=2, **kwargs) -> None:
+    """A ``labels/`` group with one label image per entry (NGFF 0.4 image-label)."""
+    write_group(image / "labels", {"labels": list(labels)})
+    for name, data in labels.items():
+        il = kwargs.pop("image_label", None) or {"version": "0.4"}
+        write_image(image / "labels" / name, data, levels=levels, image_label=il, **kwargs)
+
+
+def legacy_store(tmp_path: Path, version: str, rng, *, labels: bool = True) -> Path:
+    """NGFF 0.1/0.2 (5-D tczyx, no axes) or 0.3 (string axes c, y, x) with omero and labels."""
+    path = tmp_path / f"legacy_{version}.zarr"
+    data = cells_image(rng, c=2, y=64, x=64)
+    omero = omero_channels(["DAPI", "GFP"], ["0000FF", "00FF00"], [(0, 3000), (100, 2000)])
+    if version in ("0.1", "0.2"):
+        data = data[None, :, None]  # t, c, z, y, x
+        write_image(path, data, version=version, omero=omero)
+        lab = cells_labels()[None, None, None]
+    else:
+        write_image(path, data, version=version, axes=["c", "y", "x"], omero=omero)
+        lab = cells_labels()
+    if labels:
+        colors = [{"label-value": 1, "rgba": [255, 0, 0, 255]}]
+        props = [{"label-value": 1, "area": 256}, {"label-value": 3, "area": 400}]
+        il = {"version": version, "colors": colors, "properties": props}
+        axes = None if version in ("0.1", "0.2") else ["y", "x"]
+        write_labels(path, {"cells": lab}, version=version, axes=axes, image_label=il)
+    return path
+
+
+# ---------------------------------------------------------------- PerCell (design layout)
+
+
+def percell_names(
+    tmp_path: Path, rng, *, n_regions: int = 2, timepoints: bool = False, size: int = 48
+) -> Path:
+    """The design-document layout: name-based groups, 0-65535 windows on 12-bit data."""
+    root = tmp_path / "design.percell"
+    write_group(root / "images.zarr", {"percell_version": "3.0.0"})
+    write_group(root / "labels.zarr")
+    write_group(root / "masks.zarr")
+    sqlite3.connect(root / "experiment.db").close()
+    names, colors = ["DAPI", "GFP", "RFP"], ["0000FF", "00FF00", "FF0000"]
+    omero = omero_channels(names, colors, [(0, 65535)] * 3)
+    for i in range(n_regions):
+        cond = f"condition_{i % 2 + 1}"
+        rel = (cond, "timepoint_1", f"region_{i + 1}") if timepoints else (cond, f"region_{i + 1}")
+        write_group(root / "images.zarr" / cond)
+        img = root.joinpath("images.zarr", *rel)
+        write_image(img, cells_image(rng, 3, size, size), levels=1, axes=yx_axes("c", "y", "x"),
+                    scale=[1.0, 0.65, 0.65], omero=omero)  # fmt: skip
+        lab = root.joinpath("labels.zarr", *rel)
+        write_image(lab, cells_labels(size, size), levels=1, axes=yx_axes("y", "x"),
+                    scale=[0.65, 0.65], image_label={"version": "0.4"})  # fmt: skip
+        mask = (cells_image(rng, 1, size, size)[0] > 1000).astype("uint8") * 255
+        thr = root.joinpath("masks.zarr", *rel, "threshold_GFP")
+        write_group(thr, {})
+        write_array(thr / "0", mask, compressor="zstd")
+    return root
+
+
+# ---------------------------------------------------------------- PerCell 3 (id-based)
+
+_SCHEMA = """
+CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT, percell_version TEXT);
+CREATE TABLE conditions(id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE bio_reps(id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE timepoints(id INTEGER PRIMARY KEY, name TEXT, time_seconds REAL, display_order INT);
+CREATE TABLE fovs(id INTEGER PRIMARY KEY, display_name TEXT, condition_id INT, bio_rep_id INT,
+                  timepoint_id INT NULL, width INT, height INT, pixel_size_um REAL);
+CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT, color TEXT NULL, display_order INT);
+CREATE TABLE segmentations(id INTEGER PRIMARY KEY, name TEXT, seg_type TEXT);
+CREATE TABLE thresholds(id INTEGER PRIMARY KEY, name TEXT, source_channel TEXT);
+CREATE TABLE analysis_config(id INTEGER PRIMARY KEY, created TEXT);
+CREATE TABLE fov_config(config_id INT, fov_id INT, segmentation_id INT, threshold_id INT NULL);
+"""
+
+
+def percell_ids(
+    tmp_path: Path, rng, *, n_fovs: int = 2, size: int = 48, keep_open: list | None = None
+) -> Path:
+    """What PerCell 3 writes today: fov_/seg_/thresh_ groups, names only in SQLite (WAL).
+
+    Pass a list as ``keep_open`` to get the writer connection back still open (WAL pending).
+    """
+    root = tmp_path / "pc3.percell"
+    for store in ("images.zarr", "labels.zarr", "masks.zarr"):
+        write_group(root / store, {"percell_version": "3.2.0"})
+    conn = sqlite3.connect(root / "experiment.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT INTO experiments VALUES (1, 'exp', '4.0.0')")
+    conn.executemany("INSERT INTO conditions VALUES (?, ?)", [(1, "control"), (2, "drug")])
+    conn.execute("INSERT INTO bio_reps VALUES (1, 'N1')")
+    conn.executemany(
+        "INSERT INTO channels VALUES (?, ?, ?, ?)",
+        [(1, "GFP", None, 1), (2, "DAPI", None, 0), (3, "Cy5", "#FF00FF", 2)],
+    )
+    conn.executemany(
+        "INSERT INTO segmentations VALUES (?, ?, ?)",
+        [(1, "whole_field_48x48", "whole_field"), (2, "cellpose_cyto", "cellular")],
+    )
+    conn.execute("INSERT INTO thresholds VALUES (1, 'GFP otsu', 'GFP')")
+    conn.executemany("INSERT INTO analysis_config VALUES (?, ?)", [(1, "old"), (2, "new")])
+    omero = omero_channels(["DAPI", "GFP", "Cy5"], ["FFFFFF"] * 3, [(0, 65535)] * 3)
+    ones = np.ones((size, size), dtype="int32")
+    write_image(root / "labels.zarr" / "seg_1", ones, levels=1, axes=yx_axes("y", "x", unit=None),
+                scale=[1.0, 1.0], image_label={"version": "0.4"})  # fmt: skip
+    write_image(root / "labels.zarr" / "seg_2", cells_labels(size, size), levels=1,
+                axes=yx_axes("y", "x", unit=None), scale=[1.0, 1.0],
+                image_label={"version": "0.4"})  # fmt: skip
+    mask = (cells_labels(size, size) > 0).astype("uint8") * 255
+    write_group(root / "masks.zarr" / "thresh_1")
+    write_group(root / "masks.zarr" / "thresh_1" / "mask")
+    write_array(root / "masks.zarr" / "thresh_1" / "mask" / "0", mask, compressor="zstd")
+    write_group(root / "masks.zarr" / "thresh_1" / "particles")
+    write_array(root / "masks.zarr" / "thresh_1" / "particles" / "0", cells_labels(size, size))
+    for fov in range(1, n_fovs + 1):
+        conn.execute(
+            "INSERT INTO fovs VALUES (?, ?, ?, 1, NULL, ?, ?, 0.325)",
+            (fov, f"FOV {fov:03d}", fov % 2 + 1, size, size),
+        )
+        conn.execute("INSERT INTO fov_config VALUES (1, ?, 1, NULL)", (fov,))  # old config
+        conn.execute("INSERT INTO fov_config VALUES (2, ?, 1, NULL)", (fov,))
+        conn.execute("INSERT INTO fov_config VALUES (2, ?, 2, 1)", (fov,))
+        write_image(root / "images.zarr" / f"fov_{fov}", cells_image(rng, 3, size, size),
+                    levels=1, axes=yx_axes("c", "y", "x"), scale=[1.0, 0.325, 0.325],
+                    omero=omero)  # fmt: skip
+    conn.commit()
+    if keep_open is None:
+        conn.close()
+    else:  # PerCell still has the experiment open: -wal and -shm files exist
+        keep_open.append(conn)
+    return root
+
+
+# ---------------------------------------------------------------- Brieflow
+
+
+def brieflow_phenotype(tmp_path: Path, rng, *, quirk: str = "none") -> Path:
+    """A per-image phenotype export with labels/nuclei and labels/cells, plus one quirk."""
+    folder = tmp_path / "phenotype" / "omezarr"
+    path = folder / "P-1_W-A1_T-0__phenotype.zarr"
+    data = cells_image(rng, 3, 64, 64)
+    names = ["DAPI", "COXIV", "CENPA"]
+    omero: dict[str, Any] | None = omero_channels(names, ["FFFFFF"] * 3)  # no windows
+    kwargs: dict[str, Any] = {"scale": [1.0, 1.0, 1.0], "per_level_scale": False}
+    if quirk == "no_omero":
+        omero = {"pixel_size": {"x": 0.5, "y": 0.5}}
+    elif quirk == "short_channels":
+        omero = omero_channels(names[:2], ["FFFFFF"] * 2)
+    elif quirk == "scale0":
+        kwargs.update(level_paths=["scale0", "scale1"], compressor=None)
+    write_image(path, data, levels=2, axes=[{"name": n, "type": t} for n, t in
+                (("c", "channel"), ("y", "space"), ("x", "space"))], omero=omero,
+                **kwargs)  # fmt: skip
+    if quirk == "scale0":  # extra 'shape' keys in datasets
+        attrs = json.loads((path / ".zattrs").read_text())
+        for d in attrs["multiscales"][0]["datasets"]:
+            d["shape"] = [3, 64, 64]
+        write_json(path / ".zattrs", attrs)
+    nuclei = cells_labels()
+    cells = np.where(nuclei > 0, nuclei, 0)
+    axes = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    write_labels(path, {"nuclei": nuclei, "cells": cells}, levels=3, axes=axes,
+                 scale=[1.0, 1.0], per_level_scale=False)  # fmt: skip
+    return path
+
+
+def brieflow_sbs(tmp_path: Path, rng) -> Path:
+    """An SBS export: (t=cycle, c, y, x) with cycle-prefixed channel names."""
+    path = tmp_path / "sbs" / "omezarr" / "P-1_W-A1_T-0__sbs_aligned.zarr"
+    data = np.stack([cells_image(rng, 5, 32, 32) for _ in range(3)])
+    names = ["C1-DAPI", "C1-G", "C1-T", "C1-A", "C1-C"]
+    axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}]
+    axes += [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    write_image(path, data, levels=2, axes=axes, scale=[1.0, 1.0, 1.0, 1.0],
+                per_level_scale=False, omero=omero_channels(names, ["FFFFFF"] * 5))  # fmt: skip
+    return path
+
+
+def brieflow_table(tmp_path: Path) -> Path:
+    """A merge table: one 1-D array per column plus columns/index_name/num_rows attributes."""
+    path = tmp_path / "merge" / "zarr" / "P-1_W-A1__merge_table.zarr"
+    columns = {"plate": np.array([1, 1]), "cell_0": np.array([1, 3]), "i_0": np.array([5.0, 9.0])}
+    write_group(path, {"columns": list(columns), "index_name": None, "num_rows": 2})
+    for name, values in columns.items():
+        write_array(path / name, values)
+    return path

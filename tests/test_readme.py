@@ -1,0 +1,27 @@
+"""The README's Python example runs as written."""
+
+import re
+from pathlib import Path
+
+import zarr
+from validation import assert_valid_store
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "the README has no Python example"
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), {})
+    store = tmp_path / "readme_example.ome.zarr"
+    assert_valid_store(store)
+    assert zarr.open_group(store, mode="r")["labels/nuclei/0"][350, 350] == 2
+
+
+def test_readme_quick_start_is_the_two_commands():
+    text = README.read_text()
+    quick = text.split("## Quick start", 1)[1].split("##", 1)[0]
+    commands = re.findall(r"^make \w+", quick, flags=re.M)
+    assert commands == ["make demo", "make test"]
