@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import TargetExistsError, WriteFailedError
+from .errors import OmeZarrError, TargetExistsError, WriteFailedError
 
 __all__ = [
     "atomic_write_json",
@@ -165,16 +165,30 @@ def staged_directory(target: Path) -> Iterator[Path]:
         stage = target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}-{token}.partial"
         stage.mkdir()
     except OSError as exc:
-        raise WriteFailedError(
-            f"Cannot write {target}: {exc.strerror or exc}. Check that the folder exists and "
-            "that you may write there."
-        ) from exc
+        raise WriteFailedError(_failure_message(target, exc)) from exc
     try:
         yield stage
         swap_in(stage, target)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OmeZarrError):
+            raise
+        raise WriteFailedError(_failure_message(target, exc)) from exc
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def _failure_message(target: Path, exc: OSError) -> str:
+    kept = "The previous store there is intact." if target.exists() else "Nothing was left behind."
+    advice = {
+        errno.ENOSPC: "The disk is full: free some space or choose another disk, then save again.",
+        errno.EDQUOT: "Your disk quota is used up: free some space, then save again.",
+        errno.EACCES: "You may not write there: choose a folder you own.",
+        errno.EPERM: "You may not write there: choose a folder you own.",
+        errno.EROFS: "That disk is read-only: choose another folder.",
+    }.get(exc.errno or 0, "Check the disk and the folder, then save again.")
+    return f"Could not write {target}: {exc.strerror or exc}. {kept} {advice}"
 
 
 def atomic_write_json(path: Path, document: dict) -> None:
