@@ -207,11 +207,17 @@ def labels_spec(data: Any, meta: dict) -> LabelsSpec:
     """
     colormap = meta.get("colormap")
     colors = colormap.map if hasattr(colormap, "map") else None
+    data = _level0(data)
+    ndim = len(data.shape)
     return LabelsSpec(
-        data=_level0(data),
+        data=data,
         name=str(meta.get("name", "labels")),
         colors=colors,
         properties=_properties(meta.get("features")),
+        axes=_layer_axes(meta, ndim) if meta.get("axis_labels") else None,
+        scale=_per_axis(meta, "scale", ndim),
+        translation=_per_axis(meta, "translate", ndim),
+        units=_per_axis(meta, "units", ndim),
     )
 
 

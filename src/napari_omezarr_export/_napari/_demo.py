@@ -21,8 +21,7 @@ def _save_sample(viewer: object, out: Path) -> Path:
 
     for data, kwargs, layer_type in sample_layer_data():
         viewer._add_layer_from_data(data, kwargs, layer_type)  # as File > Open Sample does
-    for layer in viewer.layers:
-        layer.selected = True
+    viewer.layers.select_all()
     target = out / "cells.ome.zarr"
     written = viewer.layers.save(str(target), selected=True, plugin=PLUGIN)
     return Path(written[0])
@@ -73,6 +72,8 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     viewer = napari.Viewer(show=not headless)
     viewer.window._qt_window.resize(1280, 800)
     viewer.open(str(image_store), plugin=PLUGIN)
+    for name in ("cells", "GFP mask"):
+        viewer.layers[name].visible = False  # NGFF keeps no label visibility; show the image
     viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
     written = [image_store, v05_store]
     if headless:

@@ -359,6 +359,9 @@ def _plan_standalone(
     units: Sequence[object] | None,
 ) -> GroupPlan:
     ndim = len(spec.data.shape)
+    scale = spec.scale if spec.scale is not None else scale
+    translation = spec.translation if spec.translation is not None else translation
+    units = spec.units if spec.units is not None else units
     ngff_axes, order = resolve_axes(ndim, spec.axes, units)
     plan = plan_group(
         path="" if len(specs) == 1 else spec.name,

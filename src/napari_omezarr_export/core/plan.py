@@ -47,6 +47,9 @@ class LabelsSpec:
         One dict per label, each with a ``label-value`` key.
     axes : str, optional
         Axis names of ``data`` (for example ``"zyx"``); by default the last axes of the image.
+    scale, translation, units : sequence, optional
+        Per dimension of ``data``; used when the labels are written on their own (labels saved
+        with or into an image take the image's).
     """
 
     data: Any
@@ -54,6 +57,9 @@ class LabelsSpec:
     colors: ColorSource | None = None
     properties: Sequence[Mapping[str, Any]] | None = None
     axes: str | None = None
+    scale: Sequence[float] | None = None
+    translation: Sequence[float] | None = None
+    units: Sequence[object] | None = None
 
 
 @dataclass

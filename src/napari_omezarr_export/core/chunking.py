@@ -1,0 +1,217 @@
+"""Sizing helpers for export options: chunk shapes near a memory target, and their checks.
+
+Also derives a display window from a small sample of an array (a low-resolution level or a
+strided view), so that a GUI can offer "window from data" without reading everything.
+Nothing here writes or imports napari, Qt or magicgui.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_CHUNK_BYTES",
+    "check_chunks",
+    "chunks_for_memory_target",
+    "format_shape",
+    "parse_shape",
+    "window_from_sample",
+]
+
+# Blosc cannot compress buffers above 2 GiB; we stay well below, as readers load whole chunks.
+MAX_CHUNK_BYTES = 512 * 2**20
+MIN_SENSIBLE_CHUNK_BYTES = 4 * 2**10
+
+
+def chunks_for_memory_target(
+    shape: Sequence[int], dtype: Any, target_bytes: int, axes: str | None = None
+) -> tuple[int, ...]:
+    """Return a chunk shape ``(1, ..., cy, cx)`` whose size is close to ``target_bytes``.
+
+    y and x get the largest power-of-two square (capped to the array) that fits the target;
+    when a whole y/x plane fits with room to spare, z chunks grow to use it.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The array shape in NGFF axis order.
+    dtype : numpy dtype or str
+        The array's dtype.
+    target_bytes : int
+        The wanted uncompressed size of one chunk.
+    axes : str, optional
+        Axis names such as ``"czyx"``; by default the last two axes are y and x.
+
+    Returns
+    -------
+    tuple of int
+        One entry per axis, each between 1 and the axis length.
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) < 2:
+        raise ValueError(f"Shape {shape} has fewer than 2 dimensions; chunks need y and x.")
+    axes = axes or "?" * (len(shape) - 2) + "yx"
+    itemsize = np.dtype(dtype).itemsize
+    budget = max(1, int(target_bytes) // itemsize)
+    ny, nx = shape[-2], shape[-1]
+    side = 2 ** max(0, int(math.log2(max(1, math.isqrt(budget)))))
+    cy, cx = min(side, ny), min(side, nx)
+    # A narrow array leaves budget on one side: give it to the other.
+    if cy < side:
+        cx = min(nx, max(cx, budget // cy))
+    elif cx < side:
+        cy = min(ny, max(cy, budget // cx))
+    chunks = [1] * (len(shape) - 2) + [cy, cx]
+    if "z" in axes and cy == ny and cx == nx:
+        iz = axes.index("z")
+        chunks[iz] = max(1, min(shape[iz], budget // (cy * cx)))
+    return tuple(chunks)
+
+
+def check_chunks(
+    shape: Sequence[int],
+    chunks: Sequence[int] | None,
+    dtype: Any,
+    shards: Sequence[int] | None = None,
+) -> str:
+    """Return a message explaining what is wrong with a chunk (and shard) shape, or ``""``.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The array shape in NGFF axis order.
+    chunks : sequence of int or None
+        The chunk shape; None means the writer's default and is always fine.
+    dtype : numpy dtype or str
+        The array's dtype, to size the chunks.
+    shards : sequence of int, optional
+        The shard shape (zarr v3 only).
+
+    Returns
+    -------
+    str
+        An empty string when the shapes are fine, else a sentence saying what to change.
+    """
+    if chunks is None:
+        return ""
+    shape, chunks = tuple(int(n) for n in shape), tuple(int(c) for c in chunks)
+    if len(chunks) != len(shape):
+        return (
+            f"Chunk shape {chunks} has {len(chunks)} entries but the image has {len(shape)} "
+            f"axes {shape}; give one entry per axis."
+        )
+    if any(c < 1 for c in chunks):
+        return f"Chunk shape {chunks} has an entry below 1; use positive whole numbers."
+    capped = [min(c, n) for c, n in zip(chunks, shape, strict=True)]
+    nbytes = math.prod(capped) * np.dtype(dtype).itemsize
+    if nbytes > MAX_CHUNK_BYTES:
+        return (
+            f"Chunks of {chunks} are {nbytes / 2**20:.0f} MiB each, too big to read or compress "
+            f"well; keep them under {MAX_CHUNK_BYTES // 2**20} MiB (a few MiB is typical)."
+        )
+    if nbytes < MIN_SENSIBLE_CHUNK_BYTES and math.prod(shape) > math.prod(capped):
+        return (
+            f"Chunks of {chunks} are only {nbytes} bytes each; that many tiny files is slow. "
+            "Use larger y and x chunks (for example 256 or more)."
+        )
+    return _check_shards(shape, tuple(capped), shards)
+
+
+def _check_shards(
+    shape: tuple[int, ...], chunks: tuple[int, ...], shards: Sequence[int] | None
+) -> str:
+    if shards is None:
+        return ""
+    shards = tuple(int(s) for s in shards)
+    if len(shards) != len(shape):
+        return (
+            f"Shard shape {shards} has {len(shards)} entries but the image has {len(shape)} "
+            "axes; give one entry per axis."
+        )
+    for s, c, n in zip(shards, chunks, shape, strict=True):
+        if s < 1 or (s < n and s % c):
+            suggestion = tuple(
+                max(k, math.ceil(r / k) * k) for r, k in zip(shards, chunks, strict=True)
+            )
+            return (
+                f"Shard shape {shards} must be a whole multiple of the chunk shape {chunks} on "
+                f"every axis; for example {suggestion}."
+            )
+    return ""
+
+
+def parse_shape(text: str) -> tuple[int, ...] | None:
+    """Parse ``"1, 1, 512, 512"`` (commas, spaces or ``x``) into a tuple; ``""`` gives None.
+
+    Parameters
+    ----------
+    text : str
+        The shape as typed.
+
+    Returns
+    -------
+    tuple of int or None
+        The shape, or None for empty text.
+    """
+    cleaned = text.replace("x", ",").replace("(", "").replace(")", "").replace(" ", ",")
+    parts = [p for p in cleaned.split(",") if p.strip()]
+    if not parts:
+        return None
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a shape; write whole numbers separated by commas, "
+            "like '1, 512, 512'."
+        ) from None
+
+
+def format_shape(shape: Sequence[int] | None) -> str:
+    """Return a shape as ``"1, 512, 512"`` (the inverse of `parse_shape`).
+
+    Parameters
+    ----------
+    shape : sequence of int or None
+        The shape.
+
+    Returns
+    -------
+    str
+        Comma-separated entries, or ``""`` for None.
+    """
+    return "" if shape is None else ", ".join(str(int(n)) for n in shape)
+
+
+def window_from_sample(
+    data: Any, percentiles: tuple[float, float] = (0.1, 99.9), max_samples: int = 2**20
+) -> tuple[float, float]:
+    """Return a display window from percentiles of (a strided sample of) ``data``.
+
+    Parameters
+    ----------
+    data : array-like
+        One channel, ideally a low-resolution level; numpy, dask or zarr.
+    percentiles : tuple of float
+        Lower and upper percentiles.
+    max_samples : int
+        At most about this many values are read: larger arrays are strided on every axis.
+
+    Returns
+    -------
+    tuple of float
+        ``(start, end)`` with ``start <= end``.
+    """
+    shape = tuple(int(n) for n in data.shape)
+    ratio = math.prod(shape) / max(1, max_samples)
+    step = max(1, math.ceil(ratio ** (1 / max(1, len(shape))))) if ratio > 1 else 1
+    index = (slice(None, None, step),) * len(shape)
+    sample = np.asarray(data[index], dtype=np.float64)
+    sample = sample[np.isfinite(sample)]
+    if not sample.size:
+        return 0.0, 1.0
+    low, high = np.percentile(sample, percentiles)
+    return float(low), float(max(low, high))

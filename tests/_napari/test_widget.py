@@ -1,0 +1,254 @@
+"""The OME-Zarr export dock widget, docked through the manifest like a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from validation import assert_valid_store
+
+PLUGIN, WIDGET = "napari-omezarr-export", "OME-Zarr export"
+
+
+@pytest.fixture(autouse=True)
+def _config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_OMEZARR_EXPORT_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def docked(make_napari_viewer):
+    """Return (viewer, widget) with the widget docked through the manifest."""
+
+    def dock(*layers):
+        viewer = make_napari_viewer()
+        for add in layers:
+            add(viewer)
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+        widget.refresh()
+        return viewer, widget
+
+    return dock
+
+
+def _wait(qtbot, widget):
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=20_000)
+
+
+def _read_attrs(store: Path, group: str) -> dict:
+    folder = store / group if group else store
+    if (folder / ".zattrs").exists():
+        return json.loads((folder / ".zattrs").read_text())
+    return json.loads((folder / "zarr.json").read_text())["attributes"]
+
+
+def test_export_two_channels_and_labels(docked, qtbot, tmp_path, rng):
+    a = rng.integers(0, 4000, (128, 96), dtype=np.uint16)
+    b = rng.integers(0, 4000, (128, 96), dtype=np.uint16)
+    lab = np.zeros((128, 96), np.int32)
+    lab[10:40, 10:40] = 3
+    viewer, widget = docked(
+        lambda v: v.add_image(a, name="dapi", colormap="blue", contrast_limits=(0, 3000)),
+        lambda v: v.add_image(b, name="gfp", colormap="green", contrast_limits=(5, 2000)),
+        lambda v: v.add_labels(lab, name="cells"),
+    )
+    rows = widget._channels.rows
+    assert [r._name.value for r in rows] == ["dapi", "gfp"]
+    assert rows[0]._color.value == "0000FF"
+    rows[1].set_color("FF00FF")
+    rows[1]._start.value, rows[1]._end.value = 10.0, 1500.0
+    rows[0]._name.value = "DNA"
+    widget._pyramid._levels.value = 2
+    widget._storage._codec.value = "zstd"
+    widget._dest.value = tmp_path / "out.ome.zarr"
+    widget.refresh()
+    preview = widget._preview_attrs
+    widget._export.changed()
+    _wait(qtbot, widget)
+    store = tmp_path / "out.ome.zarr"
+    assert store.is_dir()
+    import zarr
+
+    root = zarr.open_group(store, mode="r")
+    np.testing.assert_array_equal(root["0"][:], np.stack([a, b]))
+    np.testing.assert_array_equal(root["labels/cells/0"][:], lab)
+    attrs = _read_attrs(store, "")
+    omero = attrs["omero"]["channels"]
+    assert [c["label"] for c in omero] == ["DNA", "gfp"]
+    assert omero[1]["color"] == "FF00FF"
+    assert omero[1]["window"]["start"] == 10 and omero[1]["window"]["end"] == 1500
+    assert len(attrs["multiscales"][0]["datasets"]) == 2
+    zarray = json.loads((store / "0" / ".zarray").read_text())
+    assert zarray["compressor"]["id"] == "zstd"
+    for group, expected in preview.items():
+        assert _read_attrs(store, group) == expected
+    assert assert_valid_store(store) >= 2
+    assert viewer.layers["gfp"].colormap.name == "green"  # rows don't touch layers
+
+
+def test_layer_list_follows_viewer(docked, rng):
+    viewer, widget = docked(lambda v: v.add_image(rng.random((32, 32)), name="one"))
+    assert list(widget._layers.choices) == [viewer.layers["one"]]
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="seg")
+    viewer.add_points([[1, 1]], name="points")  # not exportable
+    names = [layer.name for layer in widget._layers.choices]
+    assert names == ["one", "seg"]
+    assert [layer.name for layer in widget._layers.value] == ["one", "seg"]
+    viewer.layers["one"].name = "renamed"
+    labels = [widget._layers.native.item(i).text() for i in range(widget._layers.native.count())]
+    assert labels == ["renamed", "seg"]
+    assert [r._name.value for r in widget._channels.rows] == ["one"]  # edits kept, not renamed
+    viewer.layers.remove("seg")
+    assert [layer.name for layer in widget._layers.choices] == ["renamed"]
+    widget._layers.value = []
+    assert widget._channels.rows == []
+
+
+def test_cancel_leaves_old_store_intact(docked, qtbot, tmp_path):
+    import time
+
+    import dask.array as da
+
+    delay = [0.0]
+
+    def slow(block):
+        time.sleep(delay[0])
+        return block
+
+    data = da.ones((1024, 1024), dtype=np.uint16, chunks=(64, 64)).map_blocks(slow)
+    _viewer, widget = docked(lambda v: v.add_image(data, name="big", contrast_limits=(0, 2)))
+    target = tmp_path / "old.ome.zarr"
+    widget._dest.value = target
+    widget._storage._auto.value = False
+    widget._storage._chunks.value = "1, 64, 64"
+    widget._pyramid._levels.value = 1
+    widget._export.changed()  # first export writes the "old" store (fast enough: 256 chunks)
+    _wait(qtbot, widget)
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert before
+    asked = []
+    widget._confirm_replace = lambda path: asked.append(path) or True
+    started = []
+
+    def cancel_on_first(progress):
+        if not started:
+            started.append(progress)
+            widget._cancel.changed()
+
+    delay[0] = 0.02
+    widget._export.changed()
+    widget._worker.yielded.connect(cancel_on_first)
+    _wait(qtbot, widget)
+    assert asked == [target]
+    assert started and started[0][0] < started[0][1]
+    assert "cancelled" in widget._status.value
+    after = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if ".omezarr-export-" in p.name]
+
+
+def test_declined_replace_writes_nothing(docked, qtbot, tmp_path):
+    viewer, widget = docked(lambda v: v.add_image(np.ones((16, 16), np.uint8), name="x"))
+    target = tmp_path / "x.ome.zarr"
+    widget._dest.value = target
+    widget._export.changed()
+    _wait(qtbot, widget)
+    stamp = (target / ".zattrs").read_bytes()
+    widget._confirm_replace = lambda path: False
+    viewer.layers["x"].data = np.zeros((16, 16), np.uint8)
+    widget._export.changed()
+    assert widget._worker is None
+    assert (target / ".zattrs").read_bytes() == stamp
+
+
+def test_ngff_05_with_shards_matches_preview(docked, qtbot, tmp_path, rng):
+    img = rng.integers(0, 255, (5, 200, 160), dtype=np.uint8)
+    lab = (img > 200).astype(np.uint16)
+    _viewer, widget = docked(
+        lambda v: v.add_image(img, name="stack", colormap="magenta"),
+        lambda v: v.add_labels(lab, name="bright"),
+    )
+    storage = widget._storage
+    assert not storage._shards.enabled
+    storage._version.value = "0.5"
+    assert storage._shards.enabled
+    storage._auto.value = False
+    storage._chunks.value = "1, 1, 64, 64"
+    storage._shards.value = "1, 1, 100, 64"
+    widget.refresh()
+    assert "multiple" in storage._check.value
+    storage._shards.value = "1, 1, 128, 128"
+    storage._codec.value = "blosc-lz4"
+    widget._pyramid._downsample_z.value = True
+    widget._dest.value = tmp_path / "v05"
+    widget.refresh()
+    assert storage._check.value == ""
+    preview = widget._preview_attrs
+    widget._export.changed()
+    _wait(qtbot, widget)
+    store = tmp_path / "v05.ome.zarr"
+    import zarr
+
+    root = zarr.open_group(store, mode="r")
+    np.testing.assert_array_equal(root["0"][:], img[np.newaxis])
+    np.testing.assert_array_equal(root["labels/bright/0"][:], lab)
+    meta = json.loads((store / "0" / "zarr.json").read_text())
+    assert meta["codecs"][0]["name"] == "sharding_indexed"
+    assert set(preview) == {"", "labels", "labels/bright"}
+    for group, expected in preview.items():
+        assert _read_attrs(store, group) == expected
+    assert assert_valid_store(store) >= 2
+
+
+def test_options_are_remembered(docked, qtbot, tmp_path):
+    viewer, widget = docked(lambda v: v.add_image(np.ones((16, 16), np.uint8), name="x"))
+    widget._pyramid._image_method.value = "max"
+    widget._storage._version.value = "0.5"
+    widget._storage._codec.value = "none"
+    widget._dest.value = tmp_path / "sub" / "x.ome.zarr"
+    widget._export.changed()
+    _wait(qtbot, widget)
+    saved = json.loads((tmp_path / "config" / "export-widget.json").read_text())
+    assert saved["image_method"] == "max" and saved["ngff_version"] == "0.5"
+    from napari_omezarr_export._napari._widget import ExportWidget
+
+    again = ExportWidget(viewer)
+    assert again._pyramid._image_method.value == "max"
+    assert again._storage._version.value == "0.5"
+    assert again._storage._codec.value == "none"
+    assert again._destination().parent == tmp_path / "sub"
+
+
+def test_mismatched_layers_show_a_clear_error(docked, tmp_path):
+    _viewer, widget = docked(
+        lambda v: v.add_image(np.ones((16, 16), np.uint8), name="a"),
+        lambda v: v.add_image(np.ones((8, 8), np.uint8), name="b"),
+    )
+    assert "different shapes" in widget._status.value
+    widget._dest.value = tmp_path / "bad.ome.zarr"
+    widget._export.changed()
+    assert widget._worker is None
+    assert not (tmp_path / "bad.ome.zarr").exists()
+
+
+def test_labels_alone_and_window_tools(docked, qtbot, tmp_path):
+    lab = np.zeros((32, 32), np.int32)
+    lab[4:9, 4:9] = 7
+    viewer, widget = docked(lambda v: v.add_labels(lab, name="seg"))
+    widget._dest.value = tmp_path / "seg.ome.zarr"
+    widget._export.changed()
+    _wait(qtbot, widget)
+    assert assert_valid_store(tmp_path / "seg.ome.zarr") >= 1
+    img = np.linspace(0, 1000, 32 * 32).reshape(32, 32).astype(np.float32)
+    layer = viewer.add_image(img, name="ramp", contrast_limits=(0, 1))
+    row = widget._channels.rows[0]
+    widget.windows_from_data()
+    assert 0 <= row._start.value < 5 and 995 < row._end.value <= 1000
+    row.set_color("00FF00")
+    row._name.value = "ramp2"
+    assert layer.contrast_limits == [0, 1]
+    widget._apply.changed()
+    assert layer.name == "ramp2" and layer.contrast_limits[1] == pytest.approx(row._end.value)
+    assert tuple(layer.colormap.colors[-1][:3]) == (0, 1, 0)
