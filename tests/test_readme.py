@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import zarr
+
 from validation import assert_valid_store
 
 README = Path(__file__).parents[1] / "README.md"

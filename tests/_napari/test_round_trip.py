@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from validation import assert_valid_store
 
 PLUGIN = "napari-omezarr-export"
@@ -49,10 +50,9 @@ def test_layers_come_back_the_same(saved, make_napari_viewer):
     np.testing.assert_allclose(cells.translate, (10, -5))
     assert dict(zip(cells.features["index"], cells.features["gene"], strict=True)) == {
         3: "ACTB", 8: "TP53"}  # fmt: skip
-    np.testing.assert_allclose(
-        cells.colormap.map(np.array([3, 8])), original.layers["cells"].colormap.map(np.array([3, 8])),
-        atol=0.01,
-    )  # fmt: skip
+    values = np.array([3, 8])
+    expected = original.layers["cells"].colormap.map(values)
+    np.testing.assert_allclose(cells.colormap.map(values), expected, atol=0.01)
 
 
 def test_screenshots_match(saved, make_napari_viewer, tmp_path, qtbot):

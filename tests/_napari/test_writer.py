@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 import zarr
-from validation import assert_valid_store
 
 from napari_omezarr_export import WriteFailedError
+from validation import assert_valid_store
 
 PLUGIN = "napari-omezarr-export"
 

@@ -16,7 +16,10 @@ def store(request, tmp_path, rng):
     labels = np.zeros((256, 384), np.int32)
     labels[20:120, 30:200] = 4
     labels[130:250, 210:380] = 9
-    styles = [ChannelStyle(n, c, 10, 1000) for n, c in zip(NAMES, ["0000FF", "00FF00", "FF0000"])]
+    styles = [
+        ChannelStyle(n, c, 10, 1000)
+        for n, c in zip(NAMES, ["0000FF", "00FF00", "FF0000"], strict=True)
+    ]
     [path] = write_image(
         image, tmp_path / f"interop_{request.param}", channels=styles,
         scale=(1, 0.25, 0.25), units=(None, "micrometer", "micrometer"),

@@ -11,11 +11,11 @@ import textwrap
 import numpy as np
 import pytest
 import zarr
-from validation import assert_valid_store
 
 from napari_omezarr_export import LabelsSpec, WriteFailedError, write_image, write_labels
 from napari_omezarr_export.core import store as store_module
 from napari_omezarr_export.core.store import STAGING_MARK
+from validation import assert_valid_store
 
 SHAPE = (6, 4096, 4096)  # 192 MiB of uint16 that compresses poorly: a few hundred MB to replace
 
@@ -110,7 +110,7 @@ def test_a_full_disk_gives_a_clear_error_and_keeps_the_old_store(tmp_path, rng, 
         return await real_set(self, key, value)
 
     monkeypatch.setattr(zarr.storage.LocalStore, "set", full_disk)
-    with pytest.raises(WriteFailedError, match="previous store there is intact.*disk is full"):
+    with pytest.raises(WriteFailedError, match=r"previous store there is intact.*disk is full"):
         write_image(image + 1, path)
     assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.zarr"]
@@ -123,7 +123,7 @@ def test_a_refused_folder_gives_a_clear_error_and_leaves_nothing(tmp_path, rng, 
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
     monkeypatch.setattr(store_module.Path, "mkdir", refuse)
-    with pytest.raises(WriteFailedError, match="Permission denied.*choose a folder you own"):
+    with pytest.raises(WriteFailedError, match=r"Permission denied.*choose a folder you own"):
         write_image(np.zeros((8, 8), np.uint8), tmp_path / "locked" / "img.zarr")
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,6 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
-from validation import assert_valid_store
 
 from napari_omezarr_export import (
     ChannelStyle,
@@ -20,6 +19,7 @@ from napari_omezarr_export import (
     write_labels,
 )
 from napari_omezarr_export.core.store import STAGING_MARK
+from validation import assert_valid_store
 
 STYLES = [ChannelStyle("DAPI", "0000FF", 100, 3000), ChannelStyle("GFP", "00FF00", 50, 2000)]
 
