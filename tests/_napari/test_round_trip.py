@@ -75,3 +75,22 @@ def test_screenshots_match(saved, make_napari_viewer, tmp_path, qtbot):
     difference = np.abs(before.astype(int) - after.astype(int))
     assert np.mean(difference) < 2.0, f"mean pixel difference {np.mean(difference):.2f}"
     assert before[..., :3].std() > 5  # the canvas shows something, not a blank
+
+
+def test_opened_labels_save_back_into_their_store(saved, make_napari_viewer):
+    _, path = saved
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    image_files = {
+        p: p.read_bytes() for p in path.rglob("*") if "labels" not in p.parts and p.is_file()
+    }
+    cells = viewer.layers["cells"]
+    assert cells.metadata["ome_zarr"]["image"] is not None
+    viewer.layers.selection = {cells}
+    viewer.layers.save(str(path), selected=True, plugin=PLUGIN)
+    after = {p: p.read_bytes() for p in path.rglob("*") if "labels" not in p.parts and p.is_file()}
+    assert after == image_files
+    reopened = make_napari_viewer()
+    reopened.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in reopened.layers] == ["DAPI", "GFP", "cells"]
+    assert_valid_store(path)

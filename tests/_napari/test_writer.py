@@ -118,3 +118,34 @@ def test_npe2_write_round_trip(viewer, tmp_path):
     written = npe2.write(str(tmp_path / "npe2.ome.zarr"), layer_data, plugin_name=PLUGIN)
     assert written == [str(tmp_path / "npe2.ome.zarr")]
     assert_valid_store(written[0])
+
+
+def test_multiscale_and_lazy_layers_are_written_from_level_0(make_napari_viewer, tmp_path, rng):
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    full = da.from_array(rng.integers(0, 4000, (512, 640), dtype=np.uint16), chunks=(128, 128))
+    viewer.add_image([full, full[::2, ::2], full[::4, ::4]], multiscale=True, name="big",
+                     contrast_limits=(0, 4000))  # fmt: skip
+    viewer.layers.save(str(tmp_path / "ms.zarr"), plugin=PLUGIN)
+    group = zarr.open_group(tmp_path / "ms.zarr", mode="r")
+    np.testing.assert_array_equal(group["0"][0], full.compute())
+    assert_valid_store(tmp_path / "ms.zarr")
+
+
+def test_five_dimensional_layers_keep_their_axes(make_napari_viewer, tmp_path, rng):
+    viewer = make_napari_viewer()
+    data = rng.integers(0, 255, (2, 3, 16, 20), dtype=np.uint8)
+    viewer.add_image(data, name="a", axis_labels=("t", "z", "y", "x"), scale=(60, 2, 0.5, 0.5),
+                     units=("s", "um", "um", "um"))  # fmt: skip
+    viewer.add_image(data + 1, name="b", axis_labels=("t", "z", "y", "x"), scale=(60, 2, 0.5, 0.5),
+                     units=("s", "um", "um", "um"))  # fmt: skip
+    viewer.layers.save(str(tmp_path / "tczyx.zarr"), plugin=PLUGIN)
+    group = zarr.open_group(tmp_path / "tczyx.zarr", mode="r")
+    assert group["0"].shape == (2, 2, 3, 16, 20)
+    np.testing.assert_array_equal(group["0"][:, 1], data + 1)
+    axes = _attrs(tmp_path / "tczyx.zarr")["multiscales"][0]["axes"]
+    assert [(a["name"], a.get("unit")) for a in axes] == [
+        ("t", "second"), ("c", None), ("z", "micrometer"), ("y", "micrometer"),
+        ("x", "micrometer")]  # fmt: skip
+    assert_valid_store(tmp_path / "tczyx.zarr")

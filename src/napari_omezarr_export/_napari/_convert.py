@@ -51,8 +51,11 @@ class ImageExport:
         }
 
 
-def _level0(data: Any) -> Any:
-    return data[0] if isinstance(data, list | tuple) else data
+def _level0(data: Any, meta: dict) -> Any:
+    """Full resolution: napari hands multiscale data as a sequence-like of levels."""
+    if meta.get("multiscale") or isinstance(data, list | tuple):
+        return data[0]
+    return data
 
 
 def _hex(rgb: Sequence[float]) -> str:
@@ -110,7 +113,7 @@ def channel_style(
 
 def _channel_first(data: Any, meta: dict) -> tuple[Any, list[ChannelStyle]]:
     """One layer's level-0 data with a leading channel axis, and a style per channel."""
-    data = _level0(data)
+    data = _level0(data, meta)
     if not meta.get("rgb"):
         return _expand(data), [channel_style(meta)]
     import dask.array as da
@@ -157,7 +160,7 @@ def _stack_images(images: list[LayerTuple]) -> ImageExport:
 
     The channel axis goes first here; ``write_image`` moves it after ``t`` (NGFF order).
     """
-    shapes = {str(m.get("name")): tuple(_level0(d).shape) for d, m, _ in images}
+    shapes = {str(m.get("name")): tuple(_level0(d, m).shape) for d, m, _ in images}
     if len(set(shapes.values())) > 1:
         listing = ", ".join(f"{n!r} {s}" for n, s in shapes.items())
         raise ExportError(
@@ -207,7 +210,7 @@ def labels_spec(data: Any, meta: dict) -> LabelsSpec:
     """
     colormap = meta.get("colormap")
     colors = colormap.map if hasattr(colormap, "map") else None
-    data = _level0(data)
+    data = _level0(data, meta)
     ndim = len(data.shape)
     return LabelsSpec(
         data=data,
