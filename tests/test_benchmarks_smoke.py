@@ -1,0 +1,70 @@
+"""Smoke test of the benchmark suite's code path on tiny data; no timing assertions."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # benchmarks/ is a top-level package next to src/ and tests/
+    sys.path.insert(0, ROOT)
+
+pytest.importorskip("ome_zarr")
+pytest.importorskip("bioio_ome_zarr")
+pytest.importorskip("ngff_zarr")
+
+from benchmarks import report, writers  # noqa: E402
+from benchmarks.measure import check_store, run_one  # noqa: E402
+from benchmarks.run import codec_study  # noqa: E402
+from benchmarks.workloads import generate, tiny_workload  # noqa: E402
+
+
+def test_every_writer_runs_and_passes_the_checks(tmp_path):
+    wl = tiny_workload("image")
+    data_path = tmp_path / "tiny.npy"
+    np.save(data_path, generate(wl))
+    # The subprocesses run side by side: this test times nothing, and it keeps `make test` short.
+    with ThreadPoolExecutor(len(writers.WRITERS)) as pool:
+        records = list(
+            pool.map(
+                lambda w: run_one(w, wl, data_path, "equal", workdir=tmp_path / "stores"),
+                writers.WRITERS,
+            )
+        )
+    for record in records:
+        assert "error" not in record, record
+        assert record["check"] in ("ok", "n/a"), record
+        assert record["disk_bytes"] > 0
+        assert record["rss_peak_mib"] >= record["rss_loaded_mib"] > 0
+    assert {r["levels"] for r in records} == {2}
+    assert not list((tmp_path / "stores").iterdir()), "stores must be cleaned up"
+    summary = report.summarize(records)
+    table = report.equal_table(wl, summary)
+    assert table.count("\n") == len(writers.WRITERS) + 1
+    assert "ours/" in report.ratios_line(wl, summary)
+
+
+def test_labels_data_and_the_check_catches_wrong_pixels(tmp_path):
+    wl = tiny_workload("labels")
+    labels = generate(wl)
+    assert labels.dtype == np.int32 and len(np.unique(labels)) > 10
+    store = writers.write_ours(labels, tmp_path / "labels.ome.zarr", wl, "equal")
+    assert check_store(store, labels)["levels"] == 2
+    wrong = labels.copy()
+    wrong[5, 7] += 1
+    with pytest.raises(AssertionError, match="differs"):
+        check_store(store, wrong)
+
+
+def test_defaults_and_codec_study_tables(tmp_path):
+    wl = tiny_workload("image")
+    data = generate(wl)
+    store = writers.write_ours(data, tmp_path / "d.ome.zarr", wl, "defaults")
+    assert check_store(store, data)["codec"].startswith("blosc-zstd")
+    rows = codec_study(data, chunk=(128, 128), repeats=1)
+    assert len(rows) == 9 and all(r["ratio"] > 1 for r in rows)
+    assert report.codec_table(rows).count("\n") == len(rows) + 1
