@@ -13,6 +13,7 @@ from .core.api import (
     write_image,
     write_labels,
 )
+from .core.brieflow_export import brieflow_store_path, write_brieflow_image
 from .core.errors import (
     ExportError,
     InvalidOptionError,
@@ -24,6 +25,7 @@ from .core.errors import (
     WriteFailedError,
 )
 from .core.options import ChannelStyle, PyramidOptions, StorageOptions
+from .core.percell_export import PercellRegion, write_percell_region
 from .core.plan import LabelsSpec
 
 __version__ = "0.1.0"
@@ -35,6 +37,7 @@ __all__ = [
     "LabelsSpec",
     "NotOmeZarrError",
     "OmeZarrError",
+    "PercellRegion",
     "PyramidOptions",
     "StorageOptions",
     "StoreFormatError",
@@ -42,10 +45,13 @@ __all__ = [
     "WriteCancelledError",
     "WriteFailedError",
     "__version__",
+    "brieflow_store_path",
     "iter_write_image",
     "iter_write_labels",
     "preview_metadata",
     "target_path",
+    "write_brieflow_image",
     "write_image",
     "write_labels",
+    "write_percell_region",
 ]

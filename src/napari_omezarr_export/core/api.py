@@ -346,7 +346,7 @@ def iter_write_labels(
     plans = [
         _plan_standalone(s, specs, pyramid, storage, scale, translation, units) for s in specs
     ]
-    yield from iter_write_store(plans, target, storage, standalone_labels=True)
+    yield from iter_write_store(plans, target, storage, label_source=None)
 
 
 def _plan_standalone(

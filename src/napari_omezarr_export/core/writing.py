@@ -130,7 +130,7 @@ def _fill_window(style: ChannelStyle, data_range: tuple[float, float]) -> Channe
 
 
 def attributes_for(
-    plans: Sequence[GroupPlan], version: str, *, standalone_labels: bool = False
+    plans: Sequence[GroupPlan], version: str, *, label_source: str | None = "../../"
 ) -> dict[str, dict]:
     """Return every group's attributes, keyed by path inside the store (``""`` is the root).
 
@@ -140,8 +140,9 @@ def attributes_for(
         The planned groups, with their summaries filled in.
     version : {"0.4", "0.5"}
         NGFF version.
-    standalone_labels : bool
-        Labels without an image (no ``source.image``).
+    label_source : str or None
+        ``image-label.source.image``: the image relative to each label image (``"../../"``
+        under an image's ``labels/``), or None for labels without an image.
 
     Returns
     -------
@@ -150,7 +151,7 @@ def attributes_for(
     """
     attrs: dict[str, dict] = {}
     label_names = [p.path.rsplit("/", 1)[-1] for p in plans if p.kind == "labels" and p.path]
-    source = None if standalone_labels else "../../"
+    source = label_source
     for plan in plans:
         attrs[plan.path] = group_attributes(_group_ome(plan, version, source), version)
     if label_names:
@@ -235,7 +236,7 @@ def iter_write_store(
     target: Path,
     storage: StorageOptions,
     *,
-    standalone_labels: bool = False,
+    label_source: str | None = "../../",
 ) -> Iterator[Progress]:
     """Write a whole new store at ``target`` (replacing a zarr store there) from ``plans``.
 
@@ -247,8 +248,8 @@ def iter_write_store(
         Destination store.
     storage : StorageOptions
         Format and codec.
-    standalone_labels : bool
-        True when writing labels without an image.
+    label_source : str or None
+        ``image-label.source.image`` of label images (None for labels without an image).
 
     Yields
     ------
@@ -259,7 +260,7 @@ def iter_write_store(
     with staged_directory(target) as stage:
         root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
         yield from _iter_fill(root, plans, storage, 0, total)
-        attrs = attributes_for(plans, storage.ngff_version, standalone_labels=standalone_labels)
+        attrs = attributes_for(plans, storage.ngff_version, label_source=label_source)
         for path, group_attrs in attrs.items():
             (root if not path else root[path]).attrs.update(group_attrs)
     yield total, total

@@ -1,0 +1,115 @@
+"""The npe2 writer behind File > Save Layers > PerCell experiment (``.percell``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.errors import ExportError, OmeZarrError, WriteFailedError
+from ..core.percell_export import PercellRegion, experiment_path, write_percell_region
+from ._convert import LayerTuple, labels_spec, layers_to_export
+
+__all__ = ["percell_region_for", "write_percell"]
+
+log = logging.getLogger(__name__)
+DEFAULT_CONDITION = "condition_1"
+
+
+def _free_region(experiment: Any, condition: str) -> str:
+    folder = experiment_path(experiment) / "images.zarr" / condition
+    taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    number = 1
+    while f"region_{number}" in taken:
+        number += 1
+    return f"region_{number}"
+
+
+def percell_region_for(path: str, layers: Sequence[LayerTuple]) -> tuple[PercellRegion, str]:
+    """Choose the region's names: from the layers' PerCell metadata, else sensible defaults.
+
+    Parameters
+    ----------
+    path : str
+        The experiment folder.
+    layers : sequence of (data, meta, layer_type)
+        The layers being saved.
+
+    Returns
+    -------
+    tuple of (PercellRegion, str)
+        The names, and a sentence saying where they came from.
+    """
+    for _, meta, _ in layers:
+        key = (meta.get("metadata") or {}).get("percell") or {}
+        if key.get("condition") and key.get("region"):
+            where = PercellRegion(key["condition"], key["region"], key.get("timepoint"))
+            return where, "names taken from the layers' PerCell metadata"
+    where = PercellRegion(DEFAULT_CONDITION, _free_region(path, DEFAULT_CONDITION))
+    return where, "the layers came from no PerCell experiment, so default names were used"
+
+
+def _mask_name(meta: dict) -> str:
+    name = str(meta.get("name", "mask"))
+    return name.removesuffix(" mask").strip() or "mask"
+
+
+def write_percell(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
+    """Save image layers (the channels), a segmentation and masks as a ``.percell`` region.
+
+    A Labels layer whose ``metadata["percell_type"]`` is ``"mask"`` becomes a threshold mask
+    (named after the layer, without a trailing " mask"); one other Labels layer becomes the
+    segmentation.
+
+    Parameters
+    ----------
+    path : str
+        The experiment folder (created when missing; ``.percell`` is added when absent).
+    layer_data : sequence of (data, meta, layer_type)
+        The selected layers.
+
+    Returns
+    -------
+    list of str
+        The image, labels and mask groups written.
+    """
+    try:
+        return _write(path, layer_data)
+    except OmeZarrError as exc:
+        if isinstance(exc, OSError):
+            raise
+        raise WriteFailedError(f"Could not save into {experiment_path(path)}: {exc}") from exc
+
+
+def _write(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
+    images = [t for t in layer_data if t[2] == "image"]
+    if not images:
+        raise ExportError("A PerCell region needs at least one image layer (its channels).")
+    image, _ = layers_to_export(images)
+    masks, segmentations = [], []
+    for data, meta, kind in layer_data:
+        if kind == "labels":
+            is_mask = (meta.get("metadata") or {}).get("percell_type") == "mask"
+            (masks if is_mask else segmentations).append((data, meta))
+    if len(segmentations) > 1:
+        names = ", ".join(repr(m.get("name")) for _, m in segmentations)
+        raise ExportError(
+            f"A PerCell region holds one segmentation, but {names} were selected. Select one, "
+            "or mark the others as masks (metadata percell_type = 'mask')."
+        )
+    where, origin = percell_region_for(path, layer_data)
+    written = write_percell_region(
+        image.data, path, where, channels=image.channels, axes=image.axes, scale=image.scale,
+        units=image.units,
+        segmentation=labels_spec(*segmentations[0]) if segmentations else None,
+        masks=[labels_spec(d, {**m, "name": _mask_name(m)}) for d, m in masks],
+    )  # fmt: skip
+    _tell(f"Saved region {'/'.join(where.parts)} into {experiment_path(path)} ({origin}).")
+    return [str(p) for p in written]
+
+
+def _tell(message: str) -> None:
+    from napari.utils.notifications import show_info
+
+    log.info(message)
+    show_info(message)

@@ -1,0 +1,131 @@
+"""Record a written region in a design-layout ``experiment.db`` (one transaction, last step).
+
+The design layout's database lists the experiment, its channels, conditions, timepoints and
+regions, with ``zarr_path`` relative to the ``.percell`` folder. It has no ``fovs`` table: that
+table marks PerCell 3's id-based layout, which readers tell apart by it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import WriteFailedError
+from .plan import GroupPlan
+
+if TYPE_CHECKING:
+    from .percell_export import PercellRegion
+
+__all__ = ["SCHEMA", "record_region"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, percell_version TEXT NOT NULL,
+    layout TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS channels (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, color TEXT, display_order INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS conditions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS timepoints (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, display_order INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS regions (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    condition_id INTEGER NOT NULL REFERENCES conditions(id),
+    timepoint_id INTEGER REFERENCES timepoints(id),
+    zarr_path TEXT NOT NULL UNIQUE, labels_path TEXT,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, pixel_size_um REAL);
+CREATE TABLE IF NOT EXISTS masks (
+    id INTEGER PRIMARY KEY, region_id INTEGER NOT NULL REFERENCES regions(id),
+    name TEXT NOT NULL, zarr_path TEXT NOT NULL UNIQUE);
+"""
+
+
+def _id(conn: sqlite3.Connection, table: str, name: str, **extra: object) -> int:
+    row = conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()
+    if row:
+        return int(row[0])
+    columns = ", ".join(["name", *extra])
+    marks = ", ".join("?" * (1 + len(extra)))
+    cursor = conn.execute(
+        f"INSERT INTO {table} ({columns}) VALUES ({marks})", (name, *extra.values())
+    )
+    return int(cursor.lastrowid)
+
+
+def _pixel_size(image: GroupPlan) -> float | None:
+    x = image.axes[-1]
+    return image.scale[-1] if x.unit == "micrometer" else None
+
+
+def record_region(
+    root: Path,
+    where: PercellRegion,
+    image: GroupPlan,
+    *,
+    has_labels: bool,
+    mask_names: Sequence[str],
+    experiment_name: str,
+) -> None:
+    """Add or replace a region's rows in ``root/experiment.db``, creating it when missing.
+
+    Parameters
+    ----------
+    root : Path
+        The ``.percell`` folder.
+    where : PercellRegion
+        Condition, timepoint and region names.
+    image : GroupPlan
+        The written image's plan (shape, channels, pixel size).
+    has_labels : bool
+        Whether a segmentation was written to ``labels.zarr``.
+    mask_names : sequence of str
+        The thresholds written to ``masks.zarr``.
+    experiment_name : str
+        The experiment's name, used when the database is new.
+    """
+    from .percell_export import PERCELL_VERSION
+
+    region_path = "/".join(where.parts)
+    try:
+        with closing(sqlite3.connect(root / "experiment.db", timeout=10)) as conn, conn:
+            conn.executescript(SCHEMA)
+            if not conn.execute("SELECT 1 FROM experiments").fetchone():
+                conn.execute(
+                    "INSERT INTO experiments (name, percell_version, layout, created_at) "
+                    "VALUES (?, ?, 'names', ?)",
+                    (experiment_name, PERCELL_VERSION, datetime.now(UTC).isoformat()),
+                )
+            for order, style in enumerate(image.channels):
+                _id(conn, "channels", style.label, color=style.color, display_order=order)
+            condition = _id(conn, "conditions", where.condition)
+            timepoint = None
+            if where.timepoint is not None:
+                count = conn.execute("SELECT count(*) FROM timepoints").fetchone()[0]
+                timepoint = _id(conn, "timepoints", where.timepoint, display_order=count)
+            zarr_path = f"images.zarr/{region_path}"
+            old = conn.execute(
+                "SELECT id FROM regions WHERE zarr_path = ?", (zarr_path,)
+            ).fetchone()
+            if old:
+                conn.execute("DELETE FROM masks WHERE region_id = ?", (old[0],))
+                conn.execute("DELETE FROM regions WHERE id = ?", (old[0],))
+            height, width = image.level_shapes[0][-2:]
+            region = conn.execute(
+                "INSERT INTO regions (name, condition_id, timepoint_id, zarr_path, labels_path, "
+                "width, height, pixel_size_um) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (where.region, condition, timepoint, zarr_path,
+                 f"labels.zarr/{region_path}" if has_labels else None, width, height,
+                 _pixel_size(image)),
+            ).lastrowid  # fmt: skip
+            conn.executemany(
+                "INSERT INTO masks (region_id, name, zarr_path) VALUES (?, ?, ?)",
+                [(region, n, f"masks.zarr/{region_path}/threshold_{n}") for n in mask_names],
+            )
+    except sqlite3.Error as exc:
+        raise WriteFailedError(
+            f"The region's images were written, but {root / 'experiment.db'} could not be "
+            f"updated ({exc}). Close PerCell if it holds the database open, then save again."
+        ) from exc

@@ -1,0 +1,217 @@
+"""Write a region into a ``.percell`` experiment, in the design document's name-based layout.
+
+``images.zarr/<condition>/[<timepoint>/]<region>`` holds the channels (C, [Z,] Y, X);
+``labels.zarr/<same path>`` the int32 segmentation; ``masks.zarr/<same path>/threshold_<name>``
+each uint8 0/255 mask. Chunks and codecs follow the design's table; metadata is NGFF 0.4.
+Each group is staged and swapped in whole (see `napari_omezarr_export.core.store`), other
+regions are never touched, and ``experiment.db`` is updated last, in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .api import plan_image_export
+from .axes import Axis
+from .errors import InvalidOptionError
+from .options import ChannelStyle, PyramidOptions, StorageOptions
+from .percell_db_write import record_region
+from .plan import GroupPlan, LabelsSpec, plan_group
+from .writing import iter_write_store
+
+__all__ = ["PercellRegion", "iter_write_percell_region", "write_percell_region"]
+
+PERCELL_VERSION = "3.0.0"
+STORES = ("images.zarr", "labels.zarr", "masks.zarr")
+_SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
+
+
+@dataclass(frozen=True)
+class PercellRegion:
+    """Where a region goes inside an experiment.
+
+    Parameters
+    ----------
+    condition : str
+        The condition folder, e.g. ``"control"``.
+    region : str
+        The region (field of view) name.
+    timepoint : str, optional
+        The timepoint folder; omitted from the path when None (the usual case).
+    """
+
+    condition: str
+    region: str
+    timepoint: str | None = None
+
+    def __post_init__(self) -> None:
+        for what in ("condition", "region", "timepoint"):
+            name = getattr(self, what)
+            if name is None and what == "timepoint":
+                continue
+            if not name or name in (".", "..") or not _SAFE_NAME.match(str(name)):
+                raise InvalidOptionError(
+                    f"PerCell {what} name {name!r} cannot be a folder name; use letters, digits, "
+                    "'-' or '_'."
+                )
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The path inside each store: condition, [timepoint,] region."""
+        return tuple(p for p in (self.condition, self.timepoint, self.region) if p is not None)
+
+
+def experiment_path(path: str | Path) -> Path:
+    """Return the experiment folder: ``.percell`` is added when the name lacks it."""
+    path = Path(path).expanduser()
+    return path if path.suffix == ".percell" else path.with_name(path.name + ".percell")
+
+
+# The design document's chunking table: (codec, level) per kind of data.
+IMAGE_CODEC = ("blosc-lz4", 5)
+LABEL_CODEC = ("blosc-lz4", 5)
+MASK_CODEC = ("blosc-zstd", 3)
+
+
+def _storage(ndim: int, codec: tuple[str, int]) -> StorageOptions:
+    chunks = (1, 10, 512, 512) if ndim == 4 else (1, 512, 512) if ndim == 3 else (512, 512)
+    return StorageOptions(ngff_version="0.4", chunks=chunks, codec=codec[0], level=codec[1])
+
+
+def _ensure_groups(root: Path, parts: Sequence[str]) -> None:
+    """Create the three stores and the condition/timepoint groups a region needs."""
+    root.mkdir(parents=True, exist_ok=True)
+    for store in STORES:
+        top = zarr.open_group(root / store, mode="a", zarr_format=2)
+        if "percell_version" not in top.attrs:
+            top.attrs["percell_version"] = PERCELL_VERSION
+        for depth in range(1, len(parts)):
+            top.require_group("/".join(parts[:depth]))
+    zarr.open_group(root / "masks.zarr" / Path(*parts), mode="a", zarr_format=2)
+
+
+def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
+    """A mask as PerCell stores it: uint8, 0 or 255, shown in magenta."""
+    data = spec.data
+    if isinstance(data, np.ndarray):
+        binary = np.where(data > 0, 255, 0).astype(np.uint8)
+    else:
+        import dask.array as da
+
+        binary = da.where(da.asarray(data) > 0, 255, 0).astype(np.uint8)
+    return replace(spec, data=binary, colors={255: (255, 0, 255, 255)}, properties=None)
+
+
+def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -> GroupPlan:
+    """Plan labels or a mask that follow ``image``: its y/x, transforms and level count."""
+    names = "".join(a.name for a in image.axes if a.name != "c")
+    by_name = {a.name: i for i, a in enumerate(image.axes)}
+    expected = tuple(image.level_shapes[0][by_name[n]] for n in names)
+    if tuple(spec.data.shape) != expected:
+        raise InvalidOptionError(
+            f"{spec.name!r} has shape {tuple(spec.data.shape)} but the region's image has "
+            f"{expected}; PerCell labels and masks must match their image."
+        )
+    plan = plan_group(
+        path="",
+        kind="labels",
+        data=spec.data,
+        axes=[Axis(n, image.axes[by_name[n]].unit) for n in names],
+        scale=[image.scale[by_name[n]] for n in names],
+        translation=[image.translation[by_name[n]] for n in names],
+        name=spec.name,
+        pyramid=PyramidOptions(levels=len(image.level_shapes), label_method="nearest"),
+        storage=replace(storage, chunks=tuple(image.chunks[by_name[n]] for n in names)),
+    )
+    plan.labels_spec = spec
+    return plan
+
+
+def iter_write_percell_region(
+    data: Any,
+    experiment: str | Path,
+    where: PercellRegion,
+    *,
+    channels: Sequence[ChannelStyle],
+    segmentation: LabelsSpec | None = None,
+    masks: Sequence[LabelsSpec] = (),
+    scale: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    axes: str | None = None,
+    experiment_name: str | None = None,
+) -> Iterator[tuple[int, int]]:
+    """Write a region like `write_percell_region`, yielding ``(groups done, groups total)``."""
+    root = experiment_path(experiment)
+    image_storage = _storage(len(data.shape), IMAGE_CODEC)
+    [image] = plan_image_export(
+        data, axes=axes, scale=scale, units=units, channels=channels, name=where.region,
+        storage=image_storage,
+    )  # fmt: skip
+    region_path = Path(*where.parts)
+    source = "../" * (len(where.parts) + 1) + "images.zarr/" + "/".join(where.parts)
+    jobs = [(image, root / "images.zarr" / region_path, image_storage)]
+    if segmentation is not None:
+        storage = _storage(2, LABEL_CODEC)
+        seg = replace(segmentation, data=segmentation.data.astype(np.int32))
+        jobs.append(
+            (_follow_image(seg, image, storage), root / "labels.zarr" / region_path, storage)
+        )
+    for spec in masks:
+        storage = _storage(2, MASK_CODEC)
+        target = root / "masks.zarr" / region_path / f"threshold_{spec.name}"
+        jobs.append((_follow_image(_mask_spec(spec), image, storage), target, storage))
+    _ensure_groups(root, where.parts)
+    for done, (plan, target, storage) in enumerate(jobs):
+        for _ in iter_write_store([plan], target, storage, label_source=source):
+            yield done, len(jobs)
+    record_region(
+        root, where, image, has_labels=segmentation is not None,
+        mask_names=[s.name for s in masks], experiment_name=experiment_name or root.stem,
+    )  # fmt: skip
+    yield len(jobs), len(jobs)
+
+
+def write_percell_region(
+    data: Any, experiment: str | Path, where: PercellRegion, **options: Any
+) -> list[Path]:
+    """Write an image, its segmentation and masks as a region of a ``.percell`` experiment.
+
+    A new experiment folder is created when none exists; an existing one gets the region
+    appended (or the same-named region replaced, atomically per group), and no other region is
+    touched. ``experiment.db`` records the experiment, channels, conditions, timepoints and the
+    region, with paths relative to the folder.
+
+    Parameters
+    ----------
+    data : array-like
+        The channels, (C, Y, X) or (C, Z, Y, X).
+    experiment : str or Path
+        The ``.percell`` folder (the suffix is added when missing).
+    where : PercellRegion
+        Condition, optional timepoint, and region names.
+    **options
+        ``channels`` (one `ChannelStyle` per channel, required), ``segmentation`` (a
+        `LabelsSpec`), ``masks`` (`LabelsSpec` per threshold, named after it), ``scale``,
+        ``units``, ``axes`` and ``experiment_name``.
+
+    Returns
+    -------
+    list of Path
+        The image, labels and mask groups written.
+    """
+    for _ in iter_write_percell_region(data, experiment, where, **options):
+        pass
+    root = experiment_path(experiment)
+    region_path = Path(*where.parts)
+    written = [root / "images.zarr" / region_path]
+    if options.get("segmentation") is not None:
+        written.append(root / "labels.zarr" / region_path)
+    mask_dir = root / "masks.zarr" / region_path
+    return written + [mask_dir / f"threshold_{m.name}" for m in options.get("masks", ())]

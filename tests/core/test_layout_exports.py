@@ -1,0 +1,145 @@
+"""Exports into a .percell experiment and as Brieflow per-image stores, re-opened by our reader."""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+import zarr
+
+from napari_omezarr_export import (
+    ChannelStyle,
+    LabelsSpec,
+    PercellRegion,
+    write_brieflow_image,
+    write_percell_region,
+)
+from napari_omezarr_export._napari._reader import get_reader
+from validation import assert_valid_store
+
+STYLES = [ChannelStyle("DAPI", "0000FF", 0, 900), ChannelStyle("GFP", "00FF00", 0, 700)]
+
+
+@pytest.fixture
+def field(rng):
+    image = rng.poisson(300, size=(2, 600, 520)).astype(np.uint16)
+    cells = np.zeros((600, 520), np.int32)
+    cells[50:250, 40:300] = 12
+    cells[300:590, 200:500] = 40
+    return image, cells, cells > 0
+
+
+def _files(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _read(path):
+    return {
+        kwargs["name"]: (data, kwargs, kind)
+        for data, kwargs, kind in get_reader(str(path))(str(path))
+    }
+
+
+def test_percell_region_round_trip_and_database(tmp_path, field):
+    image, cells, mask = field
+    written = write_percell_region(
+        image, tmp_path / "exp", PercellRegion("control", "r1"), channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"), masks=[LabelsSpec(mask, "GFP")],
+        scale=(1, 0.65, 0.65), units=(None, "micrometer", "micrometer"),
+    )  # fmt: skip
+    root = tmp_path / "exp.percell"
+    assert [p.relative_to(root).as_posix() for p in written] == [
+        "images.zarr/control/r1",
+        "labels.zarr/control/r1",
+        "masks.zarr/control/r1/threshold_GFP",
+    ]
+    for path in written:
+        assert_valid_store(path)
+    for store in ("images.zarr", "labels.zarr", "masks.zarr"):
+        assert json.loads((root / store / ".zattrs").read_text()) == {"percell_version": "3.0.0"}
+    image_array = zarr.open_group(written[0], mode="r")["0"]
+    assert image_array.chunks == (1, 512, 512)
+    assert image_array.compressors[0].cname == "lz4"
+    mask_array = zarr.open_group(written[2], mode="r")["0"]
+    assert mask_array.dtype == np.uint8 and set(np.unique(mask_array[:])) == {0, 255}
+    assert mask_array.compressors[0].cname == "zstd"
+    assert zarr.open_group(written[1], mode="r")["0"].dtype == np.int32
+    with sqlite3.connect(root / "experiment.db") as conn:
+        rows = conn.execute(
+            "SELECT name, zarr_path, labels_path, width, height, pixel_size_um FROM regions"
+        ).fetchall()
+        channels = conn.execute(
+            "SELECT name, color FROM channels ORDER BY display_order"
+        ).fetchall()
+        masks = conn.execute("SELECT name, zarr_path FROM masks").fetchall()
+    assert rows == [("r1", "images.zarr/control/r1", "labels.zarr/control/r1", 520, 600, 0.65)]
+    assert channels == [("DAPI", "0000FF"), ("GFP", "00FF00")]
+    assert masks == [("GFP", "masks.zarr/control/r1/threshold_GFP")]
+    for _, zarr_path in [*masks, (None, rows[0][1]), (None, rows[0][2])]:
+        assert (root / zarr_path).is_dir()
+    layers = _read(written[0])
+    assert set(layers) == {"DAPI", "GFP", "segmentation", "GFP mask"}
+    np.testing.assert_array_equal(np.asarray(layers["GFP"][0][0]), image[1])
+    np.testing.assert_array_equal(np.asarray(layers["segmentation"][0][0]), cells)
+    assert layers["GFP mask"][1]["metadata"]["percell_type"] == "mask"
+    assert layers["DAPI"][1]["metadata"]["percell"]["condition"] == "control"
+
+
+def test_appending_a_region_leaves_the_others_byte_identical(tmp_path, field):
+    image, cells, _ = field
+    root = tmp_path / "exp.percell"
+    write_percell_region(image, root, PercellRegion("control", "r1"), channels=STYLES,
+                         segmentation=LabelsSpec(cells, "segmentation"))  # fmt: skip
+    first = _files(root / "images.zarr/control/r1") | _files(root / "labels.zarr/control/r1")
+    write_percell_region(image + 1, root, PercellRegion("treated", "r2", "t1"), channels=STYLES)
+    write_percell_region(image + 2, root, PercellRegion("control", "r3"), channels=STYLES)
+    after = _files(root / "images.zarr/control/r1") | _files(root / "labels.zarr/control/r1")
+    assert after == first
+    with sqlite3.connect(root / "experiment.db") as conn:
+        paths = [r[0] for r in conn.execute("SELECT zarr_path FROM regions ORDER BY id")]
+    assert paths == [
+        "images.zarr/control/r1",
+        "images.zarr/treated/t1/r2",
+        "images.zarr/control/r3",
+    ]
+    write_percell_region(
+        image + 5, root, PercellRegion("control", "r1"), channels=STYLES
+    )  # replace
+    np.testing.assert_array_equal(
+        zarr.open_group(root / "images.zarr/control/r1")["0"][:], image + 5
+    )
+    with sqlite3.connect(root / "experiment.db") as conn:
+        assert conn.execute("SELECT count(*) FROM regions").fetchone()[0] == 3
+
+
+def test_brieflow_phenotype_store(tmp_path, field):
+    image, cells, _ = field
+    [path] = write_brieflow_image(image, tmp_path / "run", step="phenotype", well="A1", tile=7,
+                                  channels=STYLES, nuclei=cells, cells=cells)  # fmt: skip
+    assert path == tmp_path / "run" / "phenotype" / "omezarr" / "A1_7__phenotype.zarr"
+    assert assert_valid_store(path) == 4
+    attrs = json.loads((path / ".zattrs").read_text())
+    assert all("window" in c for c in attrs["omero"]["channels"])
+    assert [a["name"] for a in attrs["multiscales"][0]["axes"]] == ["c", "y", "x"]
+    assert attrs["multiscales"][0]["type"] == "mean"
+    assert json.loads((path / "labels" / ".zattrs").read_text()) == {"labels": ["nuclei", "cells"]}
+    array = zarr.open_group(path, mode="r")["0"]
+    assert array.chunks == (1, 600, 520) and array.compressors[0].cname == "zstd"
+    layers = _read(path)
+    assert {"nuclei", "cells"} <= set(layers)
+
+
+@pytest.mark.parametrize(
+    ("mode", "axes", "first"), [("axis", "tcyx", "A"), ("flatten", "cyx", "C1-A")]
+)
+def test_brieflow_sbs_cycles(tmp_path, rng, mode, axes, first):
+    sbs = rng.poisson(200, size=(3, 4, 64, 64)).astype(np.uint16)
+    styles = [ChannelStyle(n) for n in "AGTC"]
+    [path] = write_brieflow_image(
+        sbs, tmp_path, step="sbs", well="B2", tile=0, channels=styles, cycles=mode
+    )
+    assert path.name == "B2_0__sbs_aligned.zarr"
+    attrs = json.loads((path / ".zattrs").read_text())
+    assert "".join(a["name"] for a in attrs["multiscales"][0]["axes"]) == axes
+    assert attrs["omero"]["channels"][0]["label"] == first
+    assert_valid_store(path)
