@@ -10,7 +10,7 @@ from ..core.errors import ExportError, OmeZarrError, WriteFailedError
 from ..core.percell_export import PercellRegion, experiment_path, write_percell_region
 from ._convert import LayerTuple, labels_spec, layers_to_export
 
-__all__ = ["percell_region_for", "write_percell"]
+__all__ = ["percell_region_for", "region_from_metadata", "write_percell"]
 
 log = logging.getLogger(__name__)
 DEFAULT_CONDITION = "condition_1"
@@ -23,6 +23,15 @@ def _free_region(experiment: Any, condition: str) -> str:
     while f"region_{number}" in taken:
         number += 1
     return f"region_{number}"
+
+
+def region_from_metadata(layers: Sequence[LayerTuple]) -> PercellRegion | None:
+    """Return the region named in the first layer that came from a ``.percell`` region."""
+    for _, meta, _ in layers:
+        key = (meta.get("metadata") or {}).get("percell") or {}
+        if key.get("condition") and key.get("region"):
+            return PercellRegion(key["condition"], key["region"], key.get("timepoint"))
+    return None
 
 
 def percell_region_for(path: str, layers: Sequence[LayerTuple]) -> tuple[PercellRegion, str]:
@@ -40,11 +49,9 @@ def percell_region_for(path: str, layers: Sequence[LayerTuple]) -> tuple[Percell
     tuple of (PercellRegion, str)
         The names, and a sentence saying where they came from.
     """
-    for _, meta, _ in layers:
-        key = (meta.get("metadata") or {}).get("percell") or {}
-        if key.get("condition") and key.get("region"):
-            where = PercellRegion(key["condition"], key["region"], key.get("timepoint"))
-            return where, "names taken from the layers' PerCell metadata"
+    where = region_from_metadata(layers)
+    if where is not None:
+        return where, "names taken from the layers' PerCell metadata"
     where = PercellRegion(DEFAULT_CONDITION, _free_region(path, DEFAULT_CONDITION))
     return where, "the layers came from no PerCell experiment, so default names were used"
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from magicgui.widgets import (
-    ComboBox,
     Container,
     FileEdit,
     Label,
@@ -25,13 +24,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
-from ..core.api import (
-    iter_write_image,
-    iter_write_labels,
-    labels_paths,
-    plan_image_export,
-    target_path,
-)
+from ..core.api import plan_image_export, target_path
 from ..core.chunking import window_from_sample
 from ..core.errors import OmeZarrError
 from ..core.options import StorageOptions
@@ -39,6 +32,7 @@ from ..core.store import is_zarr_store
 from ._convert import layers_to_export
 from ._widget_channels import ChannelsPanel
 from ._widget_export import ExportRunner, PreviewCache
+from ._widget_layouts import LayoutPanel
 from ._widget_settings import load_settings, save_settings
 from ._widget_storage import PyramidPanel, StoragePanel
 
@@ -46,8 +40,11 @@ __all__ = ["ExportWidget"]
 
 log = logging.getLogger(__name__)
 
-LAYOUTS = [("OME-Zarr image (labels inside)", "image")]
 PREVIEW_DELAY_MS = 300
+LAYOUT_NOTE = (
+    "This layout follows its design document: its chunks, codec and level count replace the "
+    "Pyramid and Storage options, and the preview shows the plain-image metadata."
+)
 MIN_WIDTH = 470
 
 
@@ -78,7 +75,7 @@ class ExportWidget(ExportRunner, Container):
         self._apply = PushButton(text="Apply to layers")
         self._pyramid = PyramidPanel()
         self._storage = StoragePanel()
-        self._layout_choice = ComboBox(label="Layout", choices=LAYOUTS)
+        self._destination_layout = LayoutPanel()
         self._dest = FileEdit(label="Save as", mode="w", filter="OME-Zarr (*.zarr)")
         self._preview = TextEdit(value="")
         self._preview.native.setReadOnly(True)
@@ -104,7 +101,7 @@ class ExportWidget(ExportRunner, Container):
 
     def _sections(self) -> list:
         channel_buttons = Container(layout="horizontal", widgets=[self._from_data, self._apply])
-        destination = Container(widgets=[self._layout_choice, self._dest])
+        destination = Container(widgets=[self._destination_layout, self._dest])
         actions = Container(layout="horizontal", widgets=[self._export, self._cancel])
         for box in (channel_buttons, destination, actions):
             box.margins = (0, 0, 0, 0)
@@ -148,7 +145,12 @@ class ExportWidget(ExportRunner, Container):
         for layer in self._viewer.layers:
             self._watch(layer)
         self._layers.changed.connect(self._on_selection)
-        for panel in (self._channels, self._pyramid, self._storage):
+        for panel in (
+            self._channels,
+            self._pyramid,
+            self._storage,
+            self._destination_layout.choice,
+        ):
             panel.changed.connect(self._schedule)
         self._from_data.changed.connect(self.windows_from_data)
         self._apply.changed.connect(self._channels.apply_to_layers)
@@ -210,6 +212,8 @@ class ExportWidget(ExportRunner, Container):
                 styles = export.channels
                 items += [(k, style, layer) for k, style in zip(keys, styles, strict=True)]
         self._channels.set_channels(items)
+        self._destination_layout.set_labels(self._labels_layers())
+        self._destination_layout.suggest_region(self._selected)
         self._suggest_name()
         self._schedule()
 
@@ -258,7 +262,8 @@ class ExportWidget(ExportRunner, Container):
             self._pyramid.show_shapes(plans[0].level_shapes)
             sources = [self._image_ids(), *(id(layer) for layer in self._labels_layers())]
             attrs = self._cache.attributes(plans, sources, options["storage"])
-            self._show_preview(attrs, "")
+            note = "" if self._destination_layout.kind == "image" else LAYOUT_NOTE
+            self._show_preview(attrs, note)
         except (OmeZarrError, ValueError) as exc:
             self._pyramid.show_shapes(None)
             self._show_preview({}, str(exc))
@@ -304,27 +309,21 @@ class ExportWidget(ExportRunner, Container):
             target = self._destination()
             if target is None:
                 raise OmeZarrError("Choose where to save the store (Save as).")
-            image, labels, options = self._build()
-            target = target_path(target)
-            if is_zarr_store(target) and not self._confirm_replace(target):
+            image, _, options = self._build()
+            replaced = self._destination_layout.target(target)
+            if is_zarr_store(replaced) and not self._confirm_replace(replaced):
                 return
-            steps, written = self._steps(image, labels, options, target)
+            if image is not None and self._destination_layout.kind == "image":
+                plan_image_export(image.data, **image.as_kwargs(), **options)  # fail early
+            steps, written = self._destination_layout.steps(
+                image, self._labels_layers(), options, target
+            )
         except (OmeZarrError, ValueError) as exc:
             self._status.value = str(exc)
             show_error(str(exc))
             return
         self._remember(target)
         self._start(steps, written)
-
-    def _steps(self, image: Any, labels: list, options: dict, target: Path) -> tuple:
-        if image is not None:
-            kwargs = {**image.as_kwargs(), **options}
-            plan_image_export(image.data, **kwargs)  # fail here, before the thread starts
-            return iter_write_image(image.data, target, **kwargs), [target]
-        first = self._labels_layers()[0]
-        transforms = {"scale": list(first.scale), "translation": list(first.translate)}
-        steps = iter_write_labels(labels, target, **options, **transforms)
-        return steps, labels_paths(labels, target)
 
     def _confirm_replace(self, path: Path) -> bool:
         """Ask before replacing (or adding labels to) the store at ``path``."""
