@@ -71,9 +71,8 @@ def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | No
     if not values.size:
         return None
     if callable(spec.colors):
-        rgba = np.asarray(spec.colors(values), dtype=np.float64)
-        if rgba.size and rgba.max() <= 1.0:
-            rgba = rgba * 255
+        raw = np.asarray(spec.colors(values))
+        rgba = raw * 255.0 if raw.dtype.kind == "f" else raw.astype(np.float64)
         rgba = np.clip(np.rint(rgba), 0, 255).astype(int)
         colors = {int(v): [int(c) for c in row] for v, row in zip(values, rgba, strict=True)}
         if colors.get(0, [0, 0, 0, 1])[3] == 0:
