@@ -23,13 +23,17 @@ __all__ = ["label_colors", "label_features", "label_layer", "labels_data", "labe
 logger = logging.getLogger(__name__)
 
 
-def label_colors(image_label: object) -> dict[Any, tuple[float, ...]] | None:
+def label_colors(
+    image_label: object, where: object = "label image"
+) -> dict[Any, tuple[float, ...]] | None:
     """Turn ``image-label.colors`` into ``{value: rgba floats}`` with a transparent 0.
 
     Parameters
     ----------
     image_label : object
         The ``image-label`` attribute.
+    where : object
+        The label image's path, named in the warning about malformed entries.
 
     Returns
     -------
@@ -40,15 +44,25 @@ def label_colors(image_label: object) -> dict[Any, tuple[float, ...]] | None:
     if not isinstance(raw, list):
         return None
     colors: dict[Any, tuple[float, ...]] = {}
+    bad: list[object] = []
     for entry in raw:
         try:
             value = int(entry["label-value"])
-            rgba = [float(v) / 255.0 for v in entry["rgba"]]
+            rgba = [float(v) / 255.0 for v in entry["rgba"] if isinstance(entry["rgba"], list)]
         except (KeyError, TypeError, ValueError):
-            logger.info("skipping malformed label colour %r", entry)
+            rgba = []
+        if len(rgba) not in (3, 4):
+            bad.append(entry)
             continue
-        if len(rgba) in (3, 4):
-            colors[value] = tuple(min(max(v, 0.0), 1.0) for v in (*rgba, 1.0)[:4])
+        colors[value] = tuple(min(max(v, 0.0), 1.0) for v in (*rgba, 1.0)[:4])
+    if bad:
+        logger.warning(
+            "%s: %d label colour entries are not {label-value: int, rgba: [r, g, b, a]} and "
+            "were skipped, e.g. %r; those labels get napari's default colours.",
+            where,
+            len(bad),
+            bad[0],
+        )
     if not colors:
         return None
     colors.setdefault(0, TRANSPARENT)
@@ -94,6 +108,14 @@ def labels_data(ms: Multiscale) -> tuple[list[Any], tuple[Axis, ...], list[int]]
     return levels, axes, keep
 
 
+def _strip_zarr(name: str) -> str:
+    """A store's folder name without ``.ome.zarr`` / ``.zarr``, as a layer name."""
+    for suffix in (".ome.zarr", ".zarr"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def label_layer(
     meta: NodeMeta,
     *,
@@ -109,7 +131,8 @@ def label_layer(
     meta : NodeMeta
         The label group's metadata.
     name : str, optional
-        Layer name; the folder name by default.
+        Layer name; by default the multiscale's ``name``, else the folder name without
+        ``.zarr`` (a standalone label store dropped on its own).
     reference : Reference, optional
         The image it belongs to; its scale and translation are used (matched by axis name).
     kind : str
@@ -134,7 +157,7 @@ def label_layer(
     else:
         scale, translate, units = placed
     image_label = meta.attrs.get("image-label")
-    label_name = name or meta.path.name
+    label_name = name or ms.name or _strip_zarr(meta.path.name)
     metadata = {
         "ome_zarr": {
             "path": str(meta.path),
@@ -156,7 +179,8 @@ def label_layer(
     features = label_features(image_label)
     if features is not None:
         kwargs["features"] = features
-    return LayerSpec("labels", levels, kwargs, label_colors=label_colors(image_label))
+    colors = label_colors(image_label, meta.path)
+    return LayerSpec("labels", levels, kwargs, label_colors=colors)
 
 
 def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[LayerSpec]:

@@ -98,7 +98,7 @@ class Reference:
         scale, shift, units = [], [], []
         for n, size in zip(names, shape, strict=True):
             s, t, ref_size, unit = self.axes[n]
-            scale.append(s * ref_size / size if size else s)
+            scale.append(s * ref_size / size if size and size != ref_size else s)
             shift.append(t)
             units.append(unit)
         return tuple(scale), tuple(shift), tuple(units)

@@ -96,15 +96,30 @@ def guess_color(name: str) -> str:
     return "#ffffff"
 
 
-def _window(channel: dict[str, Any], dtype: np.dtype) -> tuple[float, float] | None:
+def _window(channel: dict[str, Any], dtype: np.dtype, where: str) -> tuple[float, float] | None:
     window = channel.get("window")
-    if not isinstance(window, dict):
+    if window is None:
         return None
     try:
         start, end = float(window["start"]), float(window["end"])
     except (KeyError, TypeError, ValueError):
+        logger.warning(
+            "%s: omero window %r is not {start, end} numbers; contrast limits are "
+            "computed from the data instead.",
+            where,
+            window,
+        )
         return None
-    if not np.isfinite([start, end]).all() or end <= start:
+    if not np.isfinite([start, end]).all() or end < start:
+        logger.warning(
+            "%s: omero window start %s is above end %s (or not finite); contrast "
+            "limits are computed from the data instead.",
+            where,
+            start,
+            end,
+        )
+        return None
+    if end == start:
         return None
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
@@ -113,8 +128,37 @@ def _window(channel: dict[str, Any], dtype: np.dtype) -> tuple[float, float] | N
     return (start, end)
 
 
+def _raw_channels(omero: object, n_channels: int, where: str) -> list[dict[str, Any]]:
+    """The ``omero.channels`` entries as dicts, warning about a malformed block."""
+    if omero is None:
+        return []
+    raw = omero.get("channels") if isinstance(omero, dict) else None
+    if not isinstance(omero, dict) or (raw is not None and not isinstance(raw, list)):
+        logger.warning(
+            "%s: the omero block or its 'channels' is not a JSON list/object as NGFF "
+            "requires; channel names and colours are guessed.",
+            where,
+        )
+        return []
+    channels = [c if isinstance(c, dict) else {} for c in raw or []]
+    if channels and len(channels) != n_channels:
+        logger.warning(
+            "%s: omero lists %d channels but the image has %d; the missing ones "
+            "are named by number.",
+            where,
+            len(channels),
+            n_channels,
+        )
+    return channels
+
+
 def channel_styles(
-    omero: object, n_channels: int, dtype: np.dtype, *, trust_colors: bool = True
+    omero: object,
+    n_channels: int,
+    dtype: np.dtype,
+    *,
+    trust_colors: bool = True,
+    source: object = None,
 ) -> list[ChannelStyle]:
     """Build one style per channel from an ``omero`` block, tolerating every known quirk.
 
@@ -128,16 +172,16 @@ def channel_styles(
         The array dtype, to spot full-range windows.
     trust_colors : bool
         When False, white colours are treated as "no colour" and guessed from the name.
+    source : object, optional
+        The image path, named in the warnings logged for malformed entries.
 
     Returns
     -------
     list of ChannelStyle
         Exactly ``n_channels`` styles.
     """
-    raw = omero.get("channels") if isinstance(omero, dict) else None
-    channels = [c if isinstance(c, dict) else {} for c in raw] if isinstance(raw, list) else []
-    if channels and len(channels) != n_channels:
-        logger.info("omero lists %d channels for %d in the array", len(channels), n_channels)
+    where = str(source) if source is not None else "image"
+    channels = _raw_channels(omero, n_channels, where)
     colors = [norm_hex(c.get("color")) for c in channels[:n_channels]]
     all_white = n_channels > 1 and all(c in (None, "#ffffff") for c in colors)
     styles = []
@@ -146,10 +190,19 @@ def channel_styles(
         label = channel.get("label")
         name = str(label) if isinstance(label, str | int) and str(label) else f"channel {i}"
         color = norm_hex(channel.get("color"))
+        if color is None and channel.get("color") is not None:
+            logger.warning(
+                "%s: channel %r has colour %r, which is not a 6-digit hex colour; "
+                "a colour is guessed from its name.",
+                where,
+                name,
+                channel["color"],
+            )
         if color is None or ((all_white or not trust_colors) and color == "#ffffff"):
             color = guess_color(name)
         active = channel.get("active", True)
-        styles.append(ChannelStyle(name, color, _window(channel, dtype), active is not False))
+        window = _window(channel, dtype, where)
+        styles.append(ChannelStyle(name, color, window, active is not False))
     return styles
 
 

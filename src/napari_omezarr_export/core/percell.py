@@ -12,6 +12,7 @@ The result is a list of :class:`Region` records; :mod:`percell_layers` turns the
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -85,11 +86,19 @@ class Experiment:
 
 
 def _subdirs(path: Path) -> list[Path]:
+    """Sub-folders (not hidden), sorted; entries that cannot be followed are skipped."""
+    found = []
     try:
         with os.scandir(path) as entries:
-            return sorted(Path(e.path) for e in entries if e.is_dir() and e.name[0] != ".")
-    except OSError:
-        return []
+            for entry in entries:
+                try:
+                    if entry.name[0] != "." and entry.is_dir():
+                        found.append(Path(entry.path))
+                except OSError as exc:  # e.g. a symlink loop
+                    logger.warning("%s cannot be opened (%s); it was skipped.", entry.path, exc)
+    except OSError as exc:
+        logger.debug("could not list %s: %s", path, exc)
+    return sorted(found)
 
 
 def _name_key(parts: tuple[str, ...]) -> dict[str, str | None]:
@@ -132,12 +141,27 @@ def name_region(root: Path, image: Path) -> Region:
 
 
 def _walk_images(root: Path) -> list[Region]:
+    """Find image groups under ``images.zarr``, following each folder (or link) only once."""
     regions: list[Region] = []
+    inside = root.resolve()
+    seen = {(root / "images.zarr").resolve()}
     frontier = [root / "images.zarr"]
     for _ in range(_MAX_DEPTH):
         nxt = []
         for folder in frontier:
             for sub in _subdirs(folder):
+                try:
+                    real = sub.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    real = None
+                if real is None or real in seen or inside not in real.parents:
+                    logger.warning(
+                        "%s is a link to a folder already listed, or outside the experiment; "
+                        "it was skipped.",
+                        sub,
+                    )
+                    continue
+                seen.add(real)
                 if "multiscales" in read_node_meta(sub).attrs:
                     regions.append(name_region(root, sub))
                 else:
@@ -150,6 +174,20 @@ def _names(conn: sqlite3.Connection, table: str, tables: set[str]) -> dict[int, 
     if table not in tables:
         return {}
     return {r["id"]: r["name"] for r in conn.execute(f"SELECT id, name FROM {table}")}
+
+
+def _pixel_size(value: object, fov_id: object) -> float | None:
+    """A finite positive pixel size in micrometres, else None (warned when present)."""
+    try:
+        size = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        size = -1.0
+    if size is not None and not (math.isfinite(size) and size > 0):
+        logger.warning(
+            "fov %s has pixel size %r in experiment.db; it is shown in pixels.", fov_id, value
+        )
+        return None
+    return size
 
 
 def _fov_links(conn: sqlite3.Connection, tables: set[str]) -> list[sqlite3.Row]:
@@ -200,13 +238,14 @@ def _id_experiment(root: Path, conn: sqlite3.Connection, tables: set[str]) -> Ex
                     (thresholds.get(i, f"thresh_{i}"), root / "masks.zarr" / f"thresh_{i}")
                     for i in thr_ids
                 ],
-                fov["pixel_size_um"],
+                _pixel_size(fov["pixel_size_um"], fov["id"]),
             )
         )
     channels = []
     if "channels" in tables:
         for row in conn.execute("SELECT name, color FROM channels ORDER BY display_order, id"):
-            channels.append((row["name"], norm_hex(row["color"])))
+            name = row["name"] if row["name"] not in (None, "") else f"channel {len(channels)}"
+            channels.append((str(name), norm_hex(row["color"])))
     return Experiment(root, "ids", regions, channels)
 
 
@@ -229,7 +268,13 @@ def load_experiment(root: Path) -> Experiment:
         When neither layout is found, or the database cannot be read.
     """
     db = root / "experiment.db"
-    if db.is_file():
+    if not db.is_file():
+        logger.warning(
+            "%s has no experiment.db: regions are found from the folders of images.zarr, and "
+            "channel names and colours come from the image metadata.",
+            root,
+        )
+    else:
         with read_only_db(db) as conn:
             tables = table_names(conn)
             if "fovs" in tables:
@@ -237,7 +282,8 @@ def load_experiment(root: Path) -> Experiment:
                     experiment = _id_experiment(root, conn, tables)
                 except (sqlite3.Error, KeyError, IndexError) as exc:
                     raise PercellFormatError(
-                        f"{db}: the PerCell 3 tables are not as expected ({exc})."
+                        f"{db}: the PerCell 3 tables are not as expected ({exc}). Open the "
+                        "experiment in PerCell to upgrade it, or report its PerCell version."
                     ) from exc
                 if experiment.regions:
                     return experiment

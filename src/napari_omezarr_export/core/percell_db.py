@@ -23,10 +23,42 @@ __all__ = ["read_only_db", "table_names"]
 
 logger = logging.getLogger(__name__)
 
+_PROBE_TIMEOUT_S = 0.05
+
 
 def _uri(path: Path, immutable: bool) -> str:
     flags = "mode=ro&immutable=1" if immutable else "mode=ro"
     return f"file:{quote(str(path.resolve()))}?{flags}"
+
+
+def _rollback_journal(db_path: Path) -> bool:
+    """True when the header says rollback-journal mode (bytes 18-19 == 1), not WAL (2)."""
+    with open(db_path, "rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[:16] == b"SQLite format 3\x00" and header[18] == 1
+
+
+def _warn_if_locked(db_path: Path) -> None:
+    """Warn when another program holds a write lock (PerCell is saving).
+
+    Only for rollback-journal databases: probing one with a plain ``mode=ro`` connection takes
+    a shared lock and creates no file (a WAL database would get ``-wal``/``-shm`` files). The
+    probe gives up at once instead of waiting, and the data are then read ``immutable=1``.
+    """
+    if not _rollback_journal(db_path):
+        return
+    probe = sqlite3.connect(_uri(db_path, immutable=False), uri=True, timeout=_PROBE_TIMEOUT_S)
+    try:
+        probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        logger.warning(
+            "%s is locked by another program (%s), probably PerCell saving; the last saved "
+            "state is shown. Reopen the experiment once it has finished saving.",
+            db_path,
+            exc,
+        )
+    finally:
+        probe.close()
 
 
 @contextlib.contextmanager
@@ -56,9 +88,10 @@ def read_only_db(db_path: Path) -> Iterator[sqlite3.Connection]:
                 copy = tmp / db_path.name
                 shutil.copy2(db_path, copy)
                 shutil.copy2(wal, tmp / wal.name)
-                conn = sqlite3.connect(_uri(copy, immutable=False), uri=True)
+                conn = sqlite3.connect(_uri(copy, immutable=False), uri=True, timeout=1.0)
             else:
-                conn = sqlite3.connect(_uri(db_path, immutable=True), uri=True)
+                _warn_if_locked(db_path)
+                conn = sqlite3.connect(_uri(db_path, immutable=True), uri=True, timeout=1.0)
             stack.callback(conn.close)
             conn.row_factory = sqlite3.Row
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -17,6 +17,7 @@ from typing import Any
 import dask.array as da
 
 from .discovery import Node
+from .errors import PercellFormatError, StoreFormatError
 from .labels import label_layer
 from .layerspec import MASK_RGBA, TRANSPARENT, LayerSpec, Reference
 from .masks import mask_group_layers, particles_layer
@@ -39,11 +40,18 @@ def _meta(exp: Experiment, region: Region | None) -> dict[str, Any]:
 
 
 def _open_region_image(exp: Experiment, region: Region) -> tuple[Multiscale, list[ChannelStyle]]:
+    if not region.image.is_dir():
+        raise PercellFormatError(
+            f"{exp.root}: region {region.label!r} has no image folder {region.image.name} in "
+            "images.zarr. The experiment is incomplete; re-import that field of view in PerCell."
+        )
     meta = read_node_meta(region.image)
     ms = open_multiscale(meta)
     c = ms.axis_index("c")
     n = ms.shapes[0][c] if c is not None else 1
-    styles = channel_styles(meta.attrs.get("omero"), n, ms.levels[0].dtype, trust_colors=False)
+    styles = channel_styles(
+        meta.attrs.get("omero"), n, ms.levels[0].dtype, trust_colors=False, source=region.image
+    )
     if exp.channels and len(exp.channels) == n:
         styles = [
             ChannelStyle(name, color or guess_color(name), s.window, s.visible)
@@ -151,7 +159,18 @@ def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
         One image layer per channel, one ``segmentation`` labels layer and one mask layer per
         threshold name; region names in ``metadata["percell"]["regions"]``.
     """
-    opened = [_open_region_image(exp, r) for r in regions]
+    opened, kept = [], []
+    for region in regions:
+        try:
+            opened.append(_open_region_image(exp, region))
+            kept.append(region)
+        except StoreFormatError as exc:  # show the other regions
+            logger.warning("%s The other regions are shown.", exc)
+    if not opened:
+        raise PercellFormatError(
+            f"{exp.root}: none of its {len(regions)} regions could be opened."
+        )
+    regions = kept
     first, styles = opened[0]
     same = [i for i, (ms, _) in enumerate(opened) if ms.axis_names == first.axis_names]
     if len(same) < len(regions):
@@ -200,12 +219,21 @@ def _fix_label_dims(layers: list[LayerSpec], base: LayerSpec) -> None:
         spec.data = [da.broadcast_to(data[(slice(None), *(None,) * extra)], shape)]
 
 
+def _real(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+
+
 def _find_region(exp: Experiment, path: Path) -> Region | None:
-    target = path.resolve()
+    target = _real(path)
+    if target is None:
+        return None
     for region in exp.regions:
         owned = [region.image, *(p for _, p in region.thresholds)]
         owned += [p for _, p in region.segmentations]
-        if any(p.resolve() in (target, target.parent) for p in owned):
+        if any(_real(p) in (target, target.parent) for p in owned):
             return region
     return None
 

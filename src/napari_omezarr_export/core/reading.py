@@ -35,6 +35,16 @@ def _channel_axis(ms: Multiscale) -> int | None:
     return None
 
 
+def _dtype_range(dtype: Any) -> Any:
+    """Two values spanning a dtype's range (0-1 for floats), standing in for a sample."""
+    import numpy as np
+
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.array([max(info.min, 0), info.max])
+    return np.array([0.0, 1.0])
+
+
 def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: tuple[int, ...]):
     """Compute contrast limits, in one dask pass, for the styles that have no trusted window.
 
@@ -53,7 +63,11 @@ def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: 
         Contrast limits per channel.
     """
     todo = [i for i, s in enumerate(styles) if s.window is None]
-    planes = dask.compute(*[sample_plane(channels[i], spatial) for i in todo])
+    try:
+        planes = dask.compute(*[sample_plane(channels[i], spatial) for i in todo])
+    except StoreFormatError as exc:  # a corrupt chunk: open anyway, fail only where it is
+        logger.warning("%s Contrast limits fall back to the data type's range.", exc)
+        planes = tuple(_dtype_range(channels[i][0].dtype) for i in todo)
     computed = dict(zip(todo, (limits_from_plane(p) for p in planes), strict=True))
     return [s.window if s.window is not None else computed[i] for i, s in enumerate(styles)]
 
@@ -93,7 +107,9 @@ def image_layers(
     c = _channel_axis(ms)
     n = ms.shapes[0][c] if c is not None else 1
     if styles is None:
-        styles = channel_styles(omero, n, ms.levels[0].dtype, trust_colors=trust_colors)
+        styles = channel_styles(
+            omero, n, ms.levels[0].dtype, trust_colors=trust_colors, source=ms.path
+        )
         if c is None and not (isinstance(omero, dict) and omero.get("channels")):
             styles = [ChannelStyle(ms.name or ms.path.name, styles[0].color, None)]
     keep = [i for i in range(len(ms.axes)) if i != c]
@@ -164,15 +180,41 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
     return layers, reference
 
 
-def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | None:
-    """Find the image a label image belongs to: ``image-label.source.image`` or ``../..``."""
+def _source_image(label_path: Path, attrs: dict[str, Any]) -> Path | None:
+    """``image-label.source.image`` resolved, if it stays within the image holding the label.
+
+    The conventional value ``../../`` names the image two levels up; a path leaving that image
+    (more ``..``, an absolute path, a symlink loop) is ignored with a warning, so that a label
+    never makes the reader open files outside the store it belongs to.
+    """
     source = attrs.get("image-label", {})
     source = source.get("source") if isinstance(source, dict) else None
+    image = source.get("image") if isinstance(source, dict) else None
+    if not isinstance(image, str):
+        return None
+    home = label_path.parent.parent if label_path.parent.name == "labels" else label_path
+    try:
+        resolved = (label_path / image.replace("\\", "/")).resolve()
+        inside = resolved == home.resolve() or home.resolve() in resolved.parents
+    except (OSError, RuntimeError, ValueError):
+        inside = False
+    if not inside or resolved == label_path.resolve():
+        logger.warning(
+            "%s: image-label source.image %r points outside the image holding the label; it "
+            "is ignored (the image two folders up is used when there is one).",
+            label_path,
+            image,
+        )
+        return None
+    return resolved
+
+
+def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | None:
+    """Find the image a label image belongs to: ``image-label.source.image`` or ``../..``."""
     candidates: list[Path] = []
-    if isinstance(source, dict) and isinstance(source.get("image"), str):
-        resolved = (label_path / source["image"].replace("\\", "/")).resolve()
-        if resolved in label_path.resolve().parents:  # never leave the store
-            candidates.append(resolved)
+    source = _source_image(label_path, attrs)
+    if source is not None:
+        candidates.append(source)
     if label_path.parent.name == "labels":
         candidates.append(label_path.parent.parent)
     for candidate in candidates:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 _V2_FILES = (".zgroup", ".zattrs", ".zarray")
 _MAX_JSON_BYTES = 16 * 1024 * 1024
+_MAX_CHUNK_BYTES = 2**31  # Blosc's own limit; one larger chunk could not be decoded anyway
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,57 @@ def child_path(root: Path, relative: object, *, what: str) -> Path:
     return root.joinpath(*posix.parts)
 
 
+class _CheckedLevel:
+    """A zarr array seen through ``__getitem__`` only, so that chunk failures name the file.
+
+    dask reads chunks lazily, long after the reader returned; a corrupt or truncated chunk then
+    fails deep inside a codec (``RuntimeError: error during blosc decompression``). This thin
+    wrapper turns such failures into a :class:`StoreFormatError` that says which array is broken.
+    """
+
+    def __init__(self, array: Any, path: Path) -> None:
+        self._array = array
+        self._path = path
+        self.shape = tuple(array.shape)
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self._array[key]
+        except (RuntimeError, ValueError, TypeError, KeyError, OSError) as exc:
+            raise StoreFormatError(
+                f"Could not read a chunk of the zarr array at {self._path} ({exc}). The chunk "
+                "file is corrupt or truncated; restore the store from a backup or re-export it."
+            ) from exc
+
+
+def _check_level(path: Path, arr: Any) -> None:
+    """Refuse arrays napari cannot show: non-numeric types, empty dimensions, huge chunks."""
+    if arr.dtype.kind not in "biuf":
+        raise StoreFormatError(
+            f"The zarr array at {path} has data type {arr.dtype}, which is not a number type; "
+            "only boolean, integer and floating-point images can be shown."
+        )
+    if arr.ndim < 1 or 0 in arr.shape:
+        raise StoreFormatError(
+            f"The zarr array at {path} has shape {tuple(arr.shape)}, with an empty dimension; "
+            "there are no pixels to show. Re-export the image."
+        )
+    chunks = tuple(int(n) for n in arr.chunks)
+    if len(chunks) != arr.ndim or min(chunks, default=1) < 1:
+        raise StoreFormatError(
+            f"The zarr array at {path} declares chunk shape {chunks}; every chunk dimension "
+            "must be a positive whole number. The metadata is corrupt; re-export the image."
+        )
+    if math.prod(chunks) * arr.dtype.itemsize > _MAX_CHUNK_BYTES:
+        size = math.prod(chunks) * arr.dtype.itemsize / 2**30
+        raise StoreFormatError(
+            f"The zarr array at {path} has chunks {chunks} of {size:.1f} GiB each; reading "
+            "one would need that much memory. Re-chunk the store (e.g. 1024 x 1024 on y and x)."
+        )
+
+
 def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
     """Open one zarr array read-only and wrap it lazily in a dask array.
 
@@ -167,25 +220,37 @@ def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
     Returns
     -------
     dask.array.Array
-        A lazy view of the array; no chunk is read.
+        A lazy view of the array; no chunk is read. Reading a corrupt chunk later raises
+        :class:`StoreFormatError` naming the array.
 
     Raises
     ------
     StoreFormatError
-        When the folder holds no readable zarr array.
+        When the folder holds no readable zarr array, or one with a non-numeric data type or
+        an empty dimension.
     """
     import dask.array as da
+    import numpy as np
     import zarr
+    from dask.base import tokenize
 
     if not (path / ".zarray").is_file() and not (path / "zarr.json").is_file():
         raise StoreFormatError(
             f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
             "zarr.json is missing). The store is incomplete; re-export it."
         )
+    _load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
     try:
         arr = zarr.open_array(store=str(path), mode="r", zarr_format=zarr_format)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
     if not isinstance(arr, zarr.Array):
         raise StoreFormatError(f"{path} is a zarr group, not an array.")
-    return da.from_zarr(arr)
+    _check_level(path, arr)
+    meta_file = path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray")
+    stamp = meta_file.stat().st_mtime_ns
+    name = "omezarr-" + tokenize(str(path), stamp, arr.shape, str(arr.dtype), arr.chunks)
+    meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
+    # inline_array: slicing and computing stay cheap even with a million chunks (1e12 pixels)
+    level = _CheckedLevel(arr, path)
+    return da.from_array(level, chunks=arr.chunks, name=name, meta=meta, inline_array=True)
