@@ -16,6 +16,8 @@ import numcodecs
 import numpy as np
 import zarr
 
+from napari_omezarr_export import ChannelStyle, write_brieflow_image
+
 
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -330,3 +332,40 @@ def brieflow_table(tmp_path: Path) -> Path:
     for name, values in columns.items():
         write_array(path / name, values)
     return path
+
+
+# -- Brieflow run folders ----------------------------------------------------------
+
+
+def _merge_table(path, columns):
+    """A Brieflow table: ``columns`` in the attributes and one 1-D array per column."""
+    group = zarr.open_group(path, mode="w", zarr_format=2)
+    n = len(next(iter(columns.values())))
+    group.attrs.update({"columns": list(columns), "index_name": "index", "num_rows": n})
+    for name, values in columns.items():
+        if isinstance(values[0], str):  # variable-length UTF-8, as Brieflow writes text
+            array = group.create_array(name, shape=(n,), dtype=str, chunks=(n,))
+            array[:] = np.array(values, dtype=object)
+        else:
+            group.create_array(name, data=np.asarray(values), chunks=(n,))
+
+
+def make_brieflow_run(tmp_path, rng):
+    """A Brieflow run folder: a phenotype store for A1/0 and a merge table with gaps."""
+    cells = np.zeros((64, 64), np.int32)
+    for i, cell in enumerate([3, 5, 9]):  # id 7 is in the table but not the image; 9 not in it
+        cells[5 + 18 * i : 20 + 18 * i, 10:50] = cell
+    image = rng.poisson(200, (2, 64, 64)).astype(np.uint16)
+    styles = [ChannelStyle("DAPI"), ChannelStyle("COXIV")]
+    write_brieflow_image(image, tmp_path, step="phenotype", well="A1", tile=0, channels=styles,
+                         nuclei=cells, cells=cells)  # fmt: skip
+    (tmp_path / "merge" / "zarr").mkdir(parents=True)
+    _merge_table(tmp_path / "merge" / "zarr" / "A1__merge_table.zarr", {
+        "well": ["A1", "A1", "A1", "A1", "A1"],
+        "tile": [0, 0, 0, 1, 0],
+        "cell_0": [3, 5, 7, 3, 5],
+        "gene_symbol": ["ACTB", "None", "TP53", "OTHER", "DUP"],
+        "barcode": ["ACGT", "<NA>", "nan", "GGGG", "TTTT"],
+        "area": [120.0, np.nan, 98.5, 1.0, 2.0],
+    })  # fmt: skip
+    return tmp_path / "phenotype" / "omezarr" / "A1_0__phenotype.zarr"

@@ -3,43 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
-import zarr
 
-from napari_omezarr_export import ChannelStyle, write_brieflow_image, write_image
+from napari_omezarr_export import write_image
 from napari_omezarr_export.core.brieflow_tables import parse_tile_name, read_tile_features
-
-
-def _table(path, columns):
-    group = zarr.open_group(path, mode="w", zarr_format=2)
-    n = len(next(iter(columns.values())))
-    group.attrs.update({"columns": list(columns), "index_name": "index", "num_rows": n})
-    for name, values in columns.items():
-        if isinstance(values[0], str):  # variable-length UTF-8, as Brieflow writes text
-            array = group.create_array(name, shape=(n,), dtype=str, chunks=(n,))
-            array[:] = np.array(values, dtype=object)
-        else:
-            group.create_array(name, data=np.asarray(values), chunks=(n,))
+from store_factories import make_brieflow_run
 
 
 @pytest.fixture
 def run(tmp_path, rng):
-    cells = np.zeros((64, 64), np.int32)
-    for i, cell in enumerate([3, 5, 9]):  # id 7 is in the table but not the image; 9 not in it
-        cells[5 + 18 * i : 20 + 18 * i, 10:50] = cell
-    image = rng.poisson(200, (2, 64, 64)).astype(np.uint16)
-    styles = [ChannelStyle("DAPI"), ChannelStyle("COXIV")]
-    write_brieflow_image(image, tmp_path, step="phenotype", well="A1", tile=0, channels=styles,
-                         nuclei=cells, cells=cells)  # fmt: skip
-    (tmp_path / "merge" / "zarr").mkdir(parents=True)
-    _table(tmp_path / "merge" / "zarr" / "A1__merge_table.zarr", {
-        "well": ["A1", "A1", "A1", "A1", "A1"],
-        "tile": [0, 0, 0, 1, 0],
-        "cell_0": [3, 5, 7, 3, 5],
-        "gene_symbol": ["ACTB", "None", "TP53", "OTHER", "DUP"],
-        "barcode": ["ACGT", "<NA>", "nan", "GGGG", "TTTT"],
-        "area": [120.0, np.nan, 98.5, 1.0, 2.0],
-    })  # fmt: skip
-    return tmp_path / "phenotype" / "omezarr" / "A1_0__phenotype.zarr"
+    return make_brieflow_run(tmp_path, rng)
 
 
 def test_rows_of_the_tile_are_joined_on_cell_0(run):

@@ -13,7 +13,7 @@ from typing import Any
 
 import dask
 
-from . import brieflow
+from . import brieflow, brieflow_tables
 from .discovery import Node
 from .errors import NotOmeZarrError, StoreFormatError
 from .labels import label_layer, labels_group_layers
@@ -26,6 +26,8 @@ from .zarrmeta import read_node_meta
 __all__ = ["image_layers", "open_image", "read_node"]
 
 logger = logging.getLogger(__name__)
+
+CELL_LABELS = ("cells", "nuclei")  # Brieflow label names whose ids are cell_0
 
 
 def _channel_axis(ms: Multiscale) -> int | None:
@@ -177,7 +179,22 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
     labels_dir = path / "labels"
     if with_labels and labels_dir.is_dir() and "labels" in read_node_meta(labels_dir).attrs:
         layers.extend(labels_group_layers(labels_dir, reference))
+        _attach_brieflow_table(path, layers)
     return layers, reference
+
+
+def _attach_brieflow_table(store: Path, layers: list[LayerSpec]) -> None:
+    """Give ``cells`` and ``nuclei`` the rows of the run's merge table for this tile."""
+    cell_layers = [
+        s for s in layers if s.layer_type == "labels" and s.kwargs.get("name") in CELL_LABELS
+    ]
+    if not cell_layers:
+        return
+    features = brieflow_tables.read_tile_features(store)
+    if features is None:
+        return
+    for spec in cell_layers:
+        spec.kwargs["features"] = features.copy()
 
 
 def _source_image(label_path: Path, attrs: dict[str, Any]) -> Path | None:
