@@ -12,7 +12,9 @@ Outcomes:
   chunk is read (the open itself succeeds: data are lazy, so a bad chunk only fails when napari
   asks for it, with a :class:`StoreFormatError` naming the array);
 * ``"warning"``: the layers open and a warning is logged (cosmetic problems);
-* ``"opens"``: a valid store with an odd name or shape that opens without any warning.
+* ``"opens"``: a valid store with an odd name or shape that opens without any warning;
+* ``"message"``: not broken and not an image (a Brieflow table): no layer, and a message that
+  says what it is and what to open instead.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from napari_omezarr_export.core.errors import (
-    BrieflowTableError,
     PercellFormatError,
     StoreFormatError,
 )
@@ -542,7 +543,7 @@ def _level_group(d: Path) -> Path:
     return path
 
 
-NONE, ERROR, WARN, OPENS = "none", "error", "warning", "opens"
+NONE, ERROR, WARN, OPENS, MESSAGE = "none", "error", "warning", "opens", "message"
 P_ERR = PercellFormatError
 
 CASES: list[Case] = [
@@ -742,9 +743,8 @@ CASES: list[Case] = [
     Case(
         "brieflow-table",
         lambda d: brieflow_table(d),
-        ERROR,
-        error=BrieflowTableError,
-        match="Brieflow feature table",
+        MESSAGE,
+        match="is a Brieflow feature table .* Open the matching phenotype store",
     ),
     # ------------------------------------------------------------ paths leaving the folder
     Case(

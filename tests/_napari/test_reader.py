@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
+from napari_omezarr_export.core.errors import StoreFormatError
 from store_factories import (
     brieflow_phenotype,
     brieflow_sbs,
@@ -131,7 +131,9 @@ def test_npe2_read_and_screenshot(make_napari_viewer, tmp_path, rng):
     assert shot.shape[-1] == 4 and np.asarray(shot)[..., :3].max() > 0
 
 
-def test_brieflow_table_error_reaches_the_user(tmp_path):
+def test_a_dropped_brieflow_table_explains_itself_without_an_error(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("napari.utils.notifications.show_info", shown.append)
     path = str(brieflow_table(tmp_path))
-    with pytest.raises(BrieflowTableError, match="not an image"):
-        get_reader(path)(path)
+    assert get_reader(path)(path) == [(None,)]  # napari: nothing to show, and no error
+    assert len(shown) == 1 and "not an image" in shown[0] and "phenotype store" in shown[0]

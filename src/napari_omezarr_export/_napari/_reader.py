@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.discovery import Node, discover
+from napari_omezarr_export.core.errors import BrieflowTableError
 from napari_omezarr_export.core.layerspec import LayerSpec
 from napari_omezarr_export.core.reading import read_node
 
@@ -83,10 +84,21 @@ def read_paths(path: Any = None, *, nodes: list[Node]) -> list[LayerDataTuple]:
     """
     tuples = []
     for node in nodes:
-        specs = read_node(node)
+        try:
+            specs = read_node(node)
+        except BrieflowTableError as exc:  # a table is not broken: say what it is, calmly
+            _tell(str(exc))
+            continue
         logger.debug("%s: %d layers", node.path, len(specs))
         tuples.extend(layer_data_tuple(spec) for spec in specs)
-    return tuples
+    return tuples or [(None,)]  # napari's "nothing to show" sentinel: no error, no layer
+
+
+def _tell(message: str) -> None:
+    from napari.utils.notifications import show_info
+
+    logger.info(message)
+    show_info(message)
 
 
 def _image_colormap(color: str | None) -> Any:

@@ -76,6 +76,7 @@ def table_error(path: Path, attrs: dict[str, Any]) -> BrieflowTableError:
     return BrieflowTableError(
         f"{path.name} is a Brieflow feature table ({rows} rows, {n_cols} columns stored as "
         "one zarr array per column), not an image, so there is nothing to show as a layer. "
-        "Open the matching image store (e.g. phenotype/omezarr/...__phenotype.zarr) instead, "
-        "or load the table with pandas/zarr to link it to labels."
+        "Open the matching phenotype store instead (phenotype/omezarr/...__phenotype.zarr in "
+        "the same run folder): its cells and nuclei then show this table's rows when you "
+        "hover over a cell."
     )
