@@ -6,9 +6,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.errors import ExportError, OmeZarrError, WriteFailedError
+from ..core.errors import ExportError
 from ..core.percell_export import PercellRegion, experiment_path, write_percell_region
 from ._convert import LayerTuple, labels_spec, layers_to_export
+from ._writer import errors_napari_shows
 
 __all__ = ["percell_region_for", "region_from_metadata", "write_percell"]
 
@@ -80,12 +81,8 @@ def write_percell(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
     list of str
         The image, labels and mask groups written.
     """
-    try:
+    with errors_napari_shows(experiment_path(path)):
         return _write(path, layer_data)
-    except OmeZarrError as exc:
-        if isinstance(exc, OSError):
-            raise
-        raise WriteFailedError(f"Could not save into {experiment_path(path)}: {exc}") from exc
 
 
 def _write(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:

@@ -24,10 +24,11 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
-from ..core.api import plan_image_export, target_path
+from ..core.api import target_path
 from ..core.chunking import window_from_sample
 from ..core.errors import OmeZarrError
 from ..core.options import StorageOptions
+from ..core.planning import plan_image_export
 from ..core.store import is_zarr_store
 from ._convert import layers_to_export
 from ._widget_channels import ChannelsPanel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -46,12 +47,33 @@ def write_layers(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list
     list of str
         The paths written.
     """
-    try:
+    with errors_napari_shows(target_path(path)):
         return _write(path, layer_data)
+
+
+@contextlib.contextmanager
+def errors_napari_shows(target: Path) -> Iterator[None]:
+    """Re-raise our ``ValueError`` errors as `WriteFailedError`, an ``OSError``.
+
+    napari's writer lookup catches ``ValueError`` and then reports only "not a valid writer",
+    which would hide what is wrong; an ``OSError`` reaches the user with its message.
+
+    Parameters
+    ----------
+    target : Path
+        What was being saved, for the message.
+
+    Yields
+    ------
+    None
+        Run the save inside the block.
+    """
+    try:
+        yield
     except OmeZarrError as exc:
         if isinstance(exc, OSError):
             raise
-        raise WriteFailedError(f"Could not save {target_path(path)}: {exc}") from exc
+        raise WriteFailedError(f"Could not save {target}: {exc}") from exc
 
 
 def _write(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list[str]:

@@ -8,17 +8,19 @@ progress and cancel by closing the generator.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import existing
-from .axes import Axis, resolve_axes
-from .errors import ExportError, InvalidOptionError
+from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions
-from .plan import GroupPlan, LabelsSpec, plan_group
+from .plan import LabelsSpec
+from .planning import (
+    check_label_names,
+    plan_image_export,
+    plan_labels_like,
+    plan_standalone_labels,
+)
 from .store import is_zarr_store
 from .writing import attributes_for, iter_add_labels, iter_write_store, scan_data
 
@@ -33,8 +35,6 @@ __all__ = [
 ]
 
 Progress = tuple[int, int]
-DEFAULT_COLORS = ("FFFFFF",)
-MULTI_CHANNEL_COLORS = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 
 
 def target_path(path: str | Path) -> Path:
@@ -54,161 +54,6 @@ def target_path(path: str | Path) -> Path:
     if path.suffix.lower() == ".zarr":
         return path
     return path.with_name(path.name + ".ome.zarr")
-
-
-def _per_axis(values: Sequence[float] | None, ndim: int, default: float, what: str) -> list:
-    if values is None:
-        return [default] * ndim
-    values = [float(v) for v in values]
-    if len(values) != ndim:
-        raise InvalidOptionError(
-            f"{what} {tuple(values)} has {len(values)} entries but the data has {ndim} "
-            "dimensions; give one value per dimension."
-        )
-    return values
-
-
-def _default_channels(count: int) -> list[ChannelStyle]:
-    colors = DEFAULT_COLORS if count == 1 else MULTI_CHANNEL_COLORS
-    return [ChannelStyle(f"Channel {i}", colors[i % len(colors)]) for i in range(count)]
-
-
-def _transpose(data: Any, order: tuple[int, ...]) -> Any:
-    if order == tuple(range(len(order))):
-        return data
-    if isinstance(data, np.ndarray):
-        return data.transpose(order)
-    import dask.array as da
-
-    return da.asarray(data).transpose(order)
-
-
-def _plan_image(
-    data: Any,
-    *,
-    axes: str | None,
-    scale: Sequence[float] | None,
-    translation: Sequence[float] | None,
-    units: Sequence[object] | None,
-    channels: Sequence[ChannelStyle] | None,
-    name: str,
-    pyramid: PyramidOptions,
-    storage: StorageOptions,
-) -> GroupPlan:
-    ndim = len(data.shape)
-    has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
-    ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
-    data = _transpose(data, order)
-    scale = [_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order]
-    translation = [_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order]
-    names = "".join(a.name for a in ngff_axes)
-    n_channels = data.shape[names.index("c")] if "c" in names else 1
-    styles = list(channels) if channels is not None else _default_channels(n_channels)
-    if len(styles) != n_channels:
-        raise InvalidOptionError(
-            f"{len(styles)} channel styles were given for {n_channels} channels (axes "
-            f"{names!r}, shape {tuple(data.shape)}); give one style per channel."
-        )
-    plan = plan_group(
-        path="",
-        kind="image",
-        data=data,
-        axes=ngff_axes,
-        scale=scale,
-        translation=translation,
-        name=name,
-        pyramid=pyramid,
-        storage=storage,
-    )
-    plan.channels = styles
-    return plan
-
-
-def _plan_labels(
-    spec: LabelsSpec,
-    image: GroupPlan,
-    *,
-    pyramid: PyramidOptions,
-    storage: StorageOptions,
-) -> GroupPlan:
-    """Plan labels that live under ``image``: same y/x, its transforms, its level count."""
-    spatial = [a for a in image.axes if a.name != "c"]
-    ndim = len(spec.data.shape)
-    names = spec.axes or "".join(a.name for a in spatial[-ndim:])
-    by_name = {a.name: i for i, a in enumerate(image.axes)}
-    if len(names) != ndim or any(n not in by_name for n in names) or ndim < 2:
-        raise ExportError(
-            f"Labels {spec.name!r} have shape {tuple(spec.data.shape)}, which does not fit image "
-            f"{image.name!r} with axes {image.axis_names!r} and shape {image.level_shapes[0]}."
-        )
-    expected = tuple(image.level_shapes[0][by_name[n]] for n in names)
-    if tuple(spec.data.shape) != expected:
-        raise ExportError(
-            f"Labels {spec.name!r} have shape {tuple(spec.data.shape)} but image "
-            f"{image.name!r} has {expected} on axes {names!r}. Labels saved with an image must "
-            "match its size; save them on their own instead, or resize them."
-        )
-    plan = plan_group(
-        path=f"labels/{spec.name}",
-        kind="labels",
-        data=spec.data,
-        axes=[Axis(n, image.axes[by_name[n]].unit) for n in names],
-        scale=[image.scale[by_name[n]] for n in names],
-        translation=[image.translation[by_name[n]] for n in names],
-        name=spec.name,
-        pyramid=pyramid,
-        storage=replace(
-            storage,
-            chunks=tuple(image.chunks[by_name[n]] for n in names),
-            shards=tuple(image.shards[by_name[n]] for n in names) if image.shards else None,
-        ),
-        n_levels=len(image.level_shapes),
-    )
-    plan.labels_spec = spec
-    return plan
-
-
-def _check_label_names(labels: Sequence[LabelsSpec]) -> None:
-    names = [spec.name for spec in labels]
-    for name in names:
-        if not name or "/" in name or "\\" in name or name in (".", ".."):
-            raise InvalidOptionError(
-                f"Label name {name!r} cannot be a folder name; use letters, digits, '-' or '_'."
-            )
-    if len(set(names)) != len(names):
-        raise InvalidOptionError(
-            f"Label names {names} repeat; give each labels layer its own name."
-        )
-
-
-def plan_image_export(
-    data: Any,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle] | None = None,
-    name: str = "image",
-    labels: Sequence[LabelsSpec] = (),
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-) -> list[GroupPlan]:
-    """Plan an image export (see `write_image` for the parameters); nothing is written."""
-    pyramid, storage = pyramid or PyramidOptions(), storage or StorageOptions()
-    _check_label_names(labels)
-    image = _plan_image(
-        data,
-        axes=axes,
-        scale=scale,
-        translation=translation,
-        units=units,
-        channels=channels,
-        name=name,
-        pyramid=pyramid,
-        storage=storage,
-    )
-    return [image, *(_plan_labels(s, image, pyramid=pyramid, storage=storage) for s in labels)]
 
 
 def iter_write_image(data: Any, path: str | Path, **options: Any) -> Iterator[Progress]:
@@ -333,49 +178,23 @@ def iter_write_labels(
     specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
     if not specs:
         raise InvalidOptionError("No labels were given to write.")
-    _check_label_names(specs)
+    check_label_names(specs)
     pyramid = pyramid or PyramidOptions()
     target = target_path(path)
     image = _labels_target(target, specs)
     if image is not None:
         storage = existing.storage_like(image, storage)
-        plans = [_plan_labels(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs]
+        plans = [
+            plan_labels_like(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs
+        ]
         yield from iter_add_labels(plans, target, storage, image.label_names)
         return
     storage = storage or StorageOptions()
     plans = [
-        _plan_standalone(s, specs, pyramid, storage, scale, translation, units) for s in specs
+        plan_standalone_labels(s, specs, pyramid, storage, scale, translation, units)
+        for s in specs
     ]
     yield from iter_write_store(plans, target, storage, label_source=None)
-
-
-def _plan_standalone(
-    spec: LabelsSpec,
-    specs: Sequence[LabelsSpec],
-    pyramid: PyramidOptions,
-    storage: StorageOptions,
-    scale: Sequence[float] | None,
-    translation: Sequence[float] | None,
-    units: Sequence[object] | None,
-) -> GroupPlan:
-    ndim = len(spec.data.shape)
-    scale = spec.scale if spec.scale is not None else scale
-    translation = spec.translation if spec.translation is not None else translation
-    units = spec.units if spec.units is not None else units
-    ngff_axes, order = resolve_axes(ndim, spec.axes, units)
-    plan = plan_group(
-        path="" if len(specs) == 1 else spec.name,
-        kind="labels",
-        data=_transpose(spec.data, order),
-        axes=ngff_axes,
-        scale=[_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order],
-        translation=[_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order],
-        name=spec.name,
-        pyramid=pyramid,
-        storage=storage,
-    )
-    plan.labels_spec = spec
-    return plan
 
 
 def write_labels(

@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import zarr
 
-from .api import plan_image_export
-from .axes import Axis
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions
 from .percell_db_write import record_region
-from .plan import GroupPlan, LabelsSpec, plan_group
+from .plan import GroupPlan, LabelsSpec
+from .planning import plan_image_export, plan_labels_like
 from .writing import iter_write_store
 
 __all__ = ["PercellRegion", "iter_write_percell_region", "write_percell_region"]
@@ -78,6 +77,7 @@ def experiment_path(path: str | Path) -> Path:
 IMAGE_CODEC = ("blosc-lz4", 5)
 LABEL_CODEC = ("blosc-lz4", 5)
 MASK_CODEC = ("blosc-zstd", 3)
+LABELS_PYRAMID = PyramidOptions(label_method="nearest")
 
 
 def _storage(ndim: int, codec: tuple[str, int]) -> StorageOptions:
@@ -110,28 +110,8 @@ def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
 
 
 def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -> GroupPlan:
-    """Plan labels or a mask that follow ``image``: its y/x, transforms and level count."""
-    names = "".join(a.name for a in image.axes if a.name != "c")
-    by_name = {a.name: i for i, a in enumerate(image.axes)}
-    expected = tuple(image.level_shapes[0][by_name[n]] for n in names)
-    if tuple(spec.data.shape) != expected:
-        raise InvalidOptionError(
-            f"{spec.name!r} has shape {tuple(spec.data.shape)} but the region's image has "
-            f"{expected}; PerCell labels and masks must match their image."
-        )
-    plan = plan_group(
-        path="",
-        kind="labels",
-        data=spec.data,
-        axes=[Axis(n, image.axes[by_name[n]].unit) for n in names],
-        scale=[image.scale[by_name[n]] for n in names],
-        translation=[image.translation[by_name[n]] for n in names],
-        name=spec.name,
-        pyramid=PyramidOptions(levels=len(image.level_shapes), label_method="nearest"),
-        storage=replace(storage, chunks=tuple(image.chunks[by_name[n]] for n in names)),
-    )
-    plan.labels_spec = spec
-    return plan
+    """Plan labels or a mask at the root of its own group, following the region's image."""
+    return plan_labels_like(spec, image, pyramid=LABELS_PYRAMID, storage=storage, path="")
 
 
 def iter_write_percell_region(
