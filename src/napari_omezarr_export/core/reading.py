@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import dask.threaded
 
 from . import brieflow, brieflow_tables
 from .discovery import Node
@@ -66,7 +67,10 @@ def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: 
     """
     todo = [i for i, s in enumerate(styles) if s.window is None]
     try:
-        planes = dask.compute(*[sample_plane(channels[i], spatial) for i in todo])
+        # A scheduler given as a function skips dask's scheduler lookup, which imports
+        # `distributed` on first use (about 0.2 s, measured by benchmarks/open_speed.py).
+        samples = [sample_plane(channels[i], spatial) for i in todo]
+        planes = dask.compute(*samples, scheduler=dask.threaded.get)
     except StoreFormatError as exc:  # a corrupt chunk: open anyway, fail only where it is
         logger.warning("%s Contrast limits fall back to the data type's range.", exc)
         planes = tuple(_dtype_range(channels[i][0].dtype) for i in todo)
