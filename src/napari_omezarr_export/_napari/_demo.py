@@ -15,16 +15,17 @@ PLUGIN = "napari-omezarr-export"
 WIDGET = "OME-Zarr export"
 
 
-def _save_sample(viewer: object, out: Path) -> Path:
-    """Save the sample's channels and labels as one OME-Zarr image, via File > Save Layers."""
+def _save_sample(viewer: object, out: Path) -> tuple[Path, Path]:
+    """Save the sample as an OME-Zarr image and as a .percell region, via File > Save Layers."""
     from ._sample_data import sample_layer_data
 
     for data, kwargs, layer_type in sample_layer_data():
         viewer._add_layer_from_data(data, kwargs, layer_type)  # as File > Open Sample does
     viewer.layers.select_all()
-    target = out / "cells.ome.zarr"
-    written = viewer.layers.save(str(target), selected=True, plugin=PLUGIN)
-    return Path(written[0])
+    written = viewer.layers.save(str(out / "cells.ome.zarr"), selected=True, plugin=PLUGIN)
+    viewer.layers.selection.discard(viewer.layers["nuclei"])  # a region holds one segmentation
+    viewer.layers.save(str(out / "experiment.percell"), selected=True, plugin=PLUGIN)
+    return Path(written[0]), out / "experiment.percell"
 
 
 def _save_v05_copy(out: Path) -> Path:
@@ -65,9 +66,14 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     writer_viewer = napari.Viewer(show=False)
-    image_store = _save_sample(writer_viewer, out)
+    image_store, experiment = _save_sample(writer_viewer, out)
     writer_viewer.close()
     v05_store = _save_v05_copy(out)
+    written = [image_store, v05_store, experiment]
+    percell_viewer = napari.Viewer(title="experiment.percell", show=not headless)
+    percell_viewer.open(str(experiment), plugin=PLUGIN)
+    if headless:
+        written.append(_screenshot(percell_viewer, out / "demo_percell_screenshot.png"))
 
     viewer = napari.Viewer(show=not headless)
     viewer.window._qt_window.resize(1280, 800)
@@ -75,15 +81,19 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     for name in ("cells", "GFP mask"):
         viewer.layers[name].visible = False  # NGFF keeps no label visibility; show the image
     viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
-    written = [image_store, v05_store]
     if headless:
-        shot = out / "demo_screenshot.png"
-        from imageio.v3 import imwrite
-
-        imwrite(shot, viewer.screenshot(canvas_only=False, flash=False))
-        written.append(shot)
-        viewer.close()
+        written.append(_screenshot(viewer, out / "demo_screenshot.png"))
     return written
+
+
+def _screenshot(viewer: object, path: Path) -> Path:
+    """Save what the user would see, then close the viewer (headless runs)."""
+    from imageio.v3 import imwrite
+
+    viewer.window._qt_window.resize(1280, 800)
+    imwrite(path, viewer.screenshot(canvas_only=False, flash=False))
+    viewer.close()
+    return path
 
 
 def main() -> None:
