@@ -143,3 +143,25 @@ def test_brieflow_sbs_cycles(tmp_path, rng, mode, axes, first):
     assert "".join(a["name"] for a in attrs["multiscales"][0]["axes"]) == axes
     assert attrs["omero"]["channels"][0]["label"] == first
     assert_valid_store(path)
+
+
+def test_a_failed_region_replacement_leaves_the_old_region_whole(tmp_path, field):
+    image, cells, _ = field
+    root = tmp_path / "exp.percell"
+    write_percell_region(image, root, PercellRegion("control", "r1"), channels=STYLES,
+                         segmentation=LabelsSpec(cells, "segmentation"))  # fmt: skip
+    before = _files(root)
+
+    class BrokenMask:
+        shape, dtype, ndim = cells.shape, np.dtype(np.uint8), 2
+
+        def __getitem__(self, index):
+            raise OSError("the mask's network drive went away")
+
+    with pytest.raises(OSError, match="network drive"):
+        write_percell_region(image + 9, root, PercellRegion("control", "r1"), channels=STYLES,
+                             segmentation=LabelsSpec(cells * 2, "segmentation"),
+                             masks=[LabelsSpec(BrokenMask(), "GFP")])  # fmt: skip
+    after = {p: b for p, b in _files(root).items() if "threshold_GFP" not in p.as_posix()}
+    assert after == before  # the new image and labels were staged, never swapped in
+    assert not [p for p in root.rglob("*") if ".omezarr-export-" in p.name]

@@ -3,12 +3,14 @@
 ``images.zarr/<condition>/[<timepoint>/]<region>`` holds the channels (C, [Z,] Y, X);
 ``labels.zarr/<same path>`` the int32 segmentation; ``masks.zarr/<same path>/threshold_<name>``
 each uint8 0/255 mask. Chunks and codecs follow the design's table; metadata is NGFF 0.4.
-Each group is staged and swapped in whole (see `napari_omezarr_export.core.store`), other
-regions are never touched, and ``experiment.db`` is updated last, in one transaction.
+All of a region's groups are staged in full before any is swapped in (see
+`napari_omezarr_export.core.store`), other regions are never touched, and ``experiment.db`` is
+updated last, in one transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +25,8 @@ from .options import ChannelStyle, PyramidOptions, StorageOptions
 from .percell_db_write import record_region
 from .plan import GroupPlan, LabelsSpec
 from .planning import plan_image_export, plan_labels_like
-from .writing import iter_write_store
+from .store import staged_directory
+from .writing import iter_fill_stage
 
 __all__ = ["PercellRegion", "iter_write_percell_region", "write_percell_region"]
 
@@ -148,9 +151,14 @@ def iter_write_percell_region(
         target = root / "masks.zarr" / region_path / f"threshold_{spec.name}"
         jobs.append((_follow_image(_mask_spec(spec), image, storage), target, storage))
     _ensure_groups(root, where.parts)
-    for done, (plan, target, storage) in enumerate(jobs):
-        for _ in iter_write_store([plan], target, storage, label_source=source):
-            yield done, len(jobs)
+    # Every group of the region is staged in full before the first one is swapped in, so a
+    # failure or a Cancel while writing leaves the old region whole; the swaps then follow
+    # one another at once (each atomic) when the block ends.
+    with contextlib.ExitStack() as swaps:
+        stages = [swaps.enter_context(staged_directory(target)) for _, target, _ in jobs]
+        for done, ((plan, _, storage), stage) in enumerate(zip(jobs, stages, strict=True)):
+            for _ in iter_fill_stage([plan], stage, storage, label_source=source):
+                yield done, len(jobs)
     record_region(
         root, where, image, has_labels=segmentation is not None,
         mask_names=[s.name for s in masks], experiment_name=experiment_name or root.stem,

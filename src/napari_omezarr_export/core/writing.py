@@ -30,7 +30,7 @@ from .options import ChannelStyle, StorageOptions
 from .plan import GroupPlan
 from .store import atomic_write_json, staged_directory
 
-__all__ = ["attributes_for", "iter_add_labels", "iter_write_store", "scan_data"]
+__all__ = ["attributes_for", "iter_add_labels", "iter_fill_stage", "iter_write_store", "scan_data"]
 
 Progress = tuple[int, int]
 
@@ -257,12 +257,37 @@ def iter_write_store(
     """
     total = total_chunks(plans)
     with staged_directory(target) as stage:
-        root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
-        yield from _iter_fill(root, plans, storage, 0, total)
-        attrs = attributes_for(plans, storage.ngff_version, label_source=label_source)
-        for path, group_attrs in attrs.items():
-            (root if not path else root[path]).attrs.update(group_attrs)
+        yield from iter_fill_stage(plans, stage, storage, label_source=label_source)
     yield total, total
+
+
+def iter_fill_stage(
+    plans: Sequence[GroupPlan],
+    stage: Path,
+    storage: StorageOptions,
+    *,
+    label_source: str | None = "../../",
+) -> Iterator[Progress]:
+    """Write a whole store into an empty staging folder: arrays first, attributes last.
+
+    Parameters
+    ----------
+    plans, storage, label_source
+        As for `iter_write_store`.
+    stage : Path
+        A folder from `napari_omezarr_export.core.store.staged_directory`.
+
+    Yields
+    ------
+    tuple of int
+        Chunks written so far and in all.
+    """
+    total = total_chunks(plans)
+    root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
+    yield from _iter_fill(root, plans, storage, 0, total)
+    attrs = attributes_for(plans, storage.ngff_version, label_source=label_source)
+    for path, group_attrs in attrs.items():
+        (root if not path else root[path]).attrs.update(group_attrs)
 
 
 def iter_add_labels(
