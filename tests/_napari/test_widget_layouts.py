@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -32,6 +33,10 @@ def widget(make_napari_viewer, rng):
     return viewer, dock
 
 
+def _attrs(group):
+    return json.loads((group / ".zattrs").read_text())
+
+
 def _export(qtbot, dock):
     dock._export.changed()
     qtbot.waitUntil(lambda: dock._worker is None, timeout=20_000)
@@ -45,8 +50,16 @@ def test_percell_layout_writes_a_region_with_a_mask(widget, qtbot, tmp_path):
     panel.condition.value, panel.region.value = "treated", "field_7"
     panel.masks.value = [viewer.layers["nuclei"]]  # the user marks "nuclei" as a mask
     dock._dest.value = tmp_path / "screen.percell"
+    dock.refresh()
+    preview = dock._preview_attrs
     _export(qtbot, dock)
     root = tmp_path / "screen.percell"
+    assert preview == {key: _attrs(root / key) for key in preview}
+    assert sorted(preview) == [
+        "images.zarr/treated/field_7",
+        "labels.zarr/treated/field_7",
+        "masks.zarr/treated/field_7/threshold_nuclei",
+    ]
     assert "Saved" in dock._status.value
     for path in ("images.zarr/treated/field_7", "labels.zarr/treated/field_7",
                  "masks.zarr/treated/field_7/threshold_nuclei"):  # fmt: skip
@@ -64,8 +77,12 @@ def test_brieflow_layout_writes_a_phenotype_store(widget, qtbot, tmp_path):
     panel.choice.value = "brieflow"
     panel.step.value, panel.well.value, panel.tile.value = "phenotype", "B3", "12"
     dock._dest.value = tmp_path / "run"
+    dock.refresh()
+    preview = dock._preview_attrs
     _export(qtbot, dock)
     store = tmp_path / "run" / "phenotype" / "omezarr" / "B3_12__phenotype.zarr"
+    assert preview == {key: _attrs(store / key) for key in preview}
+    assert sorted(preview) == ["", "labels", "labels/cells", "labels/nuclei"]
     assert assert_valid_store(store) == 4
     group = zarr.open_group(store, mode="r")
     assert sorted(group["labels"].attrs["labels"]) == ["cells", "nuclei"]

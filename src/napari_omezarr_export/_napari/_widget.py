@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 PREVIEW_DELAY_MS = 300
 LAYOUT_NOTE = (
-    "This layout follows its design document: its chunks, codec and level count replace the "
-    "Pyramid and Storage options, and the preview shows the plain-image metadata."
+    "This layout follows its design document: its chunks, codec and pyramid replace the "
+    "Pyramid and Storage options (the preview shows what it writes)."
 )
 MIN_WIDTH = 470
 
@@ -150,7 +150,7 @@ class ExportWidget(ExportRunner, Container):
             self._channels,
             self._pyramid,
             self._storage,
-            self._destination_layout.choice,
+            self._destination_layout,  # any layout field: names change the preview
         ):
             panel.changed.connect(self._schedule)
         self._from_data.changed.connect(self.windows_from_data)
@@ -261,10 +261,14 @@ class ExportWidget(ExportRunner, Container):
                 return
             plans = plan_image_export(image.data, **image.as_kwargs(), **options)
             self._pyramid.show_shapes(plans[0].level_shapes)
+            layout = self._destination_layout
+            if layout.kind != "image":
+                dest = self._destination() or Path("export")
+                self._show_preview(layout.preview(image, self._labels_layers(), dest), LAYOUT_NOTE)
+                return
             sources = [self._image_ids(), *(id(layer) for layer in self._labels_layers())]
             attrs = self._cache.attributes(plans, sources, options["storage"])
-            note = "" if self._destination_layout.kind == "image" else LAYOUT_NOTE
-            self._show_preview(attrs, note)
+            self._show_preview(attrs, "")
         except (OmeZarrError, ValueError) as exc:
             self._pyramid.show_shapes(None)
             self._show_preview({}, str(exc))

@@ -2,7 +2,8 @@
 
 Each layout turns the chosen layers into a core write generator and the paths it will write.
 The plain image uses the widget's pyramid and storage options; the PerCell and Brieflow
-layouts follow their design documents' chunks and codecs, which the status line says.
+layouts follow their design documents' chunks, codecs and pyramids, which the status line says,
+and preview exactly what they write.
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ from typing import Any
 from magicgui.widgets import ComboBox, Container, LineEdit, Select
 
 from ..core.api import iter_write_image, iter_write_labels, labels_paths, target_path
-from ..core.brieflow_export import BRIEFLOW_STEPS, brieflow_store_path, iter_write_brieflow_image
+from ..core.brieflow_export import (
+    BRIEFLOW_STEPS,
+    brieflow_store_path,
+    iter_write_brieflow_image,
+    preview_brieflow_image,
+)
 from ..core.errors import ExportError
-from ..core.percell_export import PercellRegion, experiment_path, iter_write_percell_region
+from ..core.percell_export import (
+    PercellRegion,
+    experiment_path,
+    iter_write_percell_region,
+    preview_percell_region,
+)
 from ._convert import ImageExport, labels_spec
 from ._percell_writer import region_from_metadata
 
@@ -125,9 +136,32 @@ class LayoutPanel(Container):
             return iter_write_image(image.data, target, **image.as_kwargs(), **options), [target]
         return iter_write_labels(specs, target, **options), labels_paths(specs, target)
 
-    def _percell_steps(
-        self, image: ImageExport | None, labels: Sequence[Any], dest: Path
-    ) -> Steps:
+    def preview(self, image: ImageExport | None, labels: Sequence[Any], dest: Path) -> dict:
+        """Return the attributes the PerCell or Brieflow layout will write, keyed by group.
+
+        Parameters
+        ----------
+        image : ImageExport or None
+            The channels.
+        labels : sequence of napari Labels layers
+            The selected Labels layers.
+        dest : Path
+            The path in "Save as" (a placeholder works: keys are relative).
+
+        Returns
+        -------
+        dict of str to dict
+            Attributes per group path.
+        """
+        if self.kind == "percell":
+            data, where, options = self._percell_arguments(image, labels)
+            return preview_percell_region(data, dest, where, **options)
+        data, options = self._brieflow_arguments(image, labels)
+        return preview_brieflow_image(data, dest, **options)
+
+    def _percell_arguments(
+        self, image: ImageExport | None, labels: Sequence[Any]
+    ) -> tuple[Any, PercellRegion, dict]:
         if image is None:
             raise ExportError("A PerCell region needs image layers: they are its channels.")
         masks = [layer for layer in labels if layer in self.masks.value]
@@ -141,20 +175,27 @@ class LayoutPanel(Container):
             self.condition.value, self.region.value, self.timepoint.value or None
         )
         seg = labels_spec(*segmentations[0].as_layer_data_tuple()[:2]) if segmentations else None
-        mask_specs = [labels_spec(*m.as_layer_data_tuple()[:2]) for m in masks]
-        steps = iter_write_percell_region(
-            image.data, dest, where, channels=image.channels, axes=image.axes,
-            scale=image.scale, units=image.units, segmentation=seg, masks=mask_specs,
-        )  # fmt: skip
+        options = {
+            "channels": image.channels, "axes": image.axes, "scale": image.scale,
+            "units": image.units, "segmentation": seg,
+            "masks": [labels_spec(*m.as_layer_data_tuple()[:2]) for m in masks],
+        }  # fmt: skip
+        return image.data, where, options
+
+    def _percell_steps(
+        self, image: ImageExport | None, labels: Sequence[Any], dest: Path
+    ) -> Steps:
+        data, where, options = self._percell_arguments(image, labels)
+        steps = iter_write_percell_region(data, dest, where, **options)
         root, parts = experiment_path(dest), Path(*where.parts)
         written = [root / "images.zarr" / parts]
-        written += [root / "labels.zarr" / parts] if seg is not None else []
-        written += [root / "masks.zarr" / parts / f"threshold_{m.name}" for m in mask_specs]
+        written += [root / "labels.zarr" / parts] if options["segmentation"] is not None else []
+        written += [root / "masks.zarr" / parts / f"threshold_{m.name}" for m in options["masks"]]
         return steps, written
 
-    def _brieflow_steps(
-        self, image: ImageExport | None, labels: Sequence[Any], root: Path
-    ) -> Steps:
+    def _brieflow_arguments(
+        self, image: ImageExport | None, labels: Sequence[Any]
+    ) -> tuple[Any, dict]:
         if image is None:
             raise ExportError("A Brieflow store needs image layers: they are its channels.")
         by_name = {layer.name.lower(): layer for layer in labels}
@@ -169,11 +210,17 @@ class LayoutPanel(Container):
             order = [image.axes.index("t"), image.axes.index("c"), *range(2, len(image.axes))]
             data = data.transpose(order)
             scale, units = [scale[i] for i in order], [units[i] for i in order]
-        steps = iter_write_brieflow_image(
-            data, root, step=self.step.value, well=self.well.value, tile=self.tile.value,
-            image_type=self.image_type.value or None, channels=image.channels,
-            cycles=self.cycles.value, scale=scale, units=units,
-            nuclei=by_name["nuclei"].data if "nuclei" in by_name else None,
-            cells=by_name["cells"].data if "cells" in by_name else None,
-        )  # fmt: skip
-        return steps, [self._brieflow_path(root)]
+        options = {
+            "step": self.step.value, "well": self.well.value, "tile": self.tile.value,
+            "image_type": self.image_type.value or None, "channels": image.channels,
+            "cycles": self.cycles.value, "scale": scale, "units": units,
+            "nuclei": by_name["nuclei"].data if "nuclei" in by_name else None,
+            "cells": by_name["cells"].data if "cells" in by_name else None,
+        }  # fmt: skip
+        return data, options
+
+    def _brieflow_steps(
+        self, image: ImageExport | None, labels: Sequence[Any], root: Path
+    ) -> Steps:
+        data, options = self._brieflow_arguments(image, labels)
+        return iter_write_brieflow_image(data, root, **options), [self._brieflow_path(root)]

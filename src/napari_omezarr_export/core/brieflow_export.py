@@ -15,16 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .api import iter_write_image
+from .api import iter_write_image, preview_metadata
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions, check_choice
 from .plan import LabelsSpec
 
 __all__ = [
     "BRIEFLOW_STEPS",
+    "brieflow_image_arguments",
     "brieflow_store_path",
     "flatten_cycles",
     "iter_write_brieflow_image",
+    "preview_brieflow_image",
     "write_brieflow_image",
 ]
 
@@ -96,7 +98,7 @@ def flatten_cycles(data: Any, channels: Sequence[ChannelStyle]) -> tuple[Any, li
     return flat, styles
 
 
-def iter_write_brieflow_image(
+def brieflow_image_arguments(
     data: Any,
     root: str | Path,
     *,
@@ -110,8 +112,19 @@ def iter_write_brieflow_image(
     cells: Any = None,
     scale: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
-) -> Iterator[tuple[int, int]]:
-    """Write like `write_brieflow_image`, yielding ``(chunks done, chunks total)``."""
+) -> tuple[Any, Path, dict[str, Any]]:
+    """Return the data, store path and `write_image` options of a Brieflow per-image store.
+
+    Parameters
+    ----------
+    data, root, **options
+        As for `write_brieflow_image`.
+
+    Returns
+    -------
+    tuple
+        The (possibly cycle-flattened) data, the store path and the keyword options.
+    """
     check_choice("Cycle handling", cycles, ("none", "axis", "flatten"))
     target = brieflow_store_path(root, step=step, well=well, tile=tile, image_type=image_type)
     axes = "cyx" if len(data.shape) == 3 else None
@@ -123,10 +136,25 @@ def iter_write_brieflow_image(
     elif cycles == "axis":
         axes = "tcyx"
     labels = [LabelsSpec(d, n) for n, d in (("nuclei", nuclei), ("cells", cells)) if d is not None]
-    yield from iter_write_image(
-        data, target, axes=axes, channels=list(channels), scale=scale, units=units,
-        name=target.stem, labels=labels, pyramid=PYRAMID, storage=STORAGE,
-    )  # fmt: skip
+    options = {
+        "axes": axes, "channels": list(channels), "scale": scale, "units": units,
+        "name": target.stem, "labels": labels, "pyramid": PYRAMID, "storage": STORAGE,
+    }  # fmt: skip
+    return data, target, options
+
+
+def iter_write_brieflow_image(
+    data: Any, root: str | Path, **options: Any
+) -> Iterator[tuple[int, int]]:
+    """Write like `write_brieflow_image`, yielding ``(chunks done, chunks total)``."""
+    data, target, write_options = brieflow_image_arguments(data, root, **options)
+    yield from iter_write_image(data, target, **write_options)
+
+
+def preview_brieflow_image(data: Any, root: str | Path, **options: Any) -> dict[str, dict]:
+    """Return exactly the attributes `write_brieflow_image` would write, without writing."""
+    data, _, write_options = brieflow_image_arguments(data, root, **options)
+    return preview_metadata(data, **write_options)
 
 
 def write_brieflow_image(data: Any, root: str | Path, **options: Any) -> list[Path]:

@@ -26,9 +26,16 @@ from .percell_db_write import record_region
 from .plan import GroupPlan, LabelsSpec
 from .planning import plan_image_export, plan_labels_like
 from .store import staged_directory
-from .writing import iter_fill_stage
+from .writing import attributes_for, iter_fill_stage, scan_data
 
-__all__ = ["PercellRegion", "iter_write_percell_region", "write_percell_region"]
+__all__ = [
+    "PercellRegion",
+    "RegionPlan",
+    "iter_write_percell_region",
+    "plan_percell_region",
+    "preview_percell_region",
+    "write_percell_region",
+]
 
 PERCELL_VERSION = "3.0.0"
 STORES = ("images.zarr", "labels.zarr", "masks.zarr")
@@ -117,7 +124,20 @@ def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -
     return plan_labels_like(spec, image, pyramid=LABELS_PYRAMID, storage=storage, path="")
 
 
-def iter_write_percell_region(
+@dataclass(frozen=True)
+class RegionPlan:
+    """A region's groups: (plan, target folder, storage) each, and the labels' image path."""
+
+    jobs: list[tuple[GroupPlan, Path, StorageOptions]]
+    label_source: str
+
+    @property
+    def image(self) -> GroupPlan:
+        """The region's image plan."""
+        return self.jobs[0][0]
+
+
+def plan_percell_region(
     data: Any,
     experiment: str | Path,
     where: PercellRegion,
@@ -128,9 +148,8 @@ def iter_write_percell_region(
     scale: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
     axes: str | None = None,
-    experiment_name: str | None = None,
-) -> Iterator[tuple[int, int]]:
-    """Write a region like `write_percell_region`, yielding ``(groups done, groups total)``."""
+) -> RegionPlan:
+    """Plan a region's image, segmentation and masks (see `write_percell_region`); no writing."""
     root = experiment_path(experiment)
     image_storage = _storage(len(data.shape), IMAGE_CODEC)
     [image] = plan_image_export(
@@ -150,6 +169,47 @@ def iter_write_percell_region(
         storage = _storage(2, MASK_CODEC)
         target = root / "masks.zarr" / region_path / f"threshold_{spec.name}"
         jobs.append((_follow_image(_mask_spec(spec), image, storage), target, storage))
+    return RegionPlan(jobs, source)
+
+
+def preview_percell_region(
+    data: Any, experiment: str | Path, where: PercellRegion, **options: Any
+) -> dict[str, dict]:
+    """Return exactly the attributes `write_percell_region` would write, without writing.
+
+    Parameters
+    ----------
+    data, experiment, where, **options
+        As for `write_percell_region` (``experiment_name`` is ignored).
+
+    Returns
+    -------
+    dict of str to dict
+        Attributes per group, keyed by its path inside the experiment folder.
+    """
+    options.pop("experiment_name", None)
+    region = plan_percell_region(data, experiment, where, **options)
+    root = experiment_path(experiment)
+    previews = {}
+    for plan, target, storage in region.jobs:
+        scan_data([plan])
+        attrs = attributes_for([plan], storage.ngff_version, label_source=region.label_source)
+        previews[target.relative_to(root).as_posix()] = attrs[""]
+    return previews
+
+
+def iter_write_percell_region(
+    data: Any,
+    experiment: str | Path,
+    where: PercellRegion,
+    *,
+    experiment_name: str | None = None,
+    **options: Any,
+) -> Iterator[tuple[int, int]]:
+    """Write a region like `write_percell_region`, yielding ``(groups done, groups total)``."""
+    root = experiment_path(experiment)
+    region = plan_percell_region(data, experiment, where, **options)
+    jobs, source = region.jobs, region.label_source
     _ensure_groups(root, where.parts)
     # Every group of the region is staged in full before the first one is swapped in, so a
     # failure or a Cancel while writing leaves the old region whole; the swaps then follow
@@ -160,8 +220,9 @@ def iter_write_percell_region(
             for _ in iter_fill_stage([plan], stage, storage, label_source=source):
                 yield done, len(jobs)
     record_region(
-        root, where, image, has_labels=segmentation is not None,
-        mask_names=[s.name for s in masks], experiment_name=experiment_name or root.stem,
+        root, where, region.image, has_labels=options.get("segmentation") is not None,
+        mask_names=[s.name for s in options.get("masks", ())],
+        experiment_name=experiment_name or root.stem,
     )  # fmt: skip
     yield len(jobs), len(jobs)
 
