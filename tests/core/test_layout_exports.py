@@ -9,6 +9,7 @@ import zarr
 
 from napari_omezarr_export import (
     ChannelStyle,
+    InvalidOptionError,
     LabelsSpec,
     PercellRegion,
     write_brieflow_image,
@@ -43,10 +44,15 @@ def _read(path):
 def test_percell_region_round_trip_and_database(tmp_path, field):
     image, cells, mask = field
     written = write_percell_region(
-        image, tmp_path / "exp", PercellRegion("control", "r1"), channels=STYLES,
-        segmentation=LabelsSpec(cells, "segmentation"), masks=[LabelsSpec(mask, "GFP")],
-        scale=(1, 0.65, 0.65), units=(None, "micrometer", "micrometer"),
-    )  # fmt: skip
+        image,
+        tmp_path / "exp",
+        PercellRegion("control", "r1"),
+        channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"),
+        masks=[LabelsSpec(mask, "GFP")],
+        scale=(1, 0.65, 0.65),
+        units=(None, "micrometer", "micrometer"),
+    )
     root = tmp_path / "exp.percell"
     assert [p.relative_to(root).as_posix() for p in written] == [
         "images.zarr/control/r1",
@@ -88,8 +94,13 @@ def test_percell_region_round_trip_and_database(tmp_path, field):
 def test_appending_a_region_leaves_the_others_byte_identical(tmp_path, field):
     image, cells, _ = field
     root = tmp_path / "exp.percell"
-    write_percell_region(image, root, PercellRegion("control", "r1"), channels=STYLES,
-                         segmentation=LabelsSpec(cells, "segmentation"))  # fmt: skip
+    write_percell_region(
+        image,
+        root,
+        PercellRegion("control", "r1"),
+        channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"),
+    )
     first = _files(root / "images.zarr/control/r1") | _files(root / "labels.zarr/control/r1")
     write_percell_region(image + 1, root, PercellRegion("treated", "r2", "t1"), channels=STYLES)
     write_percell_region(image + 2, root, PercellRegion("control", "r3"), channels=STYLES)
@@ -114,8 +125,16 @@ def test_appending_a_region_leaves_the_others_byte_identical(tmp_path, field):
 
 def test_brieflow_phenotype_store(tmp_path, field):
     image, cells, _ = field
-    [path] = write_brieflow_image(image, tmp_path / "run", step="phenotype", well="A1", tile=7,
-                                  channels=STYLES, nuclei=cells, cells=cells)  # fmt: skip
+    [path] = write_brieflow_image(
+        image,
+        tmp_path / "run",
+        step="phenotype",
+        well="A1",
+        tile=7,
+        channels=STYLES,
+        nuclei=cells,
+        cells=cells,
+    )
     assert path == tmp_path / "run" / "phenotype" / "omezarr" / "A1_7__phenotype.zarr"
     assert assert_valid_store(path) == 4
     attrs = json.loads((path / ".zattrs").read_text())
@@ -148,8 +167,13 @@ def test_brieflow_sbs_cycles(tmp_path, rng, mode, axes, first):
 def test_a_failed_region_replacement_leaves_the_old_region_whole(tmp_path, field):
     image, cells, _ = field
     root = tmp_path / "exp.percell"
-    write_percell_region(image, root, PercellRegion("control", "r1"), channels=STYLES,
-                         segmentation=LabelsSpec(cells, "segmentation"))  # fmt: skip
+    write_percell_region(
+        image,
+        root,
+        PercellRegion("control", "r1"),
+        channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"),
+    )
     before = _files(root)
 
     class BrokenMask:
@@ -159,9 +183,82 @@ def test_a_failed_region_replacement_leaves_the_old_region_whole(tmp_path, field
             raise OSError("the mask's network drive went away")
 
     with pytest.raises(OSError, match="network drive"):
-        write_percell_region(image + 9, root, PercellRegion("control", "r1"), channels=STYLES,
-                             segmentation=LabelsSpec(cells * 2, "segmentation"),
-                             masks=[LabelsSpec(BrokenMask(), "GFP")])  # fmt: skip
+        write_percell_region(
+            image + 9,
+            root,
+            PercellRegion("control", "r1"),
+            channels=STYLES,
+            segmentation=LabelsSpec(cells * 2, "segmentation"),
+            masks=[LabelsSpec(BrokenMask(), "GFP")],
+        )
     after = {p: b for p, b in _files(root).items() if "threshold_GFP" not in p.as_posix()}
     assert after == before  # the new image and labels were staged, never swapped in
     assert not [p for p in root.rglob("*") if ".omezarr-export-" in p.name]
+
+
+def test_replacing_a_region_removes_its_old_segmentation_and_masks(tmp_path, field):
+    image, cells, mask = field
+    root = tmp_path / "exp.percell"
+    write_percell_region(
+        image,
+        root,
+        PercellRegion("c", "r1"),
+        channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"),
+        masks=[LabelsSpec(mask, "A")],
+    )
+    write_percell_region(
+        image, root, PercellRegion("c", "r1"), channels=STYLES, masks=[LabelsSpec(mask, "B")]
+    )
+    assert not (root / "labels.zarr" / "c" / "r1").exists()
+    masks = sorted(p.name for p in (root / "masks.zarr" / "c" / "r1").iterdir() if p.is_dir())
+    assert masks == ["threshold_B"]
+    assert set(_read(root / "images.zarr" / "c" / "r1")) == {"DAPI", "GFP", "B mask"}
+
+
+def test_bad_mask_names_and_segmentations_are_refused_before_writing(tmp_path, field, rng):
+    image, cells, mask = field
+    root = tmp_path / "exp.percell"
+    where = PercellRegion("c", "r1")
+    with pytest.raises(InvalidOptionError, match="cannot be a folder name"):
+        write_percell_region(
+            image, root, where, channels=STYLES, masks=[LabelsSpec(mask, "../../images.zarr/c/x")]
+        )
+    with pytest.raises(InvalidOptionError, match="repeat"):
+        write_percell_region(
+            image,
+            root,
+            where,
+            channels=STYLES,
+            masks=[LabelsSpec(mask, "X"), LabelsSpec(mask, "X")],
+        )
+    huge = cells.astype(np.int64) * 2**33
+    with pytest.raises(InvalidOptionError, match="beyond int32"):
+        write_percell_region(
+            image, root, where, channels=STYLES, segmentation=LabelsSpec(huge, "segmentation")
+        )
+    with pytest.raises(InvalidOptionError, match="hold integers"):
+        write_percell_region(
+            image,
+            root,
+            where,
+            channels=STYLES,
+            segmentation=LabelsSpec(cells * 0.5, "segmentation"),
+        )
+    assert not root.exists()
+    fits = cells.astype(np.int64) + 2**20
+    write_percell_region(
+        image, root, where, channels=STYLES, segmentation=LabelsSpec(fits, "segmentation")
+    )
+    np.testing.assert_array_equal(zarr.open_group(root / "labels.zarr/c/r1")["0"][:], fits)
+
+
+def test_percell_3_experiments_are_refused(tmp_path, field, rng):
+    from store_factories import percell_ids
+
+    image, _, _ = field
+    root = percell_ids(tmp_path, rng)
+    before = _files(root)
+    with pytest.raises(InvalidOptionError, match="PerCell 3 experiment"):
+        write_percell_region(image, root, PercellRegion("c", "r1"), channels=STYLES)
+    assert _files(root) == before

@@ -204,9 +204,10 @@ def write_labels(
 ) -> list[Path]:
     """Write label images: into an existing OME-Zarr image, or as a new labels store.
 
-    When ``path`` is an OME-Zarr image whose y/x size matches, the labels are added under its
-    ``labels/`` (replacing same-named ones) and the image itself is not touched. Otherwise one
-    label image is written as a standalone store, and several as one folder of label images.
+    When ``path`` is an OME-Zarr image, the labels are added under its ``labels/`` (replacing
+    same-named ones) and the image itself is not touched; labels whose size does not match the
+    image raise `ExportError`. Otherwise one label image is written as a standalone store, and
+    several as one folder of label images.
 
     Parameters
     ----------

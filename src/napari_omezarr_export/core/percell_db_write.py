@@ -20,7 +20,9 @@ from .plan import GroupPlan
 if TYPE_CHECKING:
     from .percell_export import PercellRegion
 
-__all__ = ["SCHEMA", "record_region"]
+__all__ = ["PERCELL_VERSION", "SCHEMA", "record_region"]
+
+PERCELL_VERSION = "3.0.0"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -86,8 +88,6 @@ def record_region(
     experiment_name : str
         The experiment's name, used when the database is new.
     """
-    from .percell_export import PERCELL_VERSION
-
     region_path = "/".join(where.parts)
     try:
         with closing(sqlite3.connect(root / "experiment.db", timeout=10)) as conn, conn:

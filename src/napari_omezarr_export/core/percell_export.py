@@ -11,7 +11,10 @@ updated last, in one transaction.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import secrets
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,10 +25,11 @@ import zarr
 
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions
-from .percell_db_write import record_region
+from .percell_db import read_only_db, table_names
+from .percell_db_write import PERCELL_VERSION, record_region
 from .plan import GroupPlan, LabelsSpec
-from .planning import plan_image_export, plan_labels_like
-from .store import staged_directory
+from .planning import check_label_names, plan_image_export, plan_labels_like
+from .store import STAGING_MARK, is_zarr_store, staged_directory
 from .writing import attributes_for, iter_fill_stage, scan_data
 
 __all__ = [
@@ -37,7 +41,6 @@ __all__ = [
     "write_percell_region",
 ]
 
-PERCELL_VERSION = "3.0.0"
 STORES = ("images.zarr", "labels.zarr", "masks.zarr")
 _SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
 
@@ -119,6 +122,44 @@ def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
     return replace(spec, data=binary, colors={255: (255, 0, 255, 255)}, properties=None)
 
 
+def _refuse_id_layout(root: Path) -> None:
+    """Refuse PerCell 3's id-based experiments: their regions live in tables we do not write."""
+    db = root / "experiment.db"
+    if not db.is_file():
+        return
+    with read_only_db(db) as conn:
+        id_based = "fovs" in table_names(conn)
+    if id_based:
+        raise InvalidOptionError(
+            f"{root} is a PerCell 3 experiment (fields of view in experiment.db); this plugin "
+            "writes only the name-based layout. Add the images in PerCell, or save them to a new "
+            "experiment."
+        )
+
+
+def _as_int32(spec: LabelsSpec) -> Any:
+    """The segmentation as int32, PerCell's label type, refusing what would not fit exactly."""
+    data = spec.data
+    dtype = np.dtype(data.dtype)
+    if dtype.kind == "b" or (dtype.kind in "iu" and np.can_cast(dtype, np.int32)):
+        return data.astype(np.int32)
+    if dtype.kind not in "iu":
+        raise InvalidOptionError(
+            f"Segmentation {spec.name!r} has dtype {dtype}; label images hold integers. Convert "
+            "it with .astype('int32') first."
+        )
+    import dask.array as da
+
+    low, high = (int(v) for v in da.compute(da.min(data), da.max(data)))
+    info = np.iinfo(np.int32)
+    if low < info.min or high > info.max:
+        raise InvalidOptionError(
+            f"Segmentation {spec.name!r} holds label ids up to {high}, beyond int32, which "
+            "PerCell stores; relabel it (for example skimage.segmentation.relabel_sequential)."
+        )
+    return data.astype(np.int32)
+
+
 def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -> GroupPlan:
     """Plan labels or a mask at the root of its own group, following the region's image."""
     return plan_labels_like(spec, image, pyramid=LABELS_PYRAMID, storage=storage, path="")
@@ -151,6 +192,8 @@ def plan_percell_region(
 ) -> RegionPlan:
     """Plan a region's image, segmentation and masks (see `write_percell_region`); no writing."""
     root = experiment_path(experiment)
+    _refuse_id_layout(root)
+    check_label_names(masks)
     image_storage = _storage(len(data.shape), IMAGE_CODEC)
     [image] = plan_image_export(
         data, axes=axes, scale=scale, units=units, channels=channels, name=where.region,
@@ -161,7 +204,7 @@ def plan_percell_region(
     jobs = [(image, root / "images.zarr" / region_path, image_storage)]
     if segmentation is not None:
         storage = _storage(2, LABEL_CODEC)
-        seg = replace(segmentation, data=segmentation.data.astype(np.int32))
+        seg = replace(segmentation, data=_as_int32(segmentation))
         jobs.append(
             (_follow_image(seg, image, storage), root / "labels.zarr" / region_path, storage)
         )
@@ -198,6 +241,21 @@ def preview_percell_region(
     return previews
 
 
+def _remove_stale_groups(root: Path, where: PercellRegion, written: set[Path]) -> None:
+    """Remove a replaced region's old segmentation and masks that the new one does not have."""
+    region = Path(*where.parts)
+    masks = root / "masks.zarr" / region
+    candidates = [root / "labels.zarr" / region]
+    if masks.is_dir():
+        candidates += [p for p in masks.iterdir() if p.name.startswith("threshold_")]
+    for old in candidates:
+        if old not in written and is_zarr_store(old):
+            token = secrets.token_hex(4)
+            doomed = old.with_name(f".{old.name}{STAGING_MARK}{os.getpid()}-{token}.partial")
+            os.rename(old, doomed)  # gone from the region at once; deleted below
+            shutil.rmtree(doomed, ignore_errors=True)
+
+
 def iter_write_percell_region(
     data: Any,
     experiment: str | Path,
@@ -219,6 +277,7 @@ def iter_write_percell_region(
         for done, ((plan, _, storage), stage) in enumerate(zip(jobs, stages, strict=True)):
             for _ in iter_fill_stage([plan], stage, storage, label_source=source):
                 yield done, len(jobs)
+    _remove_stale_groups(root, where, {target for _, target, _ in jobs})
     record_region(
         root, where, region.image, has_labels=options.get("segmentation") is not None,
         mask_names=[s.name for s in options.get("masks", ())],

@@ -248,6 +248,10 @@ def plan_group(
     if dtype.kind not in "iuf":
         raise InvalidOptionError(f"Image {name!r} has dtype {dtype}, which OME-Zarr cannot store.")
     shape = tuple(int(n) for n in data.shape)
+    if 0 in shape:
+        raise InvalidOptionError(
+            f"{name!r} has shape {shape}, with an empty dimension; there is nothing to save."
+        )
     fitted = fit_chunks(shape, storage.chunks)
     factors = level_factors(axes, pyramid.downsample_z)
     level_options = pyramid if n_levels is None else PyramidOptions(levels=n_levels)

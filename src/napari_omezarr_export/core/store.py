@@ -17,8 +17,10 @@ import errno
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 STAGING_MARK = ".omezarr-export-"
 _ZARR_MARKERS = (".zgroup", ".zattrs", "zarr.json", ".zarray")
+_LEFTOVER = re.compile(r"^\d+-[0-9a-f]+\.(partial|replaced)$")
+_LIVE_STAGES: set[Path] = set()  # this process's writes in progress, never "leftovers"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -44,17 +48,64 @@ def is_zarr_store(path: Path) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in _ZARR_MARKERS)
 
 
+def _root_kind(path: Path) -> str | None:
+    """Why a zarr store may not be replaced by one image or labels store, or None if it may."""
+    if (path / ".zarray").is_file():
+        return "a zarr array, not an OME-Zarr image"
+    try:
+        if (path / "zarr.json").is_file():
+            document = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+            if document.get("node_type") == "array":
+                return "a zarr array, not an OME-Zarr image"
+            attrs = document.get("attributes") or {}
+        else:
+            zattrs = path / ".zattrs"
+            attrs = json.loads(zattrs.read_text(encoding="utf-8")) if zattrs.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None  # broken metadata: a failed earlier write of ours, safe to replace
+    ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else {}
+    ome = ome if isinstance(ome, dict) else {}
+    collection = {"plate", "well", "bioformats2raw.layout", "series"} & set(ome)
+    if collection:
+        return f"an OME-Zarr collection ({', '.join(sorted(collection))}) of several images"
+    if {"multiscales", "labels"} & set(ome):
+        return None
+    if _holds_zarr(path, depth=3):
+        return "a zarr group holding other zarr data"
+    return None
+
+
+def _holds_zarr(folder: Path, depth: int) -> bool:
+    """Whether zarr data lies within ``depth`` folders below ``folder`` (stops at the first)."""
+    if depth == 0:
+        return False
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            if is_zarr_store(child) or _holds_zarr(child, depth - 1):
+                return True
+    return False
+
+
 def check_replaceable(target: Path) -> None:
-    """Raise `TargetExistsError` unless ``target`` is absent or a zarr store we may replace.
+    """Raise `TargetExistsError` unless ``target`` is absent or a store we may replace.
+
+    Only a zarr store that is one OME-Zarr image, label image or labels group (or an empty
+    group) may be replaced. Plates, collections, plain arrays and groups holding other data
+    could hold more than the user means to replace.
 
     Parameters
     ----------
     target : Path
         Where a store is about to be written.
     """
-    if not (target.exists() or target.is_symlink()) or is_zarr_store(target):
+    if not (target.exists() or target.is_symlink()):
         return
-    kind = "a file" if target.is_file() else "a folder that is not a zarr store"
+    if not is_zarr_store(target):
+        kind = "a file" if target.is_file() else "a folder that is not a zarr store"
+    else:
+        kind = _root_kind(target)
+        if kind is None:
+            return
     raise TargetExistsError(
         f"{target} already exists and is {kind}; it was left untouched. Choose another name, "
         "or move it away first."
@@ -89,7 +140,11 @@ def remove_leftovers(target: Path) -> None:
     """
     if not target.parent.is_dir():
         return
-    for leftover in sorted(target.parent.glob(f".{target.name}{STAGING_MARK}*")):
+    prefix = f".{target.name}{STAGING_MARK}"  # matched exactly: names may hold glob characters
+    found = sorted(p for p in target.parent.iterdir() if p.name.startswith(prefix))
+    for leftover in found:
+        if not _LEFTOVER.match(leftover.name[len(prefix) :]) or leftover in _LIVE_STAGES:
+            continue  # not ours, or a write of this process that is still going
         pid = _leftover_pid(leftover)
         if pid is not None and pid != os.getpid() and _pid_alive(pid):
             continue  # another process is writing this target right now
@@ -164,19 +219,36 @@ def staged_directory(target: Path) -> Iterator[Path]:
         token = secrets.token_hex(4)
         stage = target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}-{token}.partial"
         stage.mkdir()
+        _LIVE_STAGES.add(stage)
     except OSError as exc:
         raise WriteFailedError(_failure_message(target, exc)) from exc
     try:
         yield stage
         swap_in(stage, target)
     except OSError as exc:
-        shutil.rmtree(stage, ignore_errors=True)
+        _remove_stage(stage)
         if isinstance(exc, OmeZarrError):
             raise
         raise WriteFailedError(_failure_message(target, exc)) from exc
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        _remove_stage(stage)
         raise
+    finally:
+        _LIVE_STAGES.discard(stage)
+
+
+def _remove_stage(stage: Path) -> None:
+    """Delete a failed write's staging folder, and again if a late write brought it back.
+
+    zarr writes an array's metadata and its parent group's concurrently; when one of them
+    fails, the other can still land just after the failure reaches us.
+    """
+    for _ in range(3):
+        shutil.rmtree(stage, ignore_errors=True)
+        time.sleep(0.05)
+        if not stage.exists():
+            return
+    log.warning("Could not remove %s; the next write to this target will.", stage)
 
 
 def _failure_message(target: Path, exc: OSError) -> str:

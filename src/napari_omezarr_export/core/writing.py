@@ -7,6 +7,7 @@ removed and the target keeps its old content (see `napari_omezarr_export.core.st
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -33,6 +34,8 @@ from .store import atomic_write_json, staged_directory
 __all__ = ["attributes_for", "iter_add_labels", "iter_fill_stage", "iter_write_store", "scan_data"]
 
 Progress = tuple[int, int]
+NEUTRAL_RGBA = (128, 128, 128, 255)
+log = logging.getLogger(__name__)
 
 
 class _Converted:
@@ -67,9 +70,11 @@ def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | No
     spec, summary = plan.labels_spec, plan.summary
     if spec is None or spec.colors is None or summary.too_many_values:
         return None
-    values = np.array(sorted(summary.values | extra), dtype=np.int64)
-    if not values.size:
+    found = sorted(summary.values | extra)
+    if not found:
         return None
+    wide = found[-1] > np.iinfo(np.int64).max  # uint64 labels beyond int64
+    values = np.array(found, dtype=np.uint64 if wide else np.int64)
     if callable(spec.colors):
         raw = np.asarray(spec.colors(values))
         rgba = raw * 255.0 if raw.dtype.kind == "f" else raw.astype(np.float64)
@@ -90,8 +95,13 @@ def _label_tables(plan: GroupPlan) -> tuple[dict | None, list[dict] | None]:
     if colors:
         properties += [{"label-value": v} for v in sorted(set(colors) - described)]
         properties.sort(key=lambda row: row["label-value"])
-        if properties and len(colors) < len(properties):
-            properties = [row for row in properties if row["label-value"] in colors]
+        uncolored = sorted(described - set(colors))
+        if uncolored:  # never drop a user's properties: give their labels a neutral colour
+            log.warning(
+                "Labels %r: values %s have properties but no colour; they are listed in gray.",
+                plan.name, uncolored[:10],
+            )  # fmt: skip
+            colors.update({v: list(NEUTRAL_RGBA) for v in uncolored})
     return colors, properties or None
 
 
@@ -149,12 +159,14 @@ def attributes_for(
         Attributes per group path.
     """
     attrs: dict[str, dict] = {}
-    label_names = [p.path.rsplit("/", 1)[-1] for p in plans if p.kind == "labels" and p.path]
+    label_plans = [p for p in plans if p.kind == "labels" and p.path]
+    label_names = [p.path.rsplit("/", 1)[-1] for p in label_plans]
     source = label_source
     for plan in plans:
         attrs[plan.path] = group_attributes(_group_ome(plan, version, source), version)
     if label_names:
-        parent = plans[-1].path.rsplit("/", 1)[0] if "/" in plans[-1].path else ""
+        last = label_plans[-1].path
+        parent = last.rsplit("/", 1)[0] if "/" in last else ""
         attrs[parent] = {
             **attrs.get(parent, {}),
             **group_attributes(labels_group(label_names), version),
