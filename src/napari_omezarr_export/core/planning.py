@@ -40,6 +40,18 @@ def _per_axis(values: Sequence[float] | None, ndim: int, default: float, what: s
     return values
 
 
+def _in_ngff_order(
+    scale: Sequence[float] | None,
+    translation: Sequence[float] | None,
+    ndim: int,
+    order: Sequence[int],
+) -> tuple[list[float], list[float]]:
+    """Scale and translation per axis (defaults 1 and 0), permuted like the data."""
+    scale = _per_axis(scale, ndim, 1.0, "Scale")
+    translation = _per_axis(translation, ndim, 0.0, "Translation")
+    return [scale[i] for i in order], [translation[i] for i in order]
+
+
 def _default_channels(count: int) -> list[ChannelStyle]:
     colors = DEFAULT_COLORS if count == 1 else MULTI_CHANNEL_COLORS
     return [ChannelStyle(f"Channel {i}", colors[i % len(colors)]) for i in range(count)]
@@ -71,8 +83,7 @@ def _plan_image(
     has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
     ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
     data = _transpose(data, order)
-    scale = [_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order]
-    translation = [_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order]
+    scale, translation = _in_ngff_order(scale, translation, ndim, order)
     names = "".join(a.name for a in ngff_axes)
     n_channels = data.shape[names.index("c")] if "c" in names else 1
     styles = list(channels) if channels is not None else _default_channels(n_channels)
@@ -217,13 +228,14 @@ def plan_standalone_labels(
     translation = spec.translation if spec.translation is not None else translation
     units = spec.units if spec.units is not None else units
     ngff_axes, order = resolve_axes(ndim, spec.axes, units)
+    ordered_scale, ordered_translation = _in_ngff_order(scale, translation, ndim, order)
     plan = plan_group(
         path="" if len(specs) == 1 else spec.name,
         kind="labels",
         data=_transpose(spec.data, order),
         axes=ngff_axes,
-        scale=[_per_axis(scale, ndim, 1.0, "Scale")[i] for i in order],
-        translation=[_per_axis(translation, ndim, 0.0, "Translation")[i] for i in order],
+        scale=ordered_scale,
+        translation=ordered_translation,
         name=spec.name,
         pyramid=pyramid,
         storage=storage,
