@@ -128,6 +128,7 @@ def check_store(group: Path, data: np.ndarray) -> dict:
         raise AssertionError(f"level 0 differs from the input in {wrong} pixels")
     del values
     groups = validate_metadata(group)
+    levels = [zarr.open_array(str(group / p), mode="r") for p in paths]
     meta = level0.metadata.to_dict()
     codec = meta.get("compressor") or (meta.get("codecs") or [{}])[-1]
     return {
@@ -137,6 +138,7 @@ def check_store(group: Path, data: np.ndarray) -> dict:
         "chunks": list(level0.chunks),
         "shards": list(level0.shards) if getattr(level0, "shards", None) else None,
         "codec": _codec_name(codec),
+        "raw_level_bytes": sum(a.nbytes for a in levels),
     }
 
 
@@ -152,7 +154,9 @@ def _codec_name(codec: dict | None) -> str:
         shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}.get(
             config.get("shuffle"), config.get("shuffle")
         )
-        return f"blosc-{config.get('cname')}-{config.get('clevel')}-{shuffle}"
+        blocks = config.get("blocksize") or 0
+        size = f"-{blocks // 1024}KiB" if blocks else ""
+        return f"blosc-{config.get('cname')}-{config.get('clevel')}-{shuffle}{size}"
     if "level" in config:
         return f"{name}-{config['level']}"
     return str(name)

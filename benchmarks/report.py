@@ -37,7 +37,7 @@ def summarize(records: list[dict]) -> dict[str, dict]:
                 disk=statistics.median(r["disk_bytes"] for r in good),
             )
             last = good[-1]
-            for key in ("levels", "zarr_format", "chunks", "codec", "check"):
+            for key in ("levels", "zarr_format", "chunks", "codec", "check", "raw_level_bytes"):
                 summary[key] = last.get(key)
         out[writer] = summary
     return out
@@ -101,7 +101,7 @@ def defaults_table(wl: Workload, summary: dict[str, dict]) -> str:
     rows = []
     for writer, s in summary.items():
         if "median_s" not in s:
-            rows.append([writer, "–", "–", "–", "–", "–", "–", "–", "–", "–", s["failed"]])
+            rows.append([writer, *["–"] * 10, s["failed"]])
             continue
         t = s["median_s"]
         rows.append(
@@ -114,6 +114,7 @@ def defaults_table(wl: Workload, summary: dict[str, dict]) -> str:
                 "x".join(str(c) for c in s.get("chunks") or []),
                 s.get("codec"),
                 f"{wl.nbytes / s['disk']:.2f}",
+                _fmt(s["raw_level_bytes"] / s["disk"] if s.get("raw_level_bytes") else None),
                 f"{s['disk'] / 1e6:.1f}",
                 f"{s['rss_peak'] - s['rss_loaded']:.0f}",
                 s.get("failed") or s.get("check"),
@@ -127,7 +128,8 @@ def defaults_table(wl: Workload, summary: dict[str, dict]) -> str:
         "zarr",
         "chunks",
         "codec",
-        "compression ratio",
+        "input / disk",
+        "all levels / disk",
         "disk MB",
         "writer overhead MiB",
         "check",

@@ -76,21 +76,47 @@ def import_time(repeats: int = 5) -> dict:
     return {"zarr": statistics.median(base), "ours": statistics.median(ours)}
 
 
+# (name, Blosc cname or None for plain zstd, level, shuffle, Blosc block size; 0 = Blosc's own)
 CODECS = [
-    ("blosc-zstd 1 bit", "zstd", 1, "bit"),
-    ("blosc-zstd 1 byte", "zstd", 1, "byte"),
-    ("blosc-zstd 3 bit", "zstd", 3, "bit"),
-    ("blosc-zstd 3 byte", "zstd", 3, "byte"),
-    ("blosc-zstd 5 bit", "zstd", 5, "bit"),
-    ("blosc-zstd 5 byte", "zstd", 5, "byte"),
-    ("blosc-lz4 5 bit", "lz4", 5, "bit"),
-    ("blosc-lz4 5 byte", "lz4", 5, "byte"),
-    ("zstd 3 (no shuffle)", None, 3, None),
+    ("blosc-zstd 1 bit", "zstd", 1, "bit", 0),
+    ("blosc-zstd 1 byte", "zstd", 1, "byte", 0),
+    ("blosc-zstd 3 bit", "zstd", 3, "bit", 0),
+    ("blosc-zstd 3 byte", "zstd", 3, "byte", 0),
+    ("blosc-zstd 5 bit", "zstd", 5, "bit", 0),
+    ("blosc-zstd 5 byte", "zstd", 5, "byte", 0),
+    ("blosc-zstd 1 bit 256 KiB", "zstd", 1, "bit", 1 << 18),
+    ("blosc-zstd 1 bit 1 MiB", "zstd", 1, "bit", 1 << 20),
+    ("blosc-zstd 1 byte 1 MiB", "zstd", 1, "byte", 1 << 20),
+    ("blosc-zstd 3 bit 1 MiB", "zstd", 3, "bit", 1 << 20),
+    ("blosc-zstd 5 byte 1 MiB", "zstd", 5, "byte", 1 << 20),
+    ("blosc-lz4 5 bit", "lz4", 5, "bit", 0),
+    ("blosc-lz4 5 byte", "lz4", 5, "byte", 0),
+    ("zstd 3 (no shuffle)", None, 3, None, 0),
 ]
 
 
-def codec_study(data: np.ndarray, chunk: tuple[int, int] = (1024, 1024), repeats: int = 3):
-    """Compression ratio and single-thread (de)compress speed per codec on 2-D chunks."""
+def _is_default(cname: str | None, level: int, shuffle: str | None, blocksize: int) -> bool:
+    from napari_omezarr_export import StorageOptions
+
+    default = StorageOptions()
+    return (f"blosc-{cname}", level, shuffle, blocksize) == (
+        default.codec,
+        default.level,
+        default.shuffle,
+        default.blocksize,
+    )
+
+
+def codec_study(
+    data: np.ndarray,
+    chunk: tuple[int, int] = (1024, 1024),
+    repeats: int = 3,
+    max_chunks: int = 32,
+):
+    """Compression ratio and single-thread (de)compress speed per codec on 2-D chunks.
+
+    At most ``max_chunks`` chunks are used, spread evenly over the data.
+    """
     import numcodecs
     from numcodecs import blosc
 
@@ -103,13 +129,14 @@ def codec_study(data: np.ndarray, chunk: tuple[int, int] = (1024, 1024), repeats
         for y in range(0, p.shape[0], chunk[0])
         for x in range(0, p.shape[1], chunk[1])
     ]
+    chunks = chunks[:: max(1, len(chunks) // max_chunks)][:max_chunks]
     raw = sum(c.nbytes for c in chunks)
     rows = []
-    for name, cname, level, shuffle in CODECS:
+    for name, cname, level, shuffle, blocksize in CODECS:
         if cname is None:
             codec = numcodecs.Zstd(level=level)
         else:
-            codec = numcodecs.Blosc(cname=cname, clevel=level, shuffle=shuffles[shuffle])
+            codec = numcodecs.Blosc(cname, level, shuffles[shuffle], blocksize=blocksize)
         c_times, d_times = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -128,7 +155,7 @@ def codec_study(data: np.ndarray, chunk: tuple[int, int] = (1024, 1024), repeats
                 "compress_s": c_s,
                 "compress_mbs": raw / 1e6 / c_s,
                 "decompress_mbs": raw / 1e6 / d_s,
-                "default": name == "blosc-zstd 3 bit",
+                "default": _is_default(cname, level, shuffle, blocksize),
             }
         )
     blosc.set_nthreads(os.cpu_count() or 1)
@@ -203,13 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         raw["import"] = result
         sections += ["## Import time", report.import_table(result)]
         save()
-    if not args.skip_codecs:
-        wl = get_workloads(["W1"], args.quick)[0]
+    for wl in [] if args.skip_codecs else get_workloads(["W1", "W3"], args.quick):
         rows = codec_study_subprocess(wl)
-        raw["codecs"] = rows
+        raw[f"codecs-{wl.name}"] = rows
         sections += [
-            f"## Codec study: level-0 1024x1024 chunks of W1 data {wl.shape} (current "
-            "default in bold)",
+            f"## Codec study: level-0 1024x1024 chunks of {wl.name} data {wl.shape} "
+            f"{wl.dtype} (current default in bold)",
             report.codec_table(rows),
         ]
         save()

@@ -67,8 +67,14 @@ def write_ours(data: np.ndarray, path: Path, wl: Workload, settings: str) -> Pat
         channels = [ChannelStyle(f"C{i}") for i in range(wl.n_channels)]
         return write_image(data, path, axes=wl.axes, channels=channels)[0]
     pyramid = PyramidOptions(levels=wl.levels, image_method="mean", label_method="nearest")
+    # blocksize=0: Blosc's own block size, as every peer gets.
     storage = StorageOptions(
-        ngff_version="0.4", chunks=wl.chunk_shape, codec="blosc-zstd", level=5, shuffle="byte"
+        ngff_version="0.4",
+        chunks=wl.chunk_shape,
+        codec="blosc-zstd",
+        level=5,
+        shuffle="byte",
+        blocksize=0,
     )
     if wl.kind == "labels":
         return write_labels(LabelsSpec(data, "labels"), path, pyramid=pyramid, storage=storage)[0]

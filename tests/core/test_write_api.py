@@ -189,6 +189,12 @@ def test_bad_input_gets_clear_errors(tmp_path, image):
         write_image(np.zeros((2, 2, 2, 2, 2, 2)), tmp_path / "x")
     with pytest.raises(InvalidOptionError, match="1 channel styles were given for 2 channels"):
         write_image(image, tmp_path / "x", axes="cyx", channels=STYLES[:1])
+    with pytest.raises(InvalidOptionError, match="single string 'DAPI'; give a list"):
+        write_image(image, tmp_path / "x", axes="cyx", channels="DAPI")
+    with pytest.raises(InvalidOptionError, match="Channel 1 is 7; give its name as text"):
+        write_image(image, tmp_path / "x", axes="cyx", channels=["DAPI", 7])
+    with pytest.raises(InvalidOptionError, match="Blosc block size 100 is out of range"):
+        StorageOptions(blocksize=100)
     with pytest.raises(InvalidOptionError, match="must hold integers"):
         write_labels(LabelsSpec(np.zeros((4, 4), np.float32), "f"), tmp_path / "x")
     with pytest.raises(InvalidOptionError, match="cannot be a folder name"):
@@ -197,3 +203,11 @@ def test_bad_input_gets_clear_errors(tmp_path, image):
         write_image(image, tmp_path / "x", storage=StorageOptions(
             ngff_version="0.5", chunks=(1, 128, 128), shards=(1, 200, 256)))  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+def test_channels_can_be_plain_names(tmp_path, image):
+    [path] = write_image(image, tmp_path / "named", channels=["DAPI", "GFP"])
+    assert_valid_store(path)
+    channels = _attrs(path)["omero"]["channels"]
+    assert [c["label"] for c in channels] == ["DAPI", "GFP"]
+    assert len({c["color"] for c in channels}) == 2  # the default colours, one per channel

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..core.options import StorageOptions
+
 __all__ = ["DEFAULTS", "load_settings", "save_settings", "settings_path"]
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "downsample_z": False,
     "ngff_version": "0.4",
     "codec": "blosc-zstd",
-    "level": 3,
+    "level": StorageOptions().level,
     "chunk_target_mib": 4,
     "folder": "",
 }

@@ -86,7 +86,7 @@ def write_image(
     scale: Sequence[float] | None = None,
     translation: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
     name: str = "image",
     labels: Sequence[LabelsSpec] = (),
     pyramid: PyramidOptions | None = None,
@@ -108,8 +108,9 @@ def write_image(
         Physical pixel size and the position of pixel 0's centre, per dimension of ``data``.
     units : sequence of str, optional
         Unit per dimension, such as ``"micrometer"`` or ``"second"``.
-    channels : sequence of ChannelStyle, optional
-        Name, colour, window and visibility of each channel.
+    channels : sequence of ChannelStyle or str, optional
+        Name, colour, window and visibility of each channel; a plain name takes the default
+        colour and a window from the data.
     name : str
         The image's name in the metadata.
     labels : sequence of LabelsSpec

@@ -3,14 +3,13 @@
 Level 0 is read once, one band of chunk rows at a time (the full x extent, and the full z
 extent when z is halved). Each band is written, then downsampled into the next level's buffer;
 a level writes as soon as its buffer holds whole chunk rows, and passes them on the same way.
-Every write covers whole chunks, so each chunk of each level is compressed exactly once, and
-zarr compresses the chunks of one write in parallel. Memory stays near two bands per level,
-whatever the image's height: the pass never holds a whole level.
+Every write covers whole chunks, so each chunk of each level is compressed exactly once. Memory
+stays near two bands per level, whatever the image's height: the pass never holds a whole level.
 
-Writes run on a small thread pool, a few at a time (`WriteQueue`), so that compressing one
-band overlaps reading and downsampling the next. zarr alone is synchronous per write, which left
-a core idle while the main thread downsampled (measured: about 0.65-0.7x the wall time of
-synchronous writes on benchmark workloads W1 and W2; see benchmarks/README.md).
+Writes run on a small thread pool (`WriteQueue`), so that compressing one band's chunks
+overlaps reading and downsampling the next on the main thread. Where `chunk_files` can write an
+array's chunk files exactly as zarr would, each chunk is its own task; otherwise (shards, other
+codecs) each band goes to zarr as one ``array[index] = block``.
 """
 
 from __future__ import annotations
@@ -25,11 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .chunk_files import ChunkFileWriter, chunk_file_writer
 from .pyramid import downsample
 
 __all__ = ["LevelTarget", "count_chunks", "iter_write_levels"]
 
 BandObserver = Callable[[tuple[slice, ...], np.ndarray], None]
+
+# Writes queued at once: enough to keep both cores compressing while the main thread reads and
+# downsamples the next band, few enough that memory stays a few bands per level.
+CHUNKS_IN_FLIGHT = 16  # single chunks that we encode ourselves
+BANDS_IN_FLIGHT = 4  # whole bands handed to zarr
 
 
 @dataclass
@@ -39,6 +44,12 @@ class LevelTarget:
     array: object  # a zarr.Array (or anything with .shape, .chunks and __setitem__)
     pending: list[np.ndarray] = field(default_factory=list)
     written_rows: int = 0
+    files: ChunkFileWriter | None = None
+
+    @classmethod
+    def for_array(cls, array: object) -> LevelTarget:
+        """A target that writes chunk files itself where zarr's own files would be the same."""
+        return cls(array, files=chunk_file_writer(array) if hasattr(array, "metadata") else None)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -47,23 +58,30 @@ class LevelTarget:
 
 
 class WriteQueue:
-    """Run array writes on a small pool, with at most ``limit`` in flight.
+    """Run writes on a small pool, with at most ``limit`` in flight.
 
     A failed write re-raises its error in the caller at the next `submit` or `drain`.
     `close` cancels what has not started and waits for what has, so nothing writes into a
     staging folder after a cancelled export has removed it.
     """
 
-    def __init__(self, limit: int = 4) -> None:
+    def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
         self._pending: deque[Future] = deque()
-        self._limit = limit
 
-    def submit(self, array: object, index: tuple, block: np.ndarray) -> None:
-        """Write ``block`` to ``array[index]`` in the background."""
-        self._pending.append(self._pool.submit(array.__setitem__, index, block))
-        while len(self._pending) > self._limit:
+    def submit(self, limit: int, write: Callable[..., None], *args: object) -> None:
+        """Call ``write(*args)`` in the background, once at most ``limit`` others are queued."""
+        self._pending.append(self._pool.submit(write, *args))
+        while len(self._pending) > limit:
             self._pending.popleft().result()
+
+    def write(self, target: LevelTarget, index: tuple, block: np.ndarray) -> None:
+        """Write ``block`` to ``target``'s array at ``index``: chunk by chunk, or through zarr."""
+        if target.files is None:
+            self.submit(BANDS_IN_FLIGHT, target.array.__setitem__, index, block)
+            return
+        for coords, chunk in target.files.split(index, block):
+            self.submit(CHUNKS_IN_FLIGHT, target.files.write_chunk, coords, chunk)
 
     def drain(self) -> None:
         """Wait for every write; raise the first error."""
@@ -165,7 +183,7 @@ def iter_write_levels(
     try:
         for outer, index in iter_bands(source.shape, write_unit(arrays[0]), factors):
             if outer != current_outer:
-                targets, current_outer = [LevelTarget(a) for a in arrays], outer
+                targets, current_outer = [LevelTarget.for_array(a) for a in arrays], outer
             band = np.asarray(source[index])
             if observe is not None:
                 observe(index, band)
@@ -203,7 +221,7 @@ def _push(
     target.pending = [rest] if rest.shape[y_axis] else []
     start = target.written_rows
     index = (*outer, *([slice(None)] * (y_axis - len(outer))), slice(start, start + ready))
-    writes.submit(target.array, index, out)
+    writes.write(target, index, out)
     target.written_rows += ready
     yield count_chunks(out.shape, target.array.chunks)
     if level + 1 < len(targets):

@@ -19,6 +19,7 @@ from .api import iter_write_image, preview_metadata
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions, check_choice
 from .plan import LabelsSpec
+from .planning import channel_styles
 
 __all__ = [
     "BRIEFLOW_STEPS",
@@ -32,7 +33,7 @@ __all__ = [
 
 BRIEFLOW_STEPS = ("preprocess", "sbs", "phenotype")
 DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phenotype"}
-STORAGE = StorageOptions(ngff_version="0.4", codec="blosc-zstd", level=3, shuffle="bit")
+STORAGE = StorageOptions(ngff_version="0.4")  # Blosc zstd, as the design asks
 PYRAMID = PyramidOptions(image_method="mean", label_method="nearest")
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -69,15 +70,17 @@ def brieflow_store_path(
     return Path(root) / step / "omezarr" / f"{well}_{tile}__{image_type}.zarr"
 
 
-def flatten_cycles(data: Any, channels: Sequence[ChannelStyle]) -> tuple[Any, list[ChannelStyle]]:
+def flatten_cycles(
+    data: Any, channels: Sequence[ChannelStyle | str]
+) -> tuple[Any, list[ChannelStyle]]:
     """Turn (cycle, channel, y, x) into (cycle * channel, y, x) with ``C<k>-<name>`` names.
 
     Parameters
     ----------
     data : array-like
         SBS images with the cycle first.
-    channels : sequence of ChannelStyle
-        One style per channel of a cycle (e.g. DAPI, G, T, A, C).
+    channels : sequence of ChannelStyle or str
+        One style or name per channel of a cycle (e.g. DAPI, G, T, A, C).
 
     Returns
     -------
@@ -85,6 +88,7 @@ def flatten_cycles(data: Any, channels: Sequence[ChannelStyle]) -> tuple[Any, li
         The flattened array and one style per flattened channel.
     """
     cycles, per_cycle = data.shape[0], data.shape[1]
+    channels = channel_styles(channels, per_cycle)
     if len(channels) != per_cycle:
         raise InvalidOptionError(
             f"{len(channels)} channel styles were given for {per_cycle} channels per cycle."

@@ -25,7 +25,7 @@ def compressors_for(storage: StorageOptions, itemsize: int) -> tuple[Any, ...] |
     Parameters
     ----------
     storage : StorageOptions
-        Codec, level, shuffle and NGFF version.
+        Codec, level, shuffle, Blosc block size and NGFF version.
     itemsize : int
         Bytes per pixel; Blosc's shuffle works on this type size.
 
@@ -41,15 +41,16 @@ def compressors_for(storage: StorageOptions, itemsize: int) -> tuple[Any, ...] |
         codec = numcodecs.Zstd(level=level) if storage.zarr_format == 2 else ZstdCodec(level=level)
         return (codec,)
     cname = storage.codec.removeprefix("blosc-")
+    blocksize = int(storage.blocksize)
     if storage.zarr_format == 2:
-        return (
-            numcodecs.Blosc(cname=cname, clevel=level, shuffle=_BLOSC_SHUFFLE_V2[storage.shuffle]),
-        )
+        shuffle = _BLOSC_SHUFFLE_V2[storage.shuffle]
+        return (numcodecs.Blosc(cname=cname, clevel=level, shuffle=shuffle, blocksize=blocksize),)
     return (
         BloscCodec(
             cname=cname,
             clevel=level,
             shuffle=_BLOSC_SHUFFLE_V3[storage.shuffle],
             typesize=itemsize,
+            blocksize=blocksize,
         ),
     )

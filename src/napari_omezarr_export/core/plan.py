@@ -91,8 +91,9 @@ class DataSummary:
             groups = {0: band}
         else:
             first = index[self.channel_axis].start
+            before = (slice(None),) * self.channel_axis
             groups = {
-                first + i: np.take(band, i, axis=self.channel_axis)
+                first + i: band[(*before, i)]  # a view: np.take would copy the band
                 for i in range(band.shape[self.channel_axis])
             }
         for channel, values in groups.items():

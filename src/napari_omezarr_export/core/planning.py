@@ -52,9 +52,38 @@ def _in_ngff_order(
     return [scale[i] for i in order], [translation[i] for i in order]
 
 
-def _default_channels(count: int) -> list[ChannelStyle]:
-    colors = DEFAULT_COLORS if count == 1 else MULTI_CHANNEL_COLORS
-    return [ChannelStyle(f"Channel {i}", colors[i % len(colors)]) for i in range(count)]
+def channel_styles(channels: Sequence[ChannelStyle | str] | None, count: int) -> list:
+    """Return one `ChannelStyle` per channel: as given, made from a bare name, or the default.
+
+    Parameters
+    ----------
+    channels : sequence of ChannelStyle or str, or None
+        The user's channels; None gives ``count`` default styles.
+    count : int
+        The number of channels when ``channels`` is None.
+
+    Returns
+    -------
+    list of ChannelStyle
+        The styles, in order.
+    """
+    names = [f"Channel {i}" for i in range(count)] if channels is None else channels
+    if isinstance(names, str):
+        raise InvalidOptionError(
+            f"channels is the single string {names!r}; give a list with one name or "
+            "ChannelStyle per channel, such as ['DAPI', 'GFP']."
+        )
+    colors = DEFAULT_COLORS if len(names) == 1 else MULTI_CHANNEL_COLORS
+    styles = []
+    for i, channel in enumerate(names):
+        if isinstance(channel, str):
+            channel = ChannelStyle(channel, colors[i % len(colors)])
+        elif not isinstance(channel, ChannelStyle):
+            raise InvalidOptionError(
+                f"Channel {i} is {channel!r}; give its name as text or a ChannelStyle."
+            )
+        styles.append(channel)
+    return styles
 
 
 def _transpose(data: Any, order: tuple[int, ...]) -> Any:
@@ -74,7 +103,7 @@ def _plan_image(
     scale: Sequence[float] | None,
     translation: Sequence[float] | None,
     units: Sequence[object] | None,
-    channels: Sequence[ChannelStyle] | None,
+    channels: Sequence[ChannelStyle | str] | None,
     name: str,
     pyramid: PyramidOptions,
     storage: StorageOptions,
@@ -86,7 +115,7 @@ def _plan_image(
     scale, translation = _in_ngff_order(scale, translation, ndim, order)
     names = "".join(a.name for a in ngff_axes)
     n_channels = data.shape[names.index("c")] if "c" in names else 1
-    styles = list(channels) if channels is not None else _default_channels(n_channels)
+    styles = channel_styles(channels, n_channels)
     if len(styles) != n_channels:
         raise InvalidOptionError(
             f"{len(styles)} channel styles were given for {n_channels} channels (axes "
@@ -190,7 +219,7 @@ def plan_image_export(
     scale: Sequence[float] | None = None,
     translation: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
     name: str = "image",
     labels: Sequence[LabelsSpec] = (),
     pyramid: PyramidOptions | None = None,

@@ -104,24 +104,40 @@ def _strided_views(block: np.ndarray, factors: Sequence[int]) -> list[np.ndarray
     ]
 
 
-def _mean(views: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    n = len(views)
+def _window_sum(block: np.ndarray, factors: Sequence[int], wide: type) -> np.ndarray:
+    """Sum each window by adding its halves axis by axis, widening to ``wide`` on the first add.
+
+    Measured on a 1x1024x8192 uint16 band: 4.4 ms, against 11.4 ms for four strided adds into
+    a zeroed buffer followed by a floor division (benchmarks/README.md, "Mean kernel").
+    """
+    total = block.astype(wide) if all(f == 1 for f in factors) else block
+    for axis, factor in enumerate(factors):
+        if factor == 1:
+            continue
+        even = total[(slice(None),) * axis + (slice(0, None, 2),)]
+        odd = total[(slice(None),) * axis + (slice(1, None, 2),)]
+        total = np.add(even, odd, dtype=wide)
+    return total
+
+
+def _mean(block: np.ndarray, factors: Sequence[int]) -> np.ndarray:
+    dtype = block.dtype
+    n = math.prod(factors)
     if dtype.kind == "f":
-        total = np.zeros(views[0].shape, dtype=np.float64)
-        for view in views:
-            total += view
-        return (total / n).astype(dtype)
+        return (_window_sum(block, factors, np.float64) / n).astype(dtype)
     if dtype.itemsize <= 4:
-        # Sum in a wider integer type: no overflow, exact, then round half up.
+        # Sum in a wider integer type: no overflow, exact. Windows hold 2**k pixels, so adding
+        # half a window and shifting right by k rounds half up, as floor division would.
         if dtype.itemsize == 4:
             wide = np.int64
         else:
             wide = np.int32 if dtype.kind == "i" else np.uint32
-        total = np.zeros(views[0].shape, dtype=wide)
-        for view in views:
-            total += view
-        return ((total + n // 2) // n).astype(dtype)
+        total = _window_sum(block, factors, wide)
+        total += n // 2
+        total >>= n.bit_length() - 1
+        return total.astype(dtype)
     # 64-bit integers: the sum could overflow, so average quotients and remainders apart.
+    views = _strided_views(block, factors)
     quotient = np.zeros(views[0].shape, dtype=dtype)
     remainder = np.zeros(views[0].shape, dtype=np.int64)
     for view in views:
@@ -161,9 +177,10 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: str) -> np.nda
     """
     if method == "nearest":
         return np.ascontiguousarray(block[tuple(slice(None, None, f) for f in factors)])
-    views = _strided_views(_pad_to_even(block, factors), factors)
+    block = _pad_to_even(block, factors)
     if method == "mean":
-        return _mean(views, block.dtype)
+        return _mean(block, factors)
+    views = _strided_views(block, factors)
     if method == "max":
         return np.maximum.reduce(views)
     if method == "min":
