@@ -17,6 +17,7 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from .workloads import OUTPUT, Workload
 ROOT = Path(__file__).resolve().parent.parent
 WARM_IMPORTS = {
     "ours": ["napari_omezarr_export"],
+    "ours, 1 level": ["napari_omezarr_export"],
     "ome-zarr-py": ["dask.array", "ome_zarr.writer", "ome_zarr.scale", "skimage.transform"],
     "bioio-ome-zarr": ["dask.array", "bioio_ome_zarr.writers", "skimage.transform"],
     "ngff-zarr": ["dask.array", "ngff_zarr"],
@@ -248,7 +250,8 @@ def run_one(
     """Run one write in a fresh subprocess; return its measurements (or its error)."""
     workdir = workdir or OUTPUT / "stores"
     workdir.mkdir(parents=True, exist_ok=True)
-    out = workdir / f"{wl.name}-{writer}-{settings}-{os.getpid()}.ome.zarr"
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{writer}-{settings}")
+    out = workdir / f"{wl.name}-{slug}-{os.getpid()}.ome.zarr"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [
         sys.executable,

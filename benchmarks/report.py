@@ -66,7 +66,7 @@ def equal_table(wl: Workload, summary: dict[str, dict]) -> str:
         method = METHODS.get(writer, ("", ""))[1 if wl.kind == "labels" else 0]
         rows.append(
             [
-                f"**{writer}**" if writer == "ours" else writer,
+                f"**{writer}**" if writer.startswith("ours") else writer,
                 f"{t:.2f} ({s['min_s']:.2f}–{s['max_s']:.2f})",
                 _fmt(t / best_s if best_s else None),
                 _fmt(t / limit_s if limit_s else None),
@@ -106,7 +106,7 @@ def defaults_table(wl: Workload, summary: dict[str, dict]) -> str:
         t = s["median_s"]
         rows.append(
             [
-                f"**{writer}**" if writer == "ours" else writer,
+                f"**{writer}**" if writer.startswith("ours") else writer,
                 f"{t:.2f}",
                 _fmt(t / ours if ours else None),
                 s.get("levels"),

@@ -61,11 +61,14 @@ def write_ours(data: np.ndarray, path: Path, wl: Workload, settings: str) -> Pat
         write_labels,
     )
 
-    if settings == "defaults":
+    if settings in ("defaults", "defaults, 1 level"):
+        # "defaults, 1 level": our defaults without a pyramid, to compare bytes on disk with
+        # a writer whose default writes one level.
+        one = {"pyramid": PyramidOptions(levels=1)} if settings != "defaults" else {}
         if wl.kind == "labels":
-            return write_labels(LabelsSpec(data, "labels"), path)[0]
+            return write_labels(LabelsSpec(data, "labels"), path, **one)[0]
         channels = [ChannelStyle(f"C{i}") for i in range(wl.n_channels)]
-        return write_image(data, path, axes=wl.axes, channels=channels)[0]
+        return write_image(data, path, axes=wl.axes, channels=channels, **one)[0]
     pyramid = PyramidOptions(levels=wl.levels, image_method="mean", label_method="nearest")
     # blocksize=0: Blosc's own block size, as every peer gets.
     storage = StorageOptions(
@@ -240,14 +243,23 @@ def write_limit(data: np.ndarray, path: Path, wl: Workload, settings: str) -> Pa
     return path
 
 
+def write_ours_one_level(data: np.ndarray, path: Path, wl: Workload, settings: str) -> Path:
+    """Our defaults with one level (defaults table only)."""
+    if settings != "defaults":
+        raise ValueError("'ours, 1 level' is only for the defaults table")
+    return write_ours(data, path, wl, "defaults, 1 level")
+
+
 WRITERS: dict[str, Callable[[np.ndarray, Path, Workload, str], Path]] = {
     "ours": write_ours,
+    "ours, 1 level": write_ours_one_level,
     "ome-zarr-py": write_ome_zarr,
     "bioio-ome-zarr": write_bioio,
     "ngff-zarr": write_ngff_zarr,
     "limit": write_limit,
 }
 PEERS = ("ome-zarr-py", "bioio-ome-zarr", "ngff-zarr")
+EQUAL_WRITERS = ("ours", *PEERS, "limit")
 
 
 def chunk_count(wl: Workload) -> int:

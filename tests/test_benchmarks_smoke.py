@@ -28,11 +28,11 @@ def test_every_writer_runs_and_passes_the_checks(tmp_path):
     data_path = tmp_path / "tiny.npy"
     np.save(data_path, generate(wl))
     # The subprocesses run side by side: this test times nothing, and it keeps `make test` short.
-    with ThreadPoolExecutor(len(writers.WRITERS)) as pool:
+    with ThreadPoolExecutor(len(writers.EQUAL_WRITERS)) as pool:
         records = list(
             pool.map(
                 lambda w: run_one(w, wl, data_path, "equal", workdir=tmp_path / "stores"),
-                writers.WRITERS,
+                writers.EQUAL_WRITERS,
             )
         )
     for record in records:
@@ -44,7 +44,7 @@ def test_every_writer_runs_and_passes_the_checks(tmp_path):
     assert not list((tmp_path / "stores").iterdir()), "stores must be cleaned up"
     summary = report.summarize(records)
     table = report.equal_table(wl, summary)
-    assert table.count("\n") == len(writers.WRITERS) + 1
+    assert table.count("\n") == len(writers.EQUAL_WRITERS) + 1
     assert "ours/" in report.ratios_line(wl, summary)
 
 
@@ -65,6 +65,8 @@ def test_defaults_and_codec_study_tables(tmp_path):
     data = generate(wl)
     store = writers.write_ours(data, tmp_path / "d.ome.zarr", wl, "defaults")
     assert check_store(store, data)["codec"].startswith("blosc-zstd")
+    one = writers.write_ours_one_level(data, tmp_path / "one.ome.zarr", wl, "defaults")
+    assert check_store(one, data)["levels"] == 1
     rows = codec_study(data, chunk=(128, 128), repeats=1)
     assert len(rows) == len(CODECS) and all(r["ratio"] > 1 for r in rows)
     assert [r["name"] for r in rows if r["default"]] == ["blosc-zstd 1 bit 1 MiB"]

@@ -21,6 +21,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     store = tmp_path / "readme_example.ome.zarr"
     assert_valid_store(store)
     assert zarr.open_group(store, mode="r")["labels/nuclei/0"][350, 350] == 2
+    assert_valid_store(tmp_path / "names_only.ome.zarr")
     assert_valid_store(tmp_path / "screen.percell" / "images.zarr" / "control" / "region_1")
     assert_valid_store(
         tmp_path / "brieflow_run" / "phenotype" / "omezarr" / "A1_0__phenotype.zarr"
