@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
 from napari_omezarr_export.core.discovery import discover
 from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
@@ -130,6 +131,12 @@ def test_opening_reads_no_full_resolution_chunk(tmp_path, rng):
     specs = read(path)
     assert all(s.kwargs["contrast_limits"][1] > 4000 for s in specs)  # from level 2
     assert specs[0].data[0].shape == (128, 128)
+    # The lowest level, read for the limits, is kept in memory for napari to draw first.
+    lowest = zarr.open_array(path / "2", mode="r")[...]
+    for channel, spec in enumerate(specs):
+        assert isinstance(spec.data[-1], np.ndarray)
+        np.testing.assert_array_equal(spec.data[-1], lowest[channel])
+        assert type(spec.data[0]).__name__ == "Array"  # dask: level 0 stays on disk
 
 
 @pytest.mark.parametrize("quirk", ["none", "no_omero", "short_channels", "scale0"])

@@ -48,7 +48,7 @@ class LevelTarget:
 
     @classmethod
     def for_array(cls, array: object) -> LevelTarget:
-        """A target that writes chunk files itself where zarr's own files would be the same."""
+        """Return a target that writes its own chunk files where they would equal zarr's."""
         return cls(array, files=chunk_file_writer(array) if hasattr(array, "metadata") else None)
 
     @property
@@ -58,7 +58,7 @@ class LevelTarget:
 
 
 class WriteQueue:
-    """Run writes on a small pool, with at most ``limit`` in flight.
+    """Run writes on a small pool, with a bounded number queued (see `submit`).
 
     A failed write re-raises its error in the caller at the next `submit` or `drain`.
     `close` cancels what has not started and waits for what has, so nothing writes into a

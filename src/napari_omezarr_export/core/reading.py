@@ -1,8 +1,9 @@
 """Open a discovered node lazily as layer specs: images (one per channel), labels and masks.
 
 :func:`read_node` is the single entry point the napari adapter calls. Every pixel array is a
-dask view of a zarr array; the only pixels read at open time are a small sample of the
-lowest-resolution level, and only for channels whose ``omero`` window cannot be trusted.
+dask view of a zarr array; the only pixels read at open time are those of the
+lowest-resolution level (a sample when it is large), and only for channels whose ``omero``
+window cannot be trusted. A small lowest level read that way stays in memory for napari.
 """
 
 from __future__ import annotations
@@ -48,8 +49,17 @@ def _dtype_range(dtype: Any) -> Any:
     return np.array([0.0, 1.0])
 
 
+# A pyramid's lowest level, when it is one plane up to this size per channel, is read whole for
+# the contrast limits and kept in memory as the layer's last level, which napari draws first:
+# its chunks are read once, not twice (benchmarks/open_speed.py counts the chunk files read).
+SMALL_LEVEL_BYTES = 16 * 2**20
+
+
 def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: tuple[int, ...]):
     """Compute contrast limits, in one dask pass, for the styles that have no trusted window.
+
+    A pyramid whose lowest level is one small plane (`SMALL_LEVEL_BYTES`) is read whole, and
+    that level is replaced in ``channels`` by the numpy array read; others are sampled.
 
     Parameters
     ----------
@@ -66,15 +76,30 @@ def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: 
         Contrast limits per channel.
     """
     todo = [i for i, s in enumerate(styles) if s.window is None]
+    whole = {
+        i
+        for i in todo
+        if len(channels[i]) > 1  # a pyramid, whose lowest level napari draws first
+        and channels[i][-1].ndim == len(spatial)  # one plane: drawn whole
+        and channels[i][-1].nbytes <= SMALL_LEVEL_BYTES
+    }
     try:
         # A scheduler given as a function skips dask's scheduler lookup, which imports
         # `distributed` on first use (about 0.2 s, measured by benchmarks/open_speed.py).
-        samples = [sample_plane(channels[i], spatial) for i in todo]
+        samples = [
+            channels[i][-1] if i in whole else sample_plane(channels[i], spatial) for i in todo
+        ]
         planes = dask.compute(*samples, scheduler=dask.threaded.get)
     except StoreFormatError as exc:  # a corrupt chunk: open anyway, fail only where it is
         logger.warning("%s Contrast limits fall back to the data type's range.", exc)
         planes = tuple(_dtype_range(channels[i][0].dtype) for i in todo)
-    computed = dict(zip(todo, (limits_from_plane(p) for p in planes), strict=True))
+        whole = set()
+    computed = {}
+    for i, plane in zip(todo, planes, strict=True):
+        if i in whole:
+            channels[i][-1] = plane
+            plane = sample_plane([plane], spatial)  # the same pixels as a sampled level
+        computed[i] = limits_from_plane(plane)
     return [s.window if s.window is not None else computed[i] for i, s in enumerate(styles)]
 
 
@@ -120,7 +145,7 @@ def image_layers(
             styles = [ChannelStyle(ms.name or ms.path.name, styles[0].color, None)]
     keep = [i for i in range(len(ms.axes)) if i != c]
     if c is None:
-        channels = [ms.levels]
+        channels = [list(ms.levels)]  # a copy: fill_limits may swap in the lowest level read
     else:
         channels = [[lv[(slice(None),) * c + (i,)] for lv in ms.levels] for i in range(n)]
     names = tuple(ms.axes[i].name for i in keep)
