@@ -17,6 +17,7 @@ from ..core.axes import default_axis_names
 from ..core.errors import ExportError
 from ..core.options import ChannelStyle
 from ..core.plan import LabelsSpec
+from ..core.stacking import Concatenated
 
 __all__ = ["ImageExport", "channel_style", "labels_spec", "layers_to_export"]
 
@@ -138,13 +139,8 @@ def _expand(data: Any) -> Any:
 
 
 def _concatenate(arrays: list[Any]) -> Any:
-    if len(arrays) == 1:
-        return arrays[0]
-    if all(isinstance(a, np.ndarray) for a in arrays):
-        return np.concatenate(arrays)
-    import dask.array as da
-
-    return da.concatenate([da.asarray(a) for a in arrays])
+    """The layers' channels as one array, without copying any layer (see core.stacking)."""
+    return arrays[0] if len(arrays) == 1 else Concatenated(arrays)
 
 
 def _per_axis(meta: dict, key: str, ndim: int) -> list:
