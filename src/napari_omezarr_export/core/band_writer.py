@@ -8,8 +8,8 @@ stays near two bands per level, whatever the image's height: the pass never hold
 
 Writes run on a small thread pool (`WriteQueue`), so that compressing one band's chunks
 overlaps reading and downsampling the next on the main thread. Where `chunk_files` can write an
-array's chunk files exactly as zarr would, each chunk is its own task; otherwise (shards, other
-codecs) each band goes to zarr as one ``array[index] = block``.
+array's chunk (or shard) files exactly as zarr would, each chunk or shard is its own task;
+otherwise (other codecs) each band goes to zarr as one ``array[index] = block``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ BandObserver = Callable[[tuple[slice, ...], np.ndarray], None]
 
 # Writes queued at once: enough to keep both cores compressing while the main thread reads and
 # downsamples the next band, few enough that memory stays a few bands per level.
-CHUNKS_IN_FLIGHT = 16  # single chunks that we encode ourselves
+UNITS_IN_FLIGHT = 16  # single chunks (or shards) that we encode ourselves
 BANDS_IN_FLIGHT = 4  # whole bands handed to zarr
 
 
@@ -80,8 +80,8 @@ class WriteQueue:
         if target.files is None:
             self.submit(BANDS_IN_FLIGHT, target.array.__setitem__, index, block)
             return
-        for coords, chunk in target.files.split(index, block):
-            self.submit(CHUNKS_IN_FLIGHT, target.files.write_chunk, coords, chunk)
+        for coords, unit in target.files.split(index, block):
+            self.submit(UNITS_IN_FLIGHT, target.files.write, coords, unit)
 
     def drain(self) -> None:
         """Wait for every write; raise the first error."""

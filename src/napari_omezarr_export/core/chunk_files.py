@@ -1,16 +1,19 @@
-"""Write whole chunks of a zarr array straight to their files: encode with numcodecs, save bytes.
+"""Write whole chunks (or shards) of a zarr array straight to their files, as zarr would.
 
 Why not ``array[index] = block``: zarr 3 sends every chunk of a write through its one
 event-loop thread, which copies the chunk into a new fill-value buffer and compares every pixel
 with the fill value before a worker thread compresses it. On two cores that serial part, not
 compression, set the pace. Encoding each chunk with the same numcodecs codec on our own pool
-and writing its file directly took W2 (4x8192x8192 uint16, 5 levels, default codec) from 1.98 s
-to about 1.55 s of wall time (see benchmarks/README.md, "Chunk files").
+and writing its file directly took W2 (4x8192x8192 uint16, 5 levels, default codec) from 2.35 s
+to 1.56 s of wall time (1.98 s with zarr's ``write_empty_chunks=True``), and sharded NGFF 0.5
+from 1.75 s to 1.06 s (benchmarks/README.md, "Why our writer is faster").
 
 This is done only where the files are byte-identical to zarr's own, which
-``tests/core/test_chunk_files.py`` checks file by file: a local store, no sharding, no filters,
-C order, a zero fill value, and no compressor or one numcodecs Blosc or Zstd compressor. Any other
-array returns None from `chunk_file_writer`, and its writes go through zarr.
+``tests/core/test_chunk_files.py`` checks file by file: a local store, a zero fill value, and
+either zarr v2 without filters, C order, with no compressor or one numcodecs Blosc or Zstd
+compressor, or zarr v3 with ``bytes`` (little-endian) and at most one Blosc or Zstd codec,
+optionally inside the sharding codec with its default index (``bytes`` + ``crc32c``, at the
+end). Any other array returns None from `chunk_file_writer`, and its writes go through zarr.
 """
 
 from __future__ import annotations
@@ -22,14 +25,26 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import numcodecs
 import numpy as np
-from zarr.codecs import BloscCodec, BytesCodec, ZstdCodec
+from zarr.codecs import (
+    BloscCodec,
+    BytesCodec,
+    Crc32cCodec,
+    Endian,
+    ShardingCodec,
+    ShardingCodecIndexLocation,
+    ZstdCodec,
+)
+from zarr.core.indexing import morton_order_iter
 from zarr.storage import LocalStore
 
 __all__ = ["ChunkFileWriter", "chunk_file_writer"]
 
 Encoder = Callable[[np.ndarray], Any]
+UnitEncoder = Callable[[np.ndarray], "bytes | None"]
+_ABSENT = 2**64 - 1  # a shard index entry for an inner chunk that is not stored
 
 _V3_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
@@ -45,11 +60,13 @@ def _v2_encoder(metadata: Any) -> Encoder | None:
     return None
 
 
-def _v3_encoder(metadata: Any) -> Encoder | None:
-    codecs = list(metadata.codecs)
-    if not codecs or not isinstance(codecs[0], BytesCodec) or len(codecs) > 2:
-        return None
-    if codecs[0].endian is not None and codecs[0].endian.value != "little":
+def _is_little_bytes(codec: Any) -> bool:
+    return isinstance(codec, BytesCodec) and codec.endian in (None, Endian.little)
+
+
+def _v3_encoder(codecs: Sequence[Any]) -> Encoder | None:
+    """The encoder of ``[bytes]`` or ``[bytes, blosc or zstd]``; None for any other chain."""
+    if not codecs or not _is_little_bytes(codecs[0]) or len(codecs) > 2:
         return None
     if len(codecs) == 1:
         return bytes
@@ -69,8 +86,60 @@ def _v3_encoder(metadata: Any) -> Encoder | None:
     return None
 
 
+def _chunk_encoder(encode: Encoder) -> UnitEncoder:
+    """Encode one chunk; None for a chunk equal to the fill value (zarr leaves those out)."""
+
+    def encode_chunk(chunk: np.ndarray) -> bytes | None:
+        chunk = np.ascontiguousarray(chunk)
+        return None if _is_fill(chunk) else encode(chunk)
+
+    return encode_chunk
+
+
+def _shard_encoder(sharding: ShardingCodec, shard_shape: Sequence[int]) -> UnitEncoder | None:
+    """Encode one shard as zarr's sharding codec does, or None when it is set up otherwise.
+
+    The inner chunks are stored in Morton order, empty ones left out, followed by the index:
+    (offset, length) per inner chunk as little-endian uint64, (2**64-1, 2**64-1) when absent,
+    then the CRC32C of the index as a little-endian uint32.
+    """
+    index_codecs = list(sharding.index_codecs)
+    if sharding.index_location is not ShardingCodecIndexLocation.end or not (
+        len(index_codecs) == 2
+        and _is_little_bytes(index_codecs[0])
+        and isinstance(index_codecs[1], Crc32cCodec)
+    ):
+        return None
+    encode = _v3_encoder(list(sharding.codecs))
+    if encode is None:
+        return None
+    inner = tuple(sharding.chunk_shape)
+    per_shard = tuple(s // c for s, c in zip(shard_shape, inner, strict=True))
+    order = list(morton_order_iter(per_shard))
+
+    def encode_shard(shard: np.ndarray) -> bytes | None:
+        index = np.full((*per_shard, 2), _ABSENT, dtype="<u8")
+        pieces, offset = [], 0
+        for coords in order:
+            window = tuple(slice(i * c, (i + 1) * c) for i, c in zip(coords, inner, strict=True))
+            chunk = np.ascontiguousarray(shard[window])
+            if _is_fill(chunk):
+                continue
+            payload = encode(chunk)
+            pieces.append(payload)
+            index[coords] = (offset, len(payload))
+            offset += len(payload)
+        if not pieces:
+            return None
+        table = index.tobytes()
+        checksum = np.array(google_crc32c.value(table), dtype="<u4").tobytes()
+        return b"".join([*pieces, table, checksum])
+
+    return encode_shard
+
+
 def chunk_file_writer(array: Any) -> ChunkFileWriter | None:
-    """Return a writer of ``array``'s chunk files, or None when zarr must write them.
+    """Return a writer of ``array``'s chunk (or shard) files, or None when zarr must write them.
 
     Parameters
     ----------
@@ -80,20 +149,29 @@ def chunk_file_writer(array: Any) -> ChunkFileWriter | None:
     Returns
     -------
     ChunkFileWriter or None
-        None unless the store is local, the array unsharded, its fill value zero and its
-        codecs ones this module encodes exactly like zarr.
+        None unless the store is local, the fill value zero and the codecs ones this module
+        encodes exactly like zarr.
     """
     store = array.store
     metadata = array.metadata
     if not isinstance(store, LocalStore) or not np.dtype(array.dtype).isnative:
         return None
-    if getattr(array, "shards", None) is not None or metadata.fill_value != 0:
+    if metadata.fill_value != 0:
         return None
-    encode = _v2_encoder(metadata) if metadata.zarr_format == 2 else _v3_encoder(metadata)
-    if encode is None:
+    unit = tuple(array.chunks)
+    if metadata.zarr_format == 2:
+        encode = _v2_encoder(metadata)
+        encode_unit = None if encode is None else _chunk_encoder(encode)
+    elif len(metadata.codecs) == 1 and isinstance(metadata.codecs[0], ShardingCodec):
+        unit = tuple(array.shards)
+        encode_unit = _shard_encoder(metadata.codecs[0], unit)
+    else:
+        encode = _v3_encoder(list(metadata.codecs))
+        encode_unit = None if encode is None else _chunk_encoder(encode)
+    if encode_unit is None:
         return None
     directory = Path(store.root) / array.path
-    return ChunkFileWriter(directory, encode, metadata.encode_chunk_key, array.chunks, array.dtype)
+    return ChunkFileWriter(directory, encode_unit, metadata.encode_chunk_key, unit, array.dtype)
 
 
 def _is_fill(chunk: np.ndarray) -> bool:
@@ -106,18 +184,18 @@ def _is_fill(chunk: np.ndarray) -> bool:
 
 
 class ChunkFileWriter:
-    """Encode and save whole chunks of one array as files, the way zarr names and pads them.
+    """Encode and save whole chunks (or shards) of one array as files, as zarr names and pads them.
 
     Parameters
     ----------
     directory : Path
         The array's folder in the store.
     encode : callable
-        Turns one C-contiguous chunk into its stored bytes.
-    chunk_key : callable
-        Turns chunk coordinates into the key under ``directory``, like ``"0/1/2"``.
-    chunks : sequence of int
-        The chunk shape; edge chunks are padded to it with zeros, as zarr does.
+        Turns one unit (a chunk, or a shard) into its stored bytes, or None to store nothing.
+    key : callable
+        Turns unit coordinates into the file's key under ``directory``, like ``"0/1/2"``.
+    unit : sequence of int
+        The chunk or shard shape; units at the array's edge are padded to it with zeros.
     dtype : numpy.dtype
         The array's data type.
     """
@@ -125,60 +203,59 @@ class ChunkFileWriter:
     def __init__(
         self,
         directory: Path,
-        encode: Encoder,
-        chunk_key: Callable[[tuple[int, ...]], str],
-        chunks: Sequence[int],
+        encode: UnitEncoder,
+        key: Callable[[tuple[int, ...]], str],
+        unit: Sequence[int],
         dtype: np.dtype,
     ) -> None:
         self._directory = directory
         self._encode = encode
-        self._chunk_key = chunk_key
-        self.chunks = tuple(int(c) for c in chunks)
+        self._key = key
+        self.unit = tuple(int(c) for c in unit)
         self._dtype = np.dtype(dtype)
         self._folders: set[Path] = set()
 
     def split(
         self, index: tuple[slice, ...], block: np.ndarray
     ) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-        """Yield ``(chunk coordinates, view)`` for each chunk of a chunk-aligned ``block``.
+        """Yield ``(unit coordinates, view)`` for each unit of a unit-aligned ``block``.
 
         Parameters
         ----------
         index : tuple of slice
             Where ``block`` goes in the array, leading axes first (missing axes start at 0);
-            every start is a multiple of the chunk shape.
+            every start is a multiple of the unit shape.
         block : numpy.ndarray
-            The data; it covers whole chunks, except where it ends at the array's edge.
+            The data; it covers whole units, except where it ends at the array's edge.
 
         Yields
         ------
         tuple
-            Chunk coordinates and the view of ``block`` that fills that chunk.
+            Unit coordinates and the view of ``block`` that fills that unit.
         """
         starts = [s.start or 0 for s in index] + [0] * (block.ndim - len(index))
-        counts = [math.ceil(n / c) for n, c in zip(block.shape, self.chunks, strict=True)]
+        counts = [math.ceil(n / c) for n, c in zip(block.shape, self.unit, strict=True)]
         for offsets in itertools.product(*(range(n) for n in counts)):
             view = block[
-                tuple(slice(o * c, (o + 1) * c) for o, c in zip(offsets, self.chunks, strict=True))
+                tuple(slice(o * c, (o + 1) * c) for o, c in zip(offsets, self.unit, strict=True))
             ]
             coords = tuple(
-                start // c + o for start, c, o in zip(starts, self.chunks, offsets, strict=True)
+                start // c + o for start, c, o in zip(starts, self.unit, offsets, strict=True)
             )
             yield coords, view
 
-    def write_chunk(self, coords: tuple[int, ...], data: np.ndarray) -> None:
-        """Encode one chunk and save it, unless it is all zero (zarr leaves those out too)."""
-        if data.shape == self.chunks:
-            chunk = np.ascontiguousarray(data, dtype=self._dtype)
-        else:
-            chunk = np.zeros(self.chunks, dtype=self._dtype)
-            chunk[tuple(slice(0, n) for n in data.shape)] = data
-        if _is_fill(chunk):
+    def write(self, coords: tuple[int, ...], data: np.ndarray) -> None:
+        """Encode one unit and save it, unless it holds only the fill value."""
+        if data.shape != self.unit:
+            padded = np.zeros(self.unit, dtype=self._dtype)
+            padded[tuple(slice(0, n) for n in data.shape)] = data
+            data = padded
+        payload = self._encode(data)
+        if payload is None:
             return
-        path = self._directory / self._chunk_key(coords)
+        path = self._directory / self._key(coords)
         if path.parent not in self._folders:
             os.makedirs(path.parent, exist_ok=True)
             self._folders.add(path.parent)
-        payload = self._encode(chunk)
         with open(path, "wb") as file:
             file.write(payload)
