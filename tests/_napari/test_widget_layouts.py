@@ -97,3 +97,29 @@ def test_brieflow_layout_refuses_other_label_names(widget, qtbot, tmp_path):
     dock._export.changed()
     assert "'membranes'" in dock._status.value
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("cycles", ["axis", "flatten"])
+def test_brieflow_sbs_cycles_from_several_layers(make_napari_viewer, qtbot, tmp_path, rng, cycles):
+    viewer = make_napari_viewer()
+    stacks = [rng.poisson(300, (3, 64, 80)).astype(np.uint16) for _ in range(2)]  # 3 cycles each
+    for name, stack in zip(("DAPI", "G"), stacks, strict=True):
+        viewer.add_image(stack, name=name, axis_labels=("t", "y", "x"))
+    _, dock = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    panel = dock._destination_layout
+    panel.choice.value = "brieflow"
+    panel.step.value, panel.well.value, panel.tile.value = "sbs", "A1", "3"
+    panel.cycles.value = cycles
+    dock._dest.value = tmp_path / "run"
+    dock.refresh()
+    preview = dock._preview_attrs
+    _export(qtbot, dock)
+    assert "Saved" in dock._status.value, dock._status.value
+    [store] = (tmp_path / "run" / "sbs").rglob("*.zarr")
+    assert preview == {key: _attrs(store / key) for key in preview}
+    assert_valid_store(store)
+    level0 = zarr.open_group(store, mode="r")["0"][:]
+    expected = np.stack(stacks, axis=1)  # (cycle, channel, y, x)
+    if cycles == "flatten":
+        expected = expected.reshape(6, 64, 80)
+    np.testing.assert_array_equal(level0, expected)

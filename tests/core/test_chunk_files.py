@@ -145,3 +145,19 @@ def test_the_zarr_path_and_ours_write_the_same_pyramid(tmp_path, rng):
     for by_zarr, ours in zip(levels["zarr"], levels["ours"], strict=True):
         np.testing.assert_array_equal(by_zarr, ours)
     np.testing.assert_array_equal(levels["ours"][0], data)
+
+
+def test_blocks_off_the_unit_grid_are_left_to_zarr_and_dtypes_are_cast(tmp_path, rng):
+    root = zarr.open_group(tmp_path / "store.zarr", mode="w", zarr_format=2)
+    array = _create(root, "a", 2, V2_COMPRESSORS["zstd"], "uint16")
+    writer = chunk_file_writer(array)
+    whole = (slice(0, 2), slice(0, 128))
+    assert writer.aligned(whole, np.zeros((2, 128, 517)))
+    assert writer.aligned((slice(0, 2), slice(256, 300)), np.zeros((2, 44, 517)))  # the edge
+    assert not writer.aligned((slice(0, 2), slice(64, 192)), np.zeros((2, 128, 517)))
+    assert not writer.aligned(whole, np.zeros((2, 100, 517)))  # ends inside a chunk
+    wide = rng.integers(0, 1000, size=(2, 128, 517)).astype(np.int64)  # stored as uint16
+    for coords, unit in writer.split(whole, wide):
+        writer.write(coords, unit)
+    np.testing.assert_array_equal(array[:, :128], wide)
+    assert array[:, :128].dtype == np.uint16

@@ -15,6 +15,7 @@ from napari_omezarr_export import (
     TargetExistsError,
     iter_write_image,
     preview_metadata,
+    write_brieflow_image,
     write_image,
     write_labels,
 )
@@ -191,6 +192,9 @@ def test_bad_input_gets_clear_errors(tmp_path, image):
         write_image(image, tmp_path / "x", axes="cyx", channels=STYLES[:1])
     with pytest.raises(InvalidOptionError, match="single string 'DAPI'; give a list"):
         write_image(image, tmp_path / "x", axes="cyx", channels="DAPI")
+    with pytest.raises(InvalidOptionError, match="single string 'DAPI'; give a list"):
+        write_brieflow_image(image, tmp_path / "run", step="phenotype", well="A1", tile=1,
+                             channels="DAPI")  # fmt: skip
     with pytest.raises(InvalidOptionError, match="Channel 1 is 7; give its name as text"):
         write_image(image, tmp_path / "x", axes="cyx", channels=["DAPI", 7])
     with pytest.raises(InvalidOptionError, match="Blosc block size 100 is out of range"):

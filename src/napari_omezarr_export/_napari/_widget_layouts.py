@@ -28,6 +28,7 @@ from ..core.percell_export import (
     iter_write_percell_region,
     preview_percell_region,
 )
+from ..core.planning import transpose_lazily
 from ._convert import ImageExport, labels_spec
 from ._percell_writer import region_from_metadata
 
@@ -208,7 +209,7 @@ class LayoutPanel(Container):
         data, scale, units = image.data, image.scale, image.units
         if "t" in image.axes:  # stacked layers are (c, t, y, x); Brieflow wants the cycle first
             order = [image.axes.index("t"), image.axes.index("c"), *range(2, len(image.axes))]
-            data = data.transpose(order)
+            data = transpose_lazily(data, order)
             scale, units = [scale[i] for i in order], [units[i] for i in order]
         options = {
             "step": self.step.value, "well": self.well.value, "tile": self.tile.value,

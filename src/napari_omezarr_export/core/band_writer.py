@@ -77,7 +77,7 @@ class WriteQueue:
 
     def write(self, target: LevelTarget, index: tuple, block: np.ndarray) -> None:
         """Write ``block`` to ``target``'s array at ``index``: chunk by chunk, or through zarr."""
-        if target.files is None:
+        if target.files is None or not target.files.aligned(index, block):
             self.submit(BANDS_IN_FLIGHT, target.array.__setitem__, index, block)
             return
         for coords, unit in target.files.split(index, block):

@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .api import iter_write_image, preview_metadata
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions, check_choice
@@ -93,6 +95,10 @@ def flatten_cycles(
         raise InvalidOptionError(
             f"{len(channels)} channel styles were given for {per_cycle} channels per cycle."
         )
+    if not isinstance(data, np.ndarray):
+        import dask.array as da
+
+        data = da.asarray(data)  # a lazy reshape (layers joined by the widget included)
     flat = data.reshape((cycles * per_cycle, *data.shape[2:]))
     styles = [
         replace(style, label=f"C{cycle + 1}-{style.label}")
@@ -141,7 +147,7 @@ def brieflow_image_arguments(
         axes = "tcyx"
     labels = [LabelsSpec(d, n) for n, d in (("nuclei", nuclei), ("cells", cells)) if d is not None]
     options = {
-        "axes": axes, "channels": list(channels), "scale": scale, "units": units,
+        "axes": axes, "channels": channel_styles(channels, 0), "scale": scale, "units": units,
         "name": target.stem, "labels": labels, "pyramid": PYRAMID, "storage": STORAGE,
     }  # fmt: skip
     return data, target, options

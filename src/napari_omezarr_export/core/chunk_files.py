@@ -37,8 +37,12 @@ from zarr.codecs import (
     ShardingCodecIndexLocation,
     ZstdCodec,
 )
-from zarr.core.indexing import morton_order_iter
 from zarr.storage import LocalStore
+
+try:  # zarr's order of inner chunks in a shard; without it, zarr writes shards itself
+    from zarr.core.indexing import morton_order_iter
+except ImportError:  # pragma: no cover - a zarr release that moved it
+    morton_order_iter = None
 
 __all__ = ["ChunkFileWriter", "chunk_file_writer"]
 
@@ -104,11 +108,13 @@ def _shard_encoder(sharding: ShardingCodec, shard_shape: Sequence[int]) -> UnitE
     then the CRC32C of the index as a little-endian uint32.
     """
     index_codecs = list(sharding.index_codecs)
-    if sharding.index_location is not ShardingCodecIndexLocation.end or not (
+    default_index = (
         len(index_codecs) == 2
         and _is_little_bytes(index_codecs[0])
         and isinstance(index_codecs[1], Crc32cCodec)
-    ):
+        and sharding.index_location is ShardingCodecIndexLocation.end
+    )
+    if morton_order_iter is None or not default_index:
         return None
     encode = _v3_encoder(list(sharding.codecs))
     if encode is None:
@@ -171,7 +177,9 @@ def chunk_file_writer(array: Any) -> ChunkFileWriter | None:
     if encode_unit is None:
         return None
     directory = Path(store.root) / array.path
-    return ChunkFileWriter(directory, encode_unit, metadata.encode_chunk_key, unit, array.dtype)
+    return ChunkFileWriter(
+        directory, encode_unit, metadata.encode_chunk_key, unit, array.shape, array.dtype
+    )
 
 
 def _is_fill(chunk: np.ndarray) -> bool:
@@ -196,6 +204,8 @@ class ChunkFileWriter:
         Turns unit coordinates into the file's key under ``directory``, like ``"0/1/2"``.
     unit : sequence of int
         The chunk or shard shape; units at the array's edge are padded to it with zeros.
+    shape : sequence of int
+        The array's shape.
     dtype : numpy.dtype
         The array's data type.
     """
@@ -206,14 +216,30 @@ class ChunkFileWriter:
         encode: UnitEncoder,
         key: Callable[[tuple[int, ...]], str],
         unit: Sequence[int],
+        shape: Sequence[int],
         dtype: np.dtype,
     ) -> None:
         self._directory = directory
         self._encode = encode
         self._key = key
         self.unit = tuple(int(c) for c in unit)
+        self.shape = tuple(int(n) for n in shape)
         self._dtype = np.dtype(dtype)
         self._folders: set[Path] = set()
+
+    def aligned(self, index: tuple[slice, ...], block: np.ndarray) -> bool:
+        """Whether ``block`` at ``index`` covers whole units (or runs to the array's edge).
+
+        Only then can each unit be encoded from the block alone; anything else goes to zarr,
+        which reads what is already stored first.
+        """
+        starts = [s.start or 0 for s in index] + [0] * (block.ndim - len(index))
+        return all(
+            start % unit == 0 and (length % unit == 0 or start + length == size)
+            for start, length, unit, size in zip(
+                starts, block.shape, self.unit, self.shape, strict=True
+            )
+        )
 
     def split(
         self, index: tuple[slice, ...], block: np.ndarray
@@ -246,6 +272,7 @@ class ChunkFileWriter:
 
     def write(self, coords: tuple[int, ...], data: np.ndarray) -> None:
         """Encode one unit and save it, unless it holds only the fill value."""
+        data = np.asarray(data, dtype=self._dtype)  # as zarr would store it, whatever came in
         if data.shape != self.unit:
             padded = np.zeros(self.unit, dtype=self._dtype)
             padded[tuple(slice(0, n) for n in data.shape)] = data

@@ -95,7 +95,10 @@ LABELS_PYRAMID = PyramidOptions(label_method="nearest")
 
 def _storage(ndim: int, codec: tuple[str, int]) -> StorageOptions:
     chunks = (1, 10, 512, 512) if ndim == 4 else (1, 512, 512) if ndim == 3 else (512, 512)
-    return StorageOptions(ngff_version="0.4", chunks=chunks, codec=codec[0], level=codec[1])
+    # blocksize=0: Blosc's own block size, as PerCell's own writer leaves it.
+    return StorageOptions(
+        ngff_version="0.4", chunks=chunks, codec=codec[0], level=codec[1], blocksize=0
+    )
 
 
 def _ensure_groups(root: Path, parts: Sequence[str]) -> None:

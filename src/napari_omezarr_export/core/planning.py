@@ -86,7 +86,22 @@ def channel_styles(channels: Sequence[ChannelStyle | str] | None, count: int) ->
     return styles
 
 
-def _transpose(data: Any, order: tuple[int, ...]) -> Any:
+def transpose_lazily(data: Any, order: Sequence[int]) -> Any:
+    """Return ``data`` with its axes in ``order``: a numpy view, or a lazy dask array.
+
+    Parameters
+    ----------
+    data : array-like
+        numpy, dask, zarr or joined layers (`Concatenated`).
+    order : sequence of int
+        The new axis order.
+
+    Returns
+    -------
+    array-like
+        ``data`` itself when the order is unchanged.
+    """
+    order = tuple(order)
     if order == tuple(range(len(order))):
         return data
     if isinstance(data, np.ndarray):
@@ -111,7 +126,7 @@ def _plan_image(
     ndim = len(data.shape)
     has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
     ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
-    data = _transpose(data, order)
+    data = transpose_lazily(data, order)
     scale, translation = _in_ngff_order(scale, translation, ndim, order)
     names = "".join(a.name for a in ngff_axes)
     n_channels = data.shape[names.index("c")] if "c" in names else 1
@@ -261,7 +276,7 @@ def plan_standalone_labels(
     plan = plan_group(
         path="" if len(specs) == 1 else spec.name,
         kind="labels",
-        data=_transpose(spec.data, order),
+        data=transpose_lazily(spec.data, order),
         axes=ngff_axes,
         scale=ordered_scale,
         translation=ordered_translation,

@@ -53,6 +53,7 @@ def _dtype_range(dtype: Any) -> Any:
 # the contrast limits and kept in memory as the layer's last level, which napari draws first:
 # its chunks are read once, not twice (benchmarks/open_speed.py counts the chunk files read).
 SMALL_LEVEL_BYTES = 16 * 2**20
+SMALL_LEVELS_TOTAL_BYTES = 128 * 2**20
 
 
 def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: tuple[int, ...]):
@@ -83,6 +84,8 @@ def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: 
         and channels[i][-1].ndim == len(spatial)  # one plane: drawn whole
         and channels[i][-1].nbytes <= SMALL_LEVEL_BYTES
     }
+    if sum(channels[i][-1].nbytes for i in whole) > SMALL_LEVELS_TOTAL_BYTES:
+        whole = set()  # many channels: sample them all, keep nothing in memory
     try:
         # A scheduler given as a function skips dask's scheduler lookup, which imports
         # `distributed` on first use (about 0.2 s, measured by benchmarks/open_speed.py).

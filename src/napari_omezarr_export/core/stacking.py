@@ -48,6 +48,19 @@ class Concatenated:
         """The size in bytes, as one array."""
         return int(np.prod(self.shape)) * self.dtype.itemsize
 
+    def to_dask_array(self) -> Any:
+        """The same array as dask, one chunk per joined array (`dask.array.asarray` calls this).
+
+        Returns
+        -------
+        dask.array.Array
+            The lazy concatenation, for operations a plain read does not cover (transpose,
+            reshape).
+        """
+        import dask.array as da
+
+        return da.concatenate([da.asarray(a) for a in self.arrays])
+
     def __len__(self) -> int:
         return self.shape[0]
 
