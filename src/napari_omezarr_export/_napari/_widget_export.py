@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 Progress = tuple[int, int]
 
+PROGRESS_INTERVAL_S = 0.1  # the least time between two progress updates of the bar
+
 
 def run_steps(
     steps: Iterator[Progress], cancel: threading.Event
@@ -44,16 +47,20 @@ def run_steps(
     Yields
     ------
     tuple of int
-        ``(chunks done, chunks total)``.
+        ``(chunks done, chunks total)``, at most every `PROGRESS_INTERVAL_S`, and the last.
 
     Returns
     -------
     bool
         True when the write completed, False when it was cancelled (nothing was written).
     """
+    shown = -PROGRESS_INTERVAL_S
     with contextlib.closing(steps):  # closing() on cancel removes the staging folder
         for progress in steps:
-            yield progress
+            now = time.monotonic()
+            if now - shown >= PROGRESS_INTERVAL_S or progress[0] >= progress[1]:
+                shown = now
+                yield progress  # each yield is a signal to the GUI thread: a few per second
             if cancel.is_set():
                 return False
     return True

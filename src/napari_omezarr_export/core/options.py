@@ -176,8 +176,8 @@ class StorageOptions:
     blocksize : int
         Bytes per Blosc block, each compressed on its own; 0 lets Blosc choose (about 64 to
         256 KiB). The default 1 MiB blocks, with bit-shuffle and zstd level 1, compressed
-        microscopy images about 3 % smaller and 2.5 times faster than Blosc's choice at zstd
-        level 3 (``python -m benchmarks.run``, codec study).
+        microscopy images about 3 % smaller and more than twice as fast as Blosc's choice at
+        zstd level 3 (``python -m benchmarks.run``, codec study).
     """
 
     ngff_version: NgffVersion = "0.4"
