@@ -369,3 +369,17 @@ def make_brieflow_run(tmp_path, rng):
         "area": [120.0, np.nan, 98.5, 1.0, 2.0],
     })  # fmt: skip
     return tmp_path / "phenotype" / "omezarr" / "A1_0__phenotype.zarr"
+
+
+def bioformats2raw_store(tmp_path: Path, rng, *, listed: bool, layout: int = 3) -> Path:
+    """A bioformats2raw converter output: two series (a 2-channel image with labels, and a
+    small single-channel one), listed in ``OME/`` or only numbered."""
+    root = write_group(tmp_path / "converted.zarr", {"bioformats2raw.layout": layout})
+    omero = omero_channels(["DAPI", "GFP"], ["0000FF", "00FF00"])
+    first = write_image(root / "0", cells_image(rng, c=2), axes=yx_axes("c", "y", "x"),
+                        scale=[1, 0.5, 0.5], omero=omero)  # fmt: skip
+    write_labels(first, {"cells": cells_labels()})
+    write_image(root / "1", cells_image(rng, c=1, y=32, x=48)[0], axes=yx_axes("y", "x"),
+                scale=[2, 2])  # fmt: skip
+    write_group(root / "OME", {"series": ["0", "1"]} if listed else {})
+    return root

@@ -10,6 +10,7 @@ import pytest
 from napari_omezarr_export._napari._reader import get_reader
 from napari_omezarr_export.core.errors import StoreFormatError
 from store_factories import (
+    bioformats2raw_store,
     brieflow_phenotype,
     brieflow_sbs,
     brieflow_table,
@@ -69,6 +70,7 @@ def _stores(tmp_path, rng) -> dict[str, Path]:
     return {
         "legacy-0.1": legacy_store(tmp_path, "0.1", rng),
         "legacy-0.3": legacy_store(tmp_path, "0.3", rng),
+        "bioformats2raw": bioformats2raw_store(tmp_path, rng, listed=True),
         "brieflow": bf,
         "brieflow-labels": bf / "labels",
         "brieflow-cells": bf / "labels" / "cells",
@@ -83,6 +85,7 @@ def _stores(tmp_path, rng) -> dict[str, Path]:
 EXPECTED_LAYERS = {
     "legacy-0.1": ["DAPI", "GFP", "cells"],
     "legacy-0.3": ["DAPI", "GFP", "cells"],
+    "bioformats2raw": ["series 0: DAPI", "series 0: GFP", "series 0: cells", "series 1"],
     "brieflow": ["DAPI", "COXIV", "CENPA", "nuclei", "cells"],
     "brieflow-labels": ["nuclei", "cells"],
     "brieflow-cells": ["cells"],

@@ -14,6 +14,7 @@ from napari_omezarr_export.core.discovery import discover
 from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
 from napari_omezarr_export.core.reading import read_node
 from store_factories import (
+    bioformats2raw_store,
     brieflow_phenotype,
     brieflow_sbs,
     brieflow_table,
@@ -213,3 +214,25 @@ def test_broken_stores_raise_one_clear_error(tmp_path, rng, case):
     with pytest.raises(StoreFormatError, match=message) as info:
         read(path)
     assert str(path) in str(info.value) or path.name in str(info.value)
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["OME-series", "numbered"])
+def test_bioformats2raw_series_open_with_their_labels(tmp_path, rng, listed):
+    root = bioformats2raw_store(tmp_path, rng, listed=listed)
+    assert discover(root).kind == "image_series"
+    specs = by_name(read(root))
+    assert list(specs) == ["series 0: DAPI", "series 0: GFP", "series 0: cells", "series 1"]
+    assert specs["series 0: cells"].layer_type == "labels"
+    assert specs["series 0: DAPI"].kwargs["scale"] == (0.5, 0.5)
+    assert specs["series 1"].data[0].shape == (32, 48)
+
+
+def test_bioformats2raw_layouts_we_cannot_read_say_why(tmp_path, rng):
+    root = bioformats2raw_store(tmp_path, rng, listed=True, layout=2)
+    with pytest.raises(StoreFormatError, match="layout 2; only layout 3"):
+        read(root)
+    shutil.rmtree(root / "0")
+    shutil.rmtree(root / "1")
+    (root / ".zattrs").write_text(json.dumps({"bioformats2raw.layout": 3}))
+    with pytest.raises(StoreFormatError, match=r"none of its series \(0, 1\) holds an OME-Zarr"):
+        read(root)

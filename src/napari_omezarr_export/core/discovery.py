@@ -3,9 +3,10 @@
 One small predicate per node kind, in the spirit of ome-zarr-py's ``matches``: each looks at
 one or two metadata files of the dropped folder (never at pixel data, never a listing of a big
 folder) and :func:`discover` returns a :class:`Node` whose ``kind`` says what it found. Anything
-that is not an OME-Zarr image, labels group, label image, mask, ``.percell`` experiment (or a
-part of one) or Brieflow table is ``"not_ours"``; a store that is ours but whose metadata cannot
-be parsed is ``"broken"`` so that the reader can explain the problem.
+that is not an OME-Zarr image, bioformats2raw series, labels group, label image, mask,
+``.percell`` experiment (or a part of one) or Brieflow table is ``"not_ours"``; a store that is
+ours but whose metadata cannot be parsed is ``"broken"`` so that the reader can explain the
+problem.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 NodeKind = Literal[
     "image",
+    "image_series",
     "labels_group",
     "label_image",
     "mask",
@@ -143,6 +145,8 @@ def _kind_from_meta(path: Path, meta: NodeMeta) -> NodeKind | None:
     attrs = meta.attrs
     if "multiscales" in attrs:
         return "label_image" if "image-label" in attrs else "image"
+    if "bioformats2raw.layout" in attrs:
+        return "image_series"
     if isinstance(attrs.get("labels"), list):
         return "labels_group"
     if {"columns", "num_rows"} <= set(attrs):

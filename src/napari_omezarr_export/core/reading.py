@@ -23,7 +23,7 @@ from .layerspec import LayerSpec, Reference, units_of
 from .masks import mask_group_layers, particles_layer
 from .multiscales import Multiscale, open_multiscale
 from .omero import ChannelStyle, channel_styles, limits_from_plane, sample_plane
-from .zarrmeta import read_node_meta
+from .zarrmeta import has_zarr_metadata, read_node_meta
 
 __all__ = ["image_layers", "open_image", "read_node"]
 
@@ -275,6 +275,75 @@ def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | No
     return None
 
 
+def series_paths(root: Path) -> list[Path]:
+    """The images of a bioformats2raw store: as ``OME/`` lists them, else ``0/``, ``1/``, ...
+
+    Parameters
+    ----------
+    root : Path
+        The store, whose attributes hold ``bioformats2raw.layout``.
+
+    Returns
+    -------
+    list of Path
+        One group per series, in order.
+    """
+    listed = read_node_meta(root / "OME").attrs.get("series") if (root / "OME").is_dir() else None
+    if isinstance(listed, list) and listed:
+        return [root / str(name) for name in listed]
+    paths = []
+    while has_zarr_metadata(root / str(len(paths))):  # the spec's consecutive numbering
+        paths.append(root / str(len(paths)))
+    return paths
+
+
+def series_layers(root: Path, attrs: dict[str, Any]) -> list[LayerSpec]:
+    """Open every series of a bioformats2raw store (the converter's output) as layers.
+
+    Parameters
+    ----------
+    root : Path
+        The store.
+    attrs : dict
+        Its attributes.
+
+    Returns
+    -------
+    list of LayerSpec
+        Each series' images and labels; names start with the series when there are several.
+
+    Raises
+    ------
+    StoreFormatError
+        When the layout is not version 3, or no series holds an image.
+    """
+    layout = attrs.get("bioformats2raw.layout")
+    if layout != 3:
+        raise StoreFormatError(
+            f"{root} is a bioformats2raw store of layout {layout!r}; only layout 3 (the one in "
+            "the NGFF specification) can be opened. Convert it again with bioformats2raw 0.3 or "
+            "later."
+        )
+    paths = series_paths(root)
+    images = [p for p in paths if "multiscales" in read_node_meta(p).attrs]
+    if not images:
+        raise StoreFormatError(
+            f"{root} is a bioformats2raw store, but none of its series "
+            f"({', '.join(p.name for p in paths) or 'none found'}) holds an OME-Zarr image. "
+            "Open a series folder inside it directly, or check that the conversion finished."
+        )
+    layers = []
+    for path in images:
+        specs = open_image(path)[0]
+        if len(images) > 1:
+            series = f"series {path.name}" if path.name.isdigit() else path.name
+            for spec in specs:
+                named = spec.name not in ("", path.name)
+                spec.kwargs["name"] = f"{series}: {spec.name}" if named else series
+        layers += specs
+    return layers
+
+
 def read_node(node: Node) -> list[LayerSpec]:
     """Open a discovered node as layer specs (the reader's whole job, minus napari).
 
@@ -304,6 +373,8 @@ def read_node(node: Node) -> list[LayerSpec]:
         return read_percell_node(node)
     if kind == "image":
         return open_image(node.path)[0]
+    if kind == "image_series":
+        return series_layers(node.path, node.attrs)
     if kind == "label_image":
         reference = _parent_reference(node.path, node.attrs)
         return [label_layer(read_node_meta(node.path), reference=reference)]
