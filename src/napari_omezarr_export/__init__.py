@@ -8,6 +8,7 @@ from __future__ import annotations
 from .core.api import (
     iter_write_image,
     iter_write_labels,
+    preview_labels,
     preview_metadata,
     target_path,
     write_image,
@@ -48,6 +49,7 @@ __all__ = [
     "brieflow_store_path",
     "iter_write_image",
     "iter_write_labels",
+    "preview_labels",
     "preview_metadata",
     "target_path",
     "write_brieflow_image",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_omezarr_export import write_image
 from validation import assert_valid_store
 
 PLUGIN, WIDGET = "napari-omezarr-export", "OME-Zarr export"
@@ -237,10 +238,25 @@ def test_labels_alone_and_window_tools(docked, qtbot, tmp_path):
     lab = np.zeros((32, 32), np.int32)
     lab[4:9, 4:9] = 7
     viewer, widget = docked(lambda v: v.add_labels(lab, name="seg"))
+    assert list(widget._preview_attrs) == [""]  # a labels store at the suggested name
     widget._dest.value = tmp_path / "seg.ome.zarr"
+    widget.refresh()
+    preview = widget._preview_attrs
     widget._export.changed()
     _wait(qtbot, widget)
-    assert assert_valid_store(tmp_path / "seg.ome.zarr") >= 1
+    store = tmp_path / "seg.ome.zarr"
+    assert assert_valid_store(store) >= 1
+    assert preview and preview == {key: _read_attrs(store, key) for key in preview}
+    # Into an existing image: the preview shows the label group and the image's labels list.
+    [image] = write_image(np.ones((32, 32), np.uint8), tmp_path / "img.zarr")
+    widget._dest.value = image
+    widget.refresh()
+    preview = widget._preview_attrs
+    assert sorted(preview) == ["labels", "labels/seg"]
+    widget._confirm_replace = lambda path: True  # "add labels to img.zarr?": yes
+    widget._export.changed()
+    _wait(qtbot, widget)
+    assert preview == {key: _read_attrs(image, key) for key in preview}
     img = np.linspace(0, 1000, 32 * 32).reshape(32, 32).astype(np.float32)
     layer = viewer.add_image(img, name="ramp", contrast_limits=(0, 1))
     row = widget._channels.rows[0]

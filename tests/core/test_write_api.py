@@ -14,6 +14,7 @@ from napari_omezarr_export import (
     StorageOptions,
     TargetExistsError,
     iter_write_image,
+    preview_labels,
     preview_metadata,
     write_brieflow_image,
     write_image,
@@ -86,6 +87,22 @@ def test_preview_equals_what_is_written(tmp_path, image, labels):
     assert preview[""] == _attrs(path)
     assert preview["labels"] == _attrs(path / "labels")
     assert preview["labels/cells"] == _attrs(path / "labels" / "cells")
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_labels_preview_equals_what_is_written(tmp_path, image, labels, version):
+    storage = StorageOptions(ngff_version=version)
+    [path] = write_image(image, tmp_path / "img.zarr", channels=STYLES, storage=storage,
+                         labels=[LabelsSpec(labels, "cells")])  # fmt: skip
+    edited = [LabelsSpec(labels * 2, "cells"), LabelsSpec(labels > 0, "mask")]
+    preview = preview_labels(edited, path)  # into the image: its format, after "cells"
+    write_labels(edited, path)
+    assert sorted(preview) == ["labels", "labels/cells", "labels/mask"]
+    assert {key: _attrs(path / key) for key in preview} == preview
+    assert preview["labels"]["labels" if version == "0.4" else "ome"] is not None
+    alone = preview_labels(LabelsSpec(labels, "nuclei"), tmp_path / "nuclei", storage=storage)
+    [store] = write_labels(LabelsSpec(labels, "nuclei"), tmp_path / "nuclei", storage=storage)
+    assert {key: _attrs(store / key) for key in alone} == alone
 
 
 def test_float_images_get_their_data_range_and_unset_windows(tmp_path, rng):

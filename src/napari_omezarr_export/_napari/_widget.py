@@ -24,13 +24,13 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
-from ..core.api import target_path
+from ..core.api import plan_labels_export, target_path
 from ..core.chunking import window_from_sample
 from ..core.errors import OmeZarrError
 from ..core.options import StorageOptions
 from ..core.planning import plan_image_export
 from ..core.store import is_zarr_store
-from ._convert import layers_to_export
+from ._convert import labels_spec, layers_to_export
 from ._widget_channels import ChannelsPanel
 from ._widget_export import ExportRunner, PreviewCache
 from ._widget_layouts import LayoutPanel
@@ -45,6 +45,10 @@ PREVIEW_DELAY_MS = 300
 LAYOUT_NOTE = (
     "This layout follows its design document: its chunks, codec and pyramid replace the "
     "Pyramid and Storage options (the preview shows what it writes)."
+)
+LABELS_NOTE = (
+    "Labels alone are added to the image at the destination, or saved as a labels store: "
+    "choose the destination to preview them."
 )
 MIN_WIDTH = 470
 
@@ -253,11 +257,7 @@ class ExportWidget(ExportRunner, Container):
             self._update_geometry()
             image, _, options = self._build()
             if image is None:
-                self._show_preview(
-                    {},
-                    "Labels alone are added to the image at the destination, "
-                    "or saved as a labels store; no preview.",
-                )
+                self._show_labels_preview(options)
                 return
             plans = plan_image_export(image.data, **image.as_kwargs(), **options)
             self._pyramid.show_shapes(plans[0].level_shapes)
@@ -272,6 +272,18 @@ class ExportWidget(ExportRunner, Container):
         except (OmeZarrError, ValueError) as exc:
             self._pyramid.show_shapes(None)
             self._show_preview({}, str(exc))
+
+    def _show_labels_preview(self, options: dict) -> None:
+        """Preview labels saved alone: into the image at the destination, or as a new store."""
+        dest = self._destination()
+        if self._destination_layout.kind != "image" or dest is None:
+            self._show_preview({}, LABELS_NOTE)
+            return
+        layers = self._labels_layers()
+        specs = [labels_spec(*layer.as_layer_data_tuple()[:2]) for layer in layers]
+        export = plan_labels_export(specs, dest, **options)
+        self._cache.summarize(export.plans, [id(layer) for layer in layers])
+        self._show_preview(export.attributes(), "")
 
     def _show_preview(self, attrs: dict[str, dict], message: str) -> None:
         self._preview_attrs = attrs

@@ -97,6 +97,19 @@ class PreviewCache:
         dict of str to dict
             Attributes per group path, as `preview_metadata` returns them.
         """
+        self.summarize(plans, sources)
+        return attributes_for(plans, storage.ngff_version)
+
+    def summarize(self, plans: Sequence[GroupPlan], sources: Sequence[object]) -> None:
+        """Fill each plan's data summary, reading its data only on a cache miss.
+
+        Parameters
+        ----------
+        plans : sequence of GroupPlan
+            Planned groups.
+        sources : sequence
+            One hashable identity per plan (for example the ids of its source layers).
+        """
         for plan, source in zip(plans, sources, strict=True):
             key = (plan.kind, plan.path, plan.dtype.str, source, self.revision)
             cached = self._summaries.get(key)
@@ -105,7 +118,6 @@ class PreviewCache:
                 self._summaries[key] = plan.summary
             else:
                 plan.summary = cached
-        return attributes_for(plans, storage.ngff_version)
 
 
 class ExportRunner:

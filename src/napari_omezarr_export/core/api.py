@@ -8,13 +8,14 @@ progress and cancel by closing the generator.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import existing
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions
-from .plan import LabelsSpec
+from .plan import GroupPlan, LabelsSpec
 from .planning import (
     check_label_names,
     plan_image_export,
@@ -22,12 +23,22 @@ from .planning import (
     plan_standalone_labels,
 )
 from .store import is_zarr_store
-from .writing import attributes_for, iter_add_labels, iter_write_store, scan_data
+from .writing import (
+    attributes_for,
+    iter_add_labels,
+    iter_write_store,
+    labels_after,
+    labels_list_attributes,
+    scan_data,
+)
 
 __all__ = [
+    "LabelsExport",
     "iter_write_image",
     "iter_write_labels",
     "labels_paths",
+    "plan_labels_export",
+    "preview_labels",
     "preview_metadata",
     "target_path",
     "write_image",
@@ -176,6 +187,77 @@ def iter_write_labels(
     tuple of int
         Progress in chunks.
     """
+    export = plan_labels_export(
+        labels,
+        path,
+        pyramid=pyramid,
+        storage=storage,
+        scale=scale,
+        translation=translation,
+        units=units,
+    )
+    if export.image is not None:
+        names = export.image.label_names
+        yield from iter_add_labels(export.plans, export.target, export.storage, names)
+        return
+    yield from iter_write_store(export.plans, export.target, export.storage, label_source=None)
+
+
+@dataclass
+class LabelsExport:
+    """Where and how labels are written: into an existing image, or as a new store.
+
+    Parameters
+    ----------
+    target : Path
+        The store written to.
+    plans : list of GroupPlan
+        One per label image.
+    storage : StorageOptions
+        The storage used (the image's format when adding to an image).
+    image : ImageGeometry or None
+        The existing image the labels go into, or None for a new labels store.
+    """
+
+    target: Path
+    plans: list[GroupPlan]
+    storage: StorageOptions
+    image: existing.ImageGeometry | None
+
+    def attributes(self) -> dict[str, dict]:
+        """Return the attributes the write produces (the plans' summaries must be filled).
+
+        Returns
+        -------
+        dict of str to dict
+            Attributes per group path inside the store.
+        """
+        version = self.storage.ngff_version
+        if self.image is None:
+            return attributes_for(self.plans, version, label_source=None)
+        attrs = {p.path: attributes_for([replace(p, path="")], version)[""] for p in self.plans}
+        names = labels_after(self.image.label_names, self.plans)
+        attrs["labels"] = labels_list_attributes(self.target / "labels", names, self.storage)
+        return attrs
+
+
+def plan_labels_export(
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    *,
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+) -> LabelsExport:
+    """Plan a labels write (see `write_labels` for the parameters); nothing is written.
+
+    Returns
+    -------
+    LabelsExport
+        The target, plans and storage.
+    """
     specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
     if not specs:
         raise InvalidOptionError("No labels were given to write.")
@@ -188,14 +270,38 @@ def iter_write_labels(
         plans = [
             plan_labels_like(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs
         ]
-        yield from iter_add_labels(plans, target, storage, image.label_names)
-        return
+        return LabelsExport(target, plans, storage, image)
     storage = storage or StorageOptions()
     plans = [
         plan_standalone_labels(s, specs, pyramid, storage, scale, translation, units)
         for s in specs
     ]
-    yield from iter_write_store(plans, target, storage, label_source=None)
+    return LabelsExport(target, plans, storage, None)
+
+
+def preview_labels(
+    labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path, **options: Any
+) -> dict[str, dict]:
+    """Return exactly the attributes `write_labels` would write to ``path``, without writing.
+
+    Parameters
+    ----------
+    labels : LabelsSpec or sequence of LabelsSpec
+        The label images.
+    path : str or Path
+        An existing OME-Zarr image (the labels go into its ``labels/``), or a new store.
+    **options
+        The keyword options of `write_labels`.
+
+    Returns
+    -------
+    dict of str to dict
+        Attributes per group path inside the store: ``labels`` and ``labels/<name>`` for an
+        image, the label groups of a new store otherwise.
+    """
+    export = plan_labels_export(labels, path, **options)
+    scan_data(export.plans)
+    return export.attributes()
 
 
 def write_labels(

@@ -30,6 +30,7 @@ from .metadata import (
 from .options import ChannelStyle, StorageOptions
 from .plan import GroupPlan
 from .store import atomic_write_json, staged_directory
+from .zarrmeta import has_zarr_metadata
 
 __all__ = ["attributes_for", "iter_add_labels", "iter_fill_stage", "iter_write_store", "scan_data"]
 
@@ -341,20 +342,46 @@ def iter_add_labels(
                 yield progress
                 done = progress[0]
             root.attrs.update(attributes_for([local], storage.ngff_version)[""])
-    names = list(existing) + [p.path.rsplit("/", 1)[-1] for p in plans]
-    names = list(dict.fromkeys(names))
-    _write_labels_list(labels_dir, names, storage)
+    _write_labels_list(labels_dir, labels_after(existing, plans), storage)
     yield total, total
 
 
-def _write_labels_list(labels_dir: Path, names: Sequence[str], storage: StorageOptions) -> None:
+def labels_after(existing: Sequence[str], plans: Sequence[GroupPlan]) -> list[str]:
+    """The label names an image lists once ``plans`` are added: old ones first, no repeats."""
+    return list(dict.fromkeys([*existing, *(p.path.rsplit("/", 1)[-1] for p in plans)]))
+
+
+def labels_list_attributes(
+    labels_dir: Path, names: Sequence[str], storage: StorageOptions
+) -> dict[str, Any]:
+    """Return the ``labels`` group's attributes once it lists ``names``: its own, updated.
+
+    Parameters
+    ----------
+    labels_dir : Path
+        The image's ``labels`` folder (it may not exist yet).
+    names : sequence of str
+        Every label image it lists.
+    storage : StorageOptions
+        The image's format.
+
+    Returns
+    -------
+    dict
+        The attributes to write.
+    """
     listing = group_attributes(labels_group(names), storage.ngff_version)
+    if not has_zarr_metadata(labels_dir):
+        return listing
+    group = zarr.open_group(labels_dir, mode="r", zarr_format=storage.zarr_format)
+    return {**group.attrs.asdict(), **listing}
+
+
+def _write_labels_list(labels_dir: Path, names: Sequence[str], storage: StorageOptions) -> None:
+    attrs = labels_list_attributes(labels_dir, names, storage)
     if storage.zarr_format == 2:
-        path = labels_dir / ".zattrs"
-        current = zarr.open_group(labels_dir, mode="r", zarr_format=2).attrs.asdict()
-        atomic_write_json(path, {**current, **listing})
+        atomic_write_json(labels_dir / ".zattrs", attrs)
         return
-    path = labels_dir / "zarr.json"
     document = zarr.open_group(labels_dir, mode="r", zarr_format=3).metadata.to_dict()
-    document["attributes"] = {**document.get("attributes", {}), **listing}
-    atomic_write_json(path, document)
+    document["attributes"] = attrs
+    atomic_write_json(labels_dir / "zarr.json", document)
