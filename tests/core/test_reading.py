@@ -236,3 +236,6 @@ def test_bioformats2raw_layouts_we_cannot_read_say_why(tmp_path, rng):
     (root / ".zattrs").write_text(json.dumps({"bioformats2raw.layout": 3}))
     with pytest.raises(StoreFormatError, match=r"none of its series \(0, 1\) holds an OME-Zarr"):
         read(root)
+    (root / "OME" / ".zattrs").write_text(json.dumps({"series": ["../elsewhere"]}))
+    with pytest.raises(StoreFormatError, match=r"not a folder inside converted\.zarr"):
+        read(root)

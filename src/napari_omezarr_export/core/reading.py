@@ -275,6 +275,10 @@ def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | No
     return None
 
 
+def _attrs_of(path: Path) -> dict[str, Any]:
+    return read_node_meta(path).attrs
+
+
 def series_paths(root: Path) -> list[Path]:
     """The images of a bioformats2raw store: as ``OME/`` lists them, else ``0/``, ``1/``, ...
 
@@ -290,6 +294,12 @@ def series_paths(root: Path) -> list[Path]:
     """
     listed = read_node_meta(root / "OME").attrs.get("series") if (root / "OME").is_dir() else None
     if isinstance(listed, list) and listed:
+        for name in map(str, listed):
+            if name in ("", ".", "..") or "/" in name or "\\" in name:
+                raise StoreFormatError(
+                    f"{root / 'OME'} lists the series {name!r}, which is not a folder inside "
+                    f"{root.name}; open a series folder directly instead."
+                )
         return [root / str(name) for name in listed]
     paths = []
     while has_zarr_metadata(root / str(len(paths))):  # the spec's consecutive numbering
@@ -325,7 +335,7 @@ def series_layers(root: Path, attrs: dict[str, Any]) -> list[LayerSpec]:
             "later."
         )
     paths = series_paths(root)
-    images = [p for p in paths if "multiscales" in read_node_meta(p).attrs]
+    images = [p for p in paths if has_zarr_metadata(p) and "multiscales" in _attrs_of(p)]
     if not images:
         raise StoreFormatError(
             f"{root} is a bioformats2raw store, but none of its series "
