@@ -160,14 +160,7 @@ def _labels_target(path: Path, labels: Sequence[LabelsSpec]) -> existing.ImageGe
 
 
 def iter_write_labels(
-    labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
-    *,
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
+    labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path, **options: Any
 ) -> Iterator[Progress]:
     """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
 
@@ -177,25 +170,15 @@ def iter_write_labels(
         The label images.
     path : str or Path
         An existing OME-Zarr image to add them to, or a new store.
-    pyramid, storage : optional
-        Options, as for `write_image`.
-    scale, translation, units : sequence, optional
-        Transforms and units for standalone labels (an image's are used when adding to it).
+    **options
+        The keyword options of `plan_labels_export`.
 
     Yields
     ------
     tuple of int
         Progress in chunks.
     """
-    export = plan_labels_export(
-        labels,
-        path,
-        pyramid=pyramid,
-        storage=storage,
-        scale=scale,
-        translation=translation,
-        units=units,
-    )
+    export = plan_labels_export(labels, path, **options)
     if export.image is not None:
         names = export.image.label_names
         yield from iter_add_labels(export.plans, export.target, export.storage, names)
@@ -251,7 +234,18 @@ def plan_labels_export(
     translation: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
 ) -> LabelsExport:
-    """Plan a labels write (see `write_labels` for the parameters); nothing is written.
+    """Plan a labels write; nothing is written.
+
+    Parameters
+    ----------
+    labels : LabelsSpec or sequence of LabelsSpec
+        The label images.
+    path : str or Path
+        An existing OME-Zarr image to add them to, or a new store.
+    pyramid, storage : optional
+        Options, as for `write_image` (an image's format is kept when adding to it).
+    scale, translation, units : sequence, optional
+        Transforms and units for standalone labels (an image's are used when adding to it).
 
     Returns
     -------
