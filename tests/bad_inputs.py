@@ -303,11 +303,13 @@ def _outside_label_source(source: Callable[[Path], str]) -> Callable[[Path], Pat
     return build
 
 
-def _labels_list(names: list[Any]) -> Callable[[Path], Path]:
+def _labels_list(names: list[Any], *, drop: str = "labels") -> Callable[[Path], Path]:
+    """An image whose labels group lists ``names``; the labels group (or the image) is dropped."""
+
     def build(d: Path) -> Path:
         image = _image(d / "img.zarr")
         write_group(image / "labels", {"labels": names})
-        return image / "labels"
+        return image / "labels" if drop == "labels" else image
 
     return build
 
@@ -696,6 +698,14 @@ CASES: list[Case] = [
     ),
     Case("v2-labels-list-of-numbers", _labels_list([1, 2]), ERROR, match="label name 1"),
     Case("v2-labels-a-string", _labels_list("cells"), NONE),
+    # the image still opens: only its broken labels are left out, with a warning naming the file
+    Case(
+        "v2-image-labels-a-string",
+        _labels_list("cells", drop="image"),
+        WARN,
+        match=r"labels/\.zattrs: 'labels' must be a list of label names",
+    ),
+    Case("v2-image-labels-of-numbers", _labels_list([1], drop="image"), WARN, match="label name 1"),
     # ------------------------------------------------------------ structure
     Case("v2-empty-datasets", _block(lambda b: b.update(datasets=[])), ERROR, match="no datasets"),
     Case(
@@ -775,7 +785,7 @@ CASES: list[Case] = [
     Case("v2-corrupt-chunk", _corrupt_chunk("0.4"), ERROR, match="Could not read a chunk"),
     Case("v3-corrupt-chunk", _corrupt_chunk("0.5"), ERROR, match="Could not read a chunk"),
     Case("symlink-to-parent-inside-image", _symlink_parent, OPENS),
-    Case("labels-x-links-to-labels", _symlink_label_loop, ERROR, match="has no 'multiscales'"),
+    Case("labels-x-links-to-labels", _symlink_label_loop, WARN, match="has no 'multiscales'"),
     Case("percell-symlink-loop", _percell_loop, WARN, match="already listed"),
     Case("percell-self-symlink", _percell_self_link, WARN, match="cannot be opened"),
     Case("deep-200-groups-dropped-at-bottom", _deep(True), OPENS),

@@ -94,3 +94,21 @@ def test_opened_labels_save_back_into_their_store(saved, make_napari_viewer):
     reopened.open(str(path), plugin=PLUGIN)
     assert [layer.name for layer in reopened.layers] == ["DAPI", "GFP", "cells"]
     assert_valid_store(path)
+
+
+def test_labels_display_state_survives_a_round_trip(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.ones((64, 64), np.uint16), name="DAPI")
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:40, 8:40] = 1
+    viewer.add_labels(mask, name="GFP mask", opacity=0.4, visible=False)
+    viewer.add_labels(mask * 2, name="cells", opacity=0.55)
+    path = tmp_path / "display.ome.zarr"
+    viewer.layers.save(str(path), plugin=PLUGIN)
+    assert_valid_store(path)
+
+    reopened = make_napari_viewer()
+    reopened.open(str(path), plugin=PLUGIN)
+    hidden, shown = reopened.layers["GFP mask"], reopened.layers["cells"]
+    assert not hidden.visible and hidden.opacity == pytest.approx(0.4)
+    assert shown.visible and shown.opacity == pytest.approx(0.55)

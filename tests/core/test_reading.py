@@ -109,7 +109,22 @@ def test_label_image_alone_and_labels_group(tmp_path, rng):
     assert cells.kwargs["metadata"]["ome_zarr"]["image"] == str(path)
     group = read(path / "labels")
     assert [s.name for s in group] == ["nuclei", "cells"]
-    assert all(s.layer_type == "labels" and len(s.data) == 3 for s in group)
+    assert all(s.layer_type == "labels" for s in group)
+    # small enough to edit: one in-memory level 0 (napari cannot paint a pyramid)
+    assert all(len(s.data) == 1 and isinstance(s.data[0], np.ndarray) for s in group)
+
+
+def test_labels_fit_the_editing_budget_up_to_8192_squared_int32():
+    import dask.array as da
+
+    from napari_omezarr_export.core.labels import editable_levels
+
+    big = [da.zeros((8192, 8192), np.int32, chunks=2048), da.zeros((4096, 4096), np.int32)]
+    (level0,) = editable_levels(big)
+    assert isinstance(level0, np.ndarray) and level0.shape == (8192, 8192)
+    del level0
+    larger = [da.zeros((16384, 16384), np.int32, chunks=4096), da.zeros((8192, 8192), np.int32)]
+    assert editable_levels(larger) is larger  # stays a lazy, read-only pyramid
 
 
 def test_standalone_label_image_at_store_root(tmp_path):

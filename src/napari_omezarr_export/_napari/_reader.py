@@ -8,8 +8,9 @@ tuple, building the napari colormaps here (the only reading code that knows napa
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,54 @@ def read_paths(path: Any = None, *, nodes: list[Node]) -> list[LayerDataTuple]:
     tuples = []
     for node in nodes:
         try:
-            specs = read_node(node)
+            with _warnings_shown():
+                specs = read_node(node)
         except BrieflowTableError as exc:  # a table is not broken: say what it is, calmly
             _tell(str(exc))
             continue
         logger.debug("%s: %d layers", node.path, len(specs))
         tuples.extend(layer_data_tuple(spec) for spec in specs)
+        read_only = [s.name for s in specs if s.layer_type == "labels" and s.multiscale]
+        if read_only:
+            _tell(
+                f"{', '.join(read_only)}: too large to edit at once, opened as a read-only "
+                "pyramid. To paint, select the layer and choose Layers > Annotate > "
+                "Edit labels (load full resolution)."
+            )
     return tuples or [(None,)]  # napari's "nothing to show" sentinel: no error, no layer
+
+
+# The core reports what it skipped or guessed with `logging`; a user sees napari notifications.
+MAX_WARNINGS_SHOWN = 5
+
+
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+@contextlib.contextmanager
+def _warnings_shown() -> Iterator[None]:
+    """Show the core's warnings while opening as napari notifications (the first few)."""
+    from napari.utils.notifications import show_warning
+
+    collected = _Collected()
+    core = logging.getLogger("napari_omezarr_export.core")
+    core.addHandler(collected)
+    try:
+        yield
+    finally:
+        core.removeHandler(collected)
+        for message in collected.messages[:MAX_WARNINGS_SHOWN]:
+            show_warning(message)
+        if len(collected.messages) > MAX_WARNINGS_SHOWN:
+            show_warning(f"... and {len(collected.messages) - MAX_WARNINGS_SHOWN} more warnings.")
 
 
 def _tell(message: str) -> None:

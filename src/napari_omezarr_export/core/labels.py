@@ -11,16 +11,34 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import dask
+import dask.threaded
 import numpy as np
 
 from .errors import StoreFormatError
 from .layerspec import TRANSPARENT, LayerSpec, Reference, units_of
+from .metadata import display_kwargs
 from .multiscales import Axis, Multiscale, open_multiscale
 from .zarrmeta import NodeMeta, child_path, read_node_meta
 
-__all__ = ["label_colors", "label_features", "label_layer", "labels_data", "labels_group_layers"]
+__all__ = [
+    "EDITABLE_LABELS_BYTES",
+    "editable_levels",
+    "label_colors",
+    "label_features",
+    "label_layer",
+    "labels_data",
+    "labels_group_layers",
+]
 
 logger = logging.getLogger(__name__)
+
+# napari draws a multiscale Labels layer but lets nobody paint it, and painting a dask array
+# stacks one task graph per stroke. So labels whose level 0 fits this budget open as one
+# in-memory level 0, editable at once: 512 MiB holds an 8192x8192 int64 or an 11585x11585
+# int32 segmentation. Larger labels open multiscale and read-only; the layer context menu's
+# "Edit labels (load full resolution)" loads level 0 when the user asks for it.
+EDITABLE_LABELS_BYTES = 512 * 2**20
 
 
 def label_colors(
@@ -108,6 +126,34 @@ def labels_data(ms: Multiscale) -> tuple[list[Any], tuple[Axis, ...], list[int]]
     return levels, axes, keep
 
 
+def editable_levels(levels: list[Any], budget: int | None = None) -> list[Any]:
+    """Level 0 read into memory, so that napari can paint it, when it fits ``budget`` bytes.
+
+    Parameters
+    ----------
+    levels : list of array-like
+        A label image's levels, largest first (lazy dask arrays).
+    budget : int, optional
+        The most bytes level 0 may take in memory; `EDITABLE_LABELS_BYTES` by default.
+
+    Returns
+    -------
+    list
+        ``[level 0 as a numpy array]``, or ``levels`` unchanged when level 0 is larger than the
+        budget or one of its chunks cannot be read (then logged: the layer opens read-only).
+    """
+    level0 = levels[0]
+    if level0.nbytes > (EDITABLE_LABELS_BYTES if budget is None else budget):
+        return levels
+    try:
+        # A scheduler given as a function skips dask's scheduler lookup (see reading.py).
+        (array,) = dask.compute(level0, scheduler=dask.threaded.get)
+    except StoreFormatError as exc:
+        logger.warning("%s The labels open read-only, as a pyramid.", exc)
+        return levels
+    return [np.ascontiguousarray(array)]
+
+
 def _strip_zarr(name: str) -> str:
     """A store's folder name without ``.ome.zarr`` / ``.zarr``, as a layer name."""
     for suffix in (".ome.zarr", ".zarr"):
@@ -123,6 +169,7 @@ def label_layer(
     reference: Reference | None = None,
     kind: str = "labels",
     extra_metadata: dict[str, Any] | None = None,
+    editable_budget: int | None = None,
 ) -> LayerSpec:
     """Open one label image (a group with ``multiscales``) as a labels layer spec.
 
@@ -139,6 +186,9 @@ def label_layer(
         ``"labels"`` or ``"mask"``, recorded in ``metadata["ome_zarr"]["kind"]``.
     extra_metadata : dict, optional
         Merged into the layer metadata.
+    editable_budget : int, optional
+        Level 0 is read into memory (one editable level) when it takes at most this many
+        bytes; larger labels open as a lazy, read-only pyramid. See `editable_levels`.
 
     Returns
     -------
@@ -175,11 +225,13 @@ def label_layer(
         "axis_labels": names,
         "units": units_of(units),
         "metadata": metadata,
+        **display_kwargs(meta.attrs),
     }
     features = label_features(image_label)
     if features is not None:
         kwargs["features"] = features
     colors = label_colors(image_label, meta.path)
+    levels = editable_levels(levels, editable_budget)
     return LayerSpec("labels", levels, kwargs, label_colors=colors)
 
 
@@ -196,20 +248,46 @@ def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[L
     Returns
     -------
     list of LayerSpec
-        One labels layer per listed label; listed labels missing on disk are skipped (logged).
+        One labels layer per listed label; listed labels that are missing or broken are
+        skipped with a warning naming them.
+
+    Raises
+    ------
+    StoreFormatError
+        When ``labels`` is not a list, or no listed label image can be opened.
     """
     meta = read_node_meta(labels_dir)
     names = meta.attrs.get("labels")
     if not isinstance(names, list):
-        raise StoreFormatError(f"{labels_dir}: 'labels' must be a list of label names.")
-    layers = []
+        raise StoreFormatError(
+            f"{_metadata_file(meta)}: 'labels' must be a list of label names, such as "
+            f'["cells"], not the {type(names).__name__} {names!r}.'
+        )
+    layers, errors = [], []
     for label in names:
-        path = child_path(labels_dir, label, what="label name")
-        if not path.is_dir():
-            logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
-            continue
-        label_meta = read_node_meta(path)
-        if "multiscales" not in label_meta.attrs:
-            raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
-        layers.append(label_layer(label_meta, name=str(label), reference=reference))
+        try:
+            layers.extend(_listed_label(labels_dir, label, reference))
+        except StoreFormatError as exc:
+            errors.append(exc)
+    if errors and not layers:
+        raise errors[0]
+    for exc in errors:
+        logger.warning("%s The other labels are shown.", exc)
     return layers
+
+
+def _metadata_file(meta: NodeMeta) -> Path:
+    """The file holding a node's attributes, to name in messages."""
+    return meta.path / ("zarr.json" if meta.zarr_format == 3 else ".zattrs")
+
+
+def _listed_label(labels_dir: Path, label: object, reference: Reference | None) -> list[LayerSpec]:
+    """The label image ``label`` of a labels group, or nothing when it is missing."""
+    path = child_path(labels_dir, label, what="label name")
+    if not path.is_dir():
+        logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
+        return []
+    label_meta = read_node_meta(path)
+    if "multiscales" not in label_meta.attrs:
+        raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
+    return [label_layer(label_meta, name=str(label), reference=reference)]

@@ -22,6 +22,9 @@ from .axes import Axis
 from .options import ChannelStyle
 
 __all__ = [
+    "DISPLAY_KEY",
+    "display_attributes",
+    "display_kwargs",
     "group_attributes",
     "image_label",
     "labels_group",
@@ -31,6 +34,11 @@ __all__ = [
 ]
 
 WRITER_NAME = "napari-omezarr-export"
+
+# NGFF has no place for a label image's visibility or opacity (channels have omero ``active``),
+# so they go in a key of their own beside the OME keys, which every other reader ignores:
+# a mask saved hidden and translucent reopens that way instead of covering the image.
+DISPLAY_KEY = "napari_display"
 
 
 def _plain(value: Any) -> Any:
@@ -219,6 +227,55 @@ def image_label(
     if properties:
         block["properties"] = [{k: _plain(v) for k, v in row.items()} for row in properties]
     return block
+
+
+def display_attributes(visible: bool | None, opacity: float | None) -> dict:
+    """Return ``{DISPLAY_KEY: {...}}`` for the display state given, or ``{}`` when none is.
+
+    Parameters
+    ----------
+    visible : bool or None
+        Whether the layer was shown.
+    opacity : float or None
+        Its opacity, 0-1.
+
+    Returns
+    -------
+    dict
+        Attributes to add to the label image's group (outside the OME keys).
+    """
+    state: dict[str, Any] = {}
+    if visible is not None:
+        state["visible"] = bool(visible)
+    if opacity is not None:
+        state["opacity"] = round(float(opacity), 4)
+    return {DISPLAY_KEY: state} if state else {}
+
+
+def display_kwargs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Read back what `display_attributes` wrote as napari keyword arguments.
+
+    Parameters
+    ----------
+    attrs : mapping
+        A group's attributes.
+
+    Returns
+    -------
+    dict
+        ``visible`` and ``opacity`` where they are present and valid; malformed values are
+        ignored (napari's defaults apply).
+    """
+    state = attrs.get(DISPLAY_KEY)
+    if not isinstance(state, dict):
+        return {}
+    kwargs: dict[str, Any] = {}
+    if isinstance(state.get("visible"), bool):
+        kwargs["visible"] = state["visible"]
+    opacity = state.get("opacity")
+    if isinstance(opacity, int | float) and not isinstance(opacity, bool) and 0 <= opacity <= 1:
+        kwargs["opacity"] = float(opacity)
+    return kwargs
 
 
 def labels_group(names: Sequence[str]) -> dict:

@@ -50,6 +50,10 @@ class LabelsSpec:
     scale, translation, units : sequence, optional
         Per dimension of ``data``; used when the labels are written on their own (labels saved
         with or into an image take the image's).
+    visible : bool, optional
+        Whether the layer is shown; kept beside the OME keys (NGFF has no place for it).
+    opacity : float, optional
+        The layer's opacity, 0-1; kept the same way.
     """
 
     data: Any
@@ -60,6 +64,8 @@ class LabelsSpec:
     scale: Sequence[float] | None = None
     translation: Sequence[float] | None = None
     units: Sequence[object] | None = None
+    visible: bool | None = None
+    opacity: float | None = None
 
 
 @dataclass

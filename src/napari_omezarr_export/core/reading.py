@@ -208,11 +208,27 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
         )
     layers = image_layers(ms, omero)
     reference = Reference.from_multiscale(ms)
-    labels_dir = path / "labels"
-    if with_labels and labels_dir.is_dir() and "labels" in read_node_meta(labels_dir).attrs:
-        layers.extend(labels_group_layers(labels_dir, reference))
+    if with_labels:
+        layers.extend(_image_labels(path / "labels", reference))
         _attach_brieflow_table(path, layers)
     return layers, reference
+
+
+def _image_labels(labels_dir: Path, reference: Reference) -> list[LayerSpec]:
+    """The labels an image lists; a broken ``labels`` group is skipped with a warning.
+
+    The image itself is fine, so it still opens: only its labels are left out, and the warning
+    names the file and what is wrong with it.
+    """
+    if not labels_dir.is_dir():
+        return []
+    try:
+        if "labels" not in read_node_meta(labels_dir).attrs:
+            return []
+        return labels_group_layers(labels_dir, reference)
+    except StoreFormatError as exc:
+        logger.warning("%s The image opens without its labels.", exc)
+        return []
 
 
 def _attach_brieflow_table(store: Path, layers: list[LayerSpec]) -> None:

@@ -20,6 +20,7 @@ import zarr
 from .band_writer import count_chunks, iter_bands, iter_write_levels
 from .compression import compressors_for
 from .metadata import (
+    display_attributes,
     group_attributes,
     image_label,
     labels_group,
@@ -165,6 +166,9 @@ def attributes_for(
     source = label_source
     for plan in plans:
         attrs[plan.path] = group_attributes(_group_ome(plan, version, source), version)
+        if plan.labels_spec is not None:
+            spec = plan.labels_spec
+            attrs[plan.path].update(display_attributes(spec.visible, spec.opacity))
     if label_names:
         last = label_plans[-1].path
         parent = last.rsplit("/", 1)[0] if "/" in last else ""
