@@ -1,31 +1,127 @@
-"""The README's Python example runs as written."""
+"""Every Python example in the README runs by itself, as a reader would paste it.
+
+Each fenced ``python`` block is one test: it runs in a fresh namespace, in an empty working
+directory, with nothing from the blocks above it. New blocks are picked up on their own. Every
+OME-Zarr group a block writes is validated; the blocks named in ``CHECKS`` are also checked for
+what they say they write.
+"""
+
+from __future__ import annotations
 
 import re
+import sys
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import zarr
 
 from validation import assert_valid_store
 
-README = Path(__file__).parents[1] / "README.md"
+ROOT = Path(__file__).parents[1]
+README = ROOT / "README.md"
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "the README has no Python example"
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block: its language, the heading above it, its first line, its code."""
+
+    language: str
+    heading: str
+    line: int
+    code: str
+
+
+def code_blocks(text: str) -> list[Block]:
+    """The fenced blocks of a Markdown text, each with the nearest heading above it."""
+    blocks, heading, fence, indent, start, body, language = [], "", None, 0, 0, [], ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = FENCE.match(line)
+        if fence is None and match:
+            indent, fence, language = len(match.group(1)), match.group(2), match.group(3).lower()
+            start, body = number + 1, []
+        elif fence is not None and line.strip() == fence:
+            blocks.append(Block(language, heading, start, "\n".join(body) + "\n"))
+            fence = None
+        elif fence is not None:
+            body.append(line[indent:] if line[:indent].isspace() else line)
+        elif line.startswith("#"):
+            heading = line.lstrip("#").strip()
+    assert fence is None, f"README.md: the code block opened at line {start - 1} is never closed"
+    return blocks
+
+
+def _block_id(index: int, block: Block) -> str:
+    return f"{index}-" + re.sub(r"[^a-z0-9]+", "-", block.heading.lower()).strip("-")
+
+
+PYTHON_BLOCKS = [b for b in code_blocks(README.read_text()) if b.language in {"python", "py"}]
+
+
+def _python_api(root: Path) -> None:
+    store = root / "readme_example.ome.zarr"
+    group = zarr.open_group(store, mode="r")
+    assert [c["label"] for c in group.attrs["omero"]["channels"]] == ["DAPI", "GFP"]
+    assert group["labels/nuclei/0"][150, 150] == 1
+    assert group["labels/nuclei/0"][350, 350] == 2  # the edited labels were saved back
+    names = zarr.open_group(root / "names_only.ome.zarr", mode="r")
+    assert [c["label"] for c in names.attrs["omero"]["channels"]] == ["DAPI", "GFP"]
+
+
+def _percell(root: Path) -> None:
+    experiment = root / "screen.percell"
+    assert (experiment / "experiment.db").is_file()
+    image = zarr.open_group(experiment / "images.zarr/control/region_1", mode="r")
+    assert image["0"].shape == (2, 512, 512)
+    labels = zarr.open_group(experiment / "labels.zarr/control/region_1", mode="r")
+    assert labels["0"][150, 150] == 1
+    mask = zarr.open_group(experiment / "masks.zarr/control/region_1/threshold_DAPI", mode="r")
+    assert mask["0"][150, 150] == 255 and mask["0"][0, 0] == 0
+
+
+def _brieflow(root: Path) -> None:
+    path = root / "brieflow_run/phenotype/omezarr/A1_0__phenotype.zarr"
+    store = zarr.open_group(path, mode="r")
+    assert store["0"].shape == (2, 512, 512)
+    assert set(store["labels"].group_keys()) == {"nuclei", "cells"}
+
+
+# What the named examples write, beyond being valid OME-Zarr.
+CHECKS = {
+    "Python API": _python_api,
+    "PerCell experiment (`.percell`)": _percell,
+    "Brieflow per-image stores": _brieflow,
+}
+
+
+def _written_stores(root: Path) -> list[Path]:
+    found = [p for p in root.rglob("*") if p.suffix in {".zarr", ".percell"} and p.is_dir()]
+    return [p for p in found if not any(parent in found for parent in p.parents)]
+
+
+def test_readme_has_the_python_examples():
+    assert len(PYTHON_BLOCKS) >= 3
+    assert set(CHECKS) <= {b.heading for b in PYTHON_BLOCKS}, "a checked example is gone"
+
+
+@pytest.mark.parametrize(
+    "block", PYTHON_BLOCKS, ids=[_block_id(i, b) for i, b in enumerate(PYTHON_BLOCKS)]
+)
+def test_readme_python_block_runs_alone(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    api_first = sorted(blocks, key=lambda block: "preview_metadata" not in block)
-    namespace: dict = {}  # one namespace, as a reader following along would have
-    for block in api_first:
-        exec(compile(block, str(README), "exec"), namespace)
-    store = tmp_path / "readme_example.ome.zarr"
-    assert_valid_store(store)
-    assert zarr.open_group(store, mode="r")["labels/nuclei/0"][350, 350] == 2
-    assert_valid_store(tmp_path / "names_only.ome.zarr")
-    assert_valid_store(tmp_path / "screen.percell" / "images.zarr" / "control" / "region_1")
-    assert_valid_store(
-        tmp_path / "brieflow_run" / "phenotype" / "omezarr" / "A1_0__phenotype.zarr"
-    )
+    # Blank lines in front keep README line numbers in tracebacks.
+    code = compile("\n" * (block.line - 1) + block.code, str(README), "exec")
+    try:
+        exec(code, {"__name__": "__main__"})
+    finally:
+        if "napari" in sys.modules:  # an example that opened a viewer leaves none behind
+            sys.modules["napari"].Viewer.close_all()
+    for store in _written_stores(tmp_path):
+        assert_valid_store(store)
+    if block.heading in CHECKS:
+        CHECKS[block.heading](tmp_path)
 
 
 def test_readme_quick_start_is_the_two_commands():
@@ -33,3 +129,14 @@ def test_readme_quick_start_is_the_two_commands():
     quick = text.split("## Quick start", 1)[1].split("##", 1)[0]
     commands = re.findall(r"^make \w+", quick, flags=re.M)
     assert commands == ["make demo", "make test"]
+
+
+def test_readme_install_names_the_extras_pyproject_defines():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    install = README.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"pip install \"?napari-omezarr-export(?:\[(\w+)\])?", install)
+    assert named == ["", "napari", "all"]
+    assert {"napari", "all"} <= set(extras)
+    assert any("napari-omezarr-export[napari]" in dep for dep in extras["all"])

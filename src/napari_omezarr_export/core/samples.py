@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["CHANNEL_COLORS", "CHANNEL_NAMES", "SyntheticCells", "smooth_blobs", "synthetic_cells"]
 
@@ -43,6 +42,21 @@ class SyntheticCells:
     pixel_size: float = PIXEL_SIZE_UM
 
 
+def _ndimage():
+    # scipy comes with the [napari] extra: only the sample data, the demo and the benchmarks
+    # make synthetic cells, and a bare install of the Python API should not carry 140 MB for it.
+    try:
+        from scipy import ndimage
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "Synthetic cells need scipy, which a bare install of napari-omezarr-export leaves "
+            "out. Install it with: pip install 'napari-omezarr-export[napari]' (or pip install "
+            "scipy).",
+            name="scipy",
+        ) from error
+    return ndimage
+
+
 def _seeds(shape: tuple[int, int], count: int, rng: np.random.Generator) -> np.ndarray:
     return np.column_stack([rng.uniform(0, n, count) for n in shape])
 
@@ -66,6 +80,7 @@ def synthetic_cells(
     SyntheticCells
         Image, nuclei, cells and mask.
     """
+    ndimage = _ndimage()
     rng = np.random.default_rng(seed)
     shape = (size, size)
     count = n_cells or max(4, size * size // 12_000)
@@ -116,6 +131,7 @@ def smooth_blobs(
     numpy.ndarray
         float64 values in about ``[0, amplitude]``.
     """
+    ndimage = _ndimage()
     step = max(1, int(sigma // 4))
     coarse_shape = tuple(max(2, n // step) for n in shape)
     coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape), 2.0)
