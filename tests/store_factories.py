@@ -279,6 +279,169 @@ def percell_ids(
     return root
 
 
+# ---------------------------------------------------------------- PerCell 3, as it writes today
+
+# PerCell 3's own schema (percell3/core/schema.py, experiments.percell_version 4.0.0), reduced to
+# the tables and columns a reader meets; column names, types and NULLs are PerCell's.
+_SCHEMA_4 = """
+CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '', percell_version TEXT NOT NULL DEFAULT '4.0.0');
+CREATE TABLE channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT,
+    color TEXT, is_segmentation INTEGER NOT NULL DEFAULT 0,
+    display_order INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE conditions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE timepoints(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, time_seconds REAL,
+    display_order INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE bio_reps(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE fovs(id INTEGER PRIMARY KEY, display_name TEXT NOT NULL UNIQUE,
+    condition_id INTEGER NOT NULL, bio_rep_id INTEGER NOT NULL, timepoint_id INTEGER,
+    width INTEGER, height INTEGER, pixel_size_um REAL, source_file TEXT);
+CREATE TABLE segmentations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+    seg_type TEXT NOT NULL DEFAULT 'cellular', source_fov_id INTEGER, source_channel TEXT,
+    model_name TEXT NOT NULL DEFAULT '', parameters TEXT, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, cell_count INTEGER DEFAULT 0);
+CREATE TABLE thresholds(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+    source_fov_id INTEGER, source_channel TEXT, grouping_channel TEXT,
+    method TEXT NOT NULL DEFAULT '', parameters TEXT, threshold_value REAL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL);
+CREATE TABLE analysis_config(id INTEGER PRIMARY KEY AUTOINCREMENT,
+    experiment_id INTEGER NOT NULL);
+CREATE TABLE fov_config(id INTEGER PRIMARY KEY AUTOINCREMENT, config_id INTEGER NOT NULL,
+    fov_id INTEGER NOT NULL, segmentation_id INTEGER NOT NULL, threshold_id INTEGER,
+    scopes TEXT NOT NULL DEFAULT '["whole_cell"]');
+CREATE INDEX idx_thresholds_source_fov ON thresholds(source_fov_id);
+CREATE INDEX idx_fov_config_fov ON fov_config(fov_id);
+"""
+
+PERCELL3_GROUPS = ("g1", "g2")
+
+
+def percell3_threshold_name(group: str, fov_number: int) -> str:
+    """PerCell 3's automatic threshold name: ``thresh_{grouping}_{channel}_{n}``.
+
+    ``n`` counts the thresholds of that group and channel, so the n-th field's run gets ``n``.
+    """
+    return f"thresh_group_GFP_mean_intensity_{group}_GFP_{fov_number}"
+
+
+def _pc3_2d_attrs(label: bool) -> dict[str, Any]:
+    """PerCell 3's 2-D label/mask metadata: scale [1, 1] whatever the pixel size."""
+    axes = yx_axes("y", "x")
+    datasets = [{"path": "0", "coordinateTransformations": [{"type": "scale",
+                                                             "scale": [1.0, 1.0]}]}]  # fmt: skip
+    attrs: dict[str, Any] = {"multiscales": [{"version": "0.4", "axes": axes,
+                                              "datasets": datasets}]}  # fmt: skip
+    if label:
+        attrs["image-label"] = {"version": "0.4"}
+    return attrs
+
+
+def _pc3_image_attrs(name: str, channels: list[str], pixel_size: float) -> dict[str, Any]:
+    scale = [1.0, pixel_size, pixel_size]
+    block = {"version": "0.4", "name": name, "axes": yx_axes("c", "y", "x"),
+             "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale",
+                                                                       "scale": scale}]}],
+             "coordinateTransformations": [{"type": "identity"}]}  # fmt: skip
+    omero = [{"label": c, "color": "FFFFFF", "active": True,
+              "window": {"start": 0, "end": 65535}} for c in channels]  # fmt: skip
+    return {"multiscales": [block], "omero": {"channels": omero}}
+
+
+def percell3_masks(labels: np.ndarray, fov_number: int) -> dict[str, np.ndarray]:
+    """Each group's 0/255 mask of one field: its own cells, a field-specific stripe off."""
+    masks = {}
+    for k, group in enumerate(PERCELL3_GROUPS):
+        mask = np.isin(labels, [1, 3][k::2]).astype("uint8") * 255
+        mask[(fov_number + 7 * k) % labels.shape[0]] = 0
+        masks[group] = mask
+    return masks
+
+
+def percell3_experiment(
+    tmp_path: Path,
+    rng,
+    *,
+    n_fovs: int = 6,
+    size: int = 64,
+    particles: bool = True,
+    keep_open: list | None = None,
+) -> Path:
+    """A PerCell 3 experiment as PerCell 3 writes it, after grouped thresholding.
+
+    Per the field notes (``percell-as-written.md``) and PerCell 3's code: ``fov_<id>`` images
+    (chunks (1, 512, 512), Blosc lz4), one ``whole_field`` segmentation shared by every field
+    plus a cellular one per field (``cyto3_DAPI_<n>``), and for each field one threshold per
+    group with a field-specific name (``thresh_group_GFP_mean_intensity_g1_GFP_<n>``),
+    ``thresholds.source_fov_id`` and ``grouping_channel`` set, its mask at
+    ``thresh_<id>/mask/0`` (0/255, Zstd) and particle labels at ``thresh_<id>/particles/0``.
+    ``fov_config`` of the newest ``analysis_config`` links each field to its cellular
+    segmentation and thresholds; an older configuration links the whole-field one only.
+    """
+    root = tmp_path / f"pc3_{n_fovs}.percell"
+    for store in ("images.zarr", "labels.zarr", "masks.zarr"):
+        write_group(root / store, {"percell_version": "3.2.0"})
+    conn = sqlite3.connect(root / "experiment.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(_SCHEMA_4)
+    conn.execute("INSERT INTO experiments(id, name) VALUES (1, 'grouped')")
+    conn.executemany("INSERT INTO conditions VALUES (?, ?)", [(1, "control"), (2, "treated")])
+    conn.execute("INSERT INTO bio_reps VALUES (1, 'N1')")
+    channels = [(1, "DAPI", "nuclear", "#0000FF", 1, 0), (2, "GFP", None, None, 0, 1)]
+    conn.executemany("INSERT INTO channels VALUES (?, ?, ?, ?, ?, ?)", channels)
+    conn.executemany("INSERT INTO analysis_config VALUES (?, 1)", [(1,), (2,)])
+    conn.execute("INSERT INTO segmentations(id, name, seg_type, source_fov_id, width, height) "
+                 "VALUES (1, 'whole_field_1', 'whole_field', 1, ?, ?)", (size, size))  # fmt: skip
+    _pc3_labels(root / "labels.zarr" / "seg_1", np.ones((size, size), "int32"))
+    for n in range(1, n_fovs + 1):
+        _pc3_fov(conn, root, rng, n, size, particles)
+    conn.commit()
+    if keep_open is None:
+        conn.close()
+    else:
+        keep_open.append(conn)
+    return root
+
+
+def _pc3_labels(path: Path, labels: np.ndarray) -> None:
+    write_group(path, _pc3_2d_attrs(label=True))
+    write_array(path / "0", labels, chunks=(512, 512))
+
+
+def _pc3_fov(conn, root: Path, rng, n: int, size: int, particles: bool) -> None:
+    """One field: image, cellular segmentation, one threshold per group, config rows."""
+    conn.execute("INSERT INTO fovs VALUES (?, ?, ?, 1, NULL, ?, ?, 0.325, ?)",
+                 (n, f"FOV_{n:03d}", n % 2 + 1, size, size, f"fov{n}.tif"))  # fmt: skip
+    image = cells_image(rng, 2, size, size)
+    write_group(root / "images.zarr" / f"fov_{n}",
+                _pc3_image_attrs(f"fov_{n}", ["DAPI", "GFP"], 0.325))  # fmt: skip
+    write_array(root / "images.zarr" / f"fov_{n}" / "0", image, chunks=(1, 512, 512))
+    labels = np.roll(cells_labels(size, size), n % 8, axis=1)  # every field a little different
+    seg_id = n + 1
+    conn.execute("INSERT INTO segmentations VALUES (?, ?, 'cellular', ?, 'DAPI', 'cyto3', NULL, "
+                 "?, ?, 2)", (seg_id, f"cyto3_DAPI_{n}", n, size, size))  # fmt: skip
+    _pc3_labels(root / "labels.zarr" / f"seg_{seg_id}", labels)
+    conn.execute("INSERT INTO fov_config(config_id, fov_id, segmentation_id) VALUES (1, ?, 1)",
+                 (n,))  # fmt: skip
+    conn.execute("INSERT INTO fov_config(config_id, fov_id, segmentation_id) VALUES (2, ?, ?)",
+                 (n, seg_id))  # fmt: skip
+    for k, (group, mask) in enumerate(percell3_masks(labels, n).items()):
+        thr_id = 2 * (n - 1) + k + 1
+        conn.execute(
+            "INSERT INTO thresholds VALUES (?, ?, ?, 'GFP', ?, 'otsu', NULL, 900.0, ?, ?)",
+            (thr_id, percell3_threshold_name(group, n), n,
+             f"group:GFP:mean_intensity:{group}", size, size),
+        )  # fmt: skip
+        conn.execute("INSERT INTO fov_config(config_id, fov_id, segmentation_id, threshold_id, "
+                     "scopes) VALUES (2, ?, ?, ?, '[\"whole_cell\", \"mask_inside\"]')",
+                     (n, seg_id, thr_id))  # fmt: skip
+        group_dir = write_group(root / "masks.zarr" / f"thresh_{thr_id}")
+        write_group(group_dir / "mask", _pc3_2d_attrs(label=False))
+        write_array(group_dir / "mask" / "0", mask, chunks=(512, 512), compressor="zstd")
+        if particles:
+            write_group(group_dir / "particles")  # no attributes, as PerCell writes them
+            write_array(group_dir / "particles" / "0", labels * (mask > 0), chunks=(512, 512))
+
+
 # ---------------------------------------------------------------- Brieflow
 
 

@@ -15,6 +15,8 @@ from store_factories import (
     brieflow_sbs,
     brieflow_table,
     legacy_store,
+    percell3_experiment,
+    percell3_threshold_name,
     percell_ids,
     percell_names,
     write_group,
@@ -93,7 +95,7 @@ EXPECTED_LAYERS = {
     "percell-names": ["DAPI", "GFP", "RFP", "segmentation", "GFP mask"],
     "percell-region": ["DAPI", "GFP", "RFP", "segmentation", "GFP mask"],
     "percell-mask": ["GFP mask"],
-    "percell-ids": ["DAPI", "GFP", "Cy5", "segmentation", "GFP otsu mask"],
+    "percell-ids": ["DAPI", "GFP", "Cy5", "segmentation", "GFP otsu mask", "GFP otsu particles"],
 }
 
 
@@ -140,3 +142,42 @@ def test_a_dropped_brieflow_table_explains_itself_without_an_error(tmp_path, mon
     path = str(brieflow_table(tmp_path))
     assert get_reader(path)(path) == [(None,)]  # napari: nothing to show, and no error
     assert len(shown) == 1 and "not an image" in shown[0] and "phenotype store" in shown[0]
+
+
+def test_a_percell3_experiment_opens_as_one_layer_per_group(make_napari_viewer, tmp_path, rng):
+    import zarr
+
+    root = percell3_experiment(tmp_path, rng, n_fovs=6)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(root), plugin=PLUGIN)
+    g1, g2 = (percell3_threshold_name(g, 1).removesuffix("_1") for g in ("g1", "g2"))
+    assert [layer.name for layer in layers] == [
+        "DAPI", "GFP", "segmentation", f"{g1} mask", f"{g1} particles", f"{g2} mask",
+        f"{g2} particles",
+    ]  # fmt: skip
+    assert viewer.dims.axis_labels == ("region", "y", "x") and viewer.dims.nsteps[0] == 6
+    mask = viewer.layers[f"{g2} mask"]
+    assert not mask.visible and mask.opacity == 0.4
+    assert not viewer.layers[f"{g2} particles"].visible and viewer.layers["segmentation"].visible
+    viewer.dims.set_current_step(0, 4)
+    mask.visible = True  # the user ticks it: napari slices only what is shown
+    name = mask.metadata["percell"]["thresholds"][4]
+    assert name == percell3_threshold_name("g2", 5)
+    on_disk = zarr.open_array(mask.metadata["ome_zarr"]["paths"][4] + "/0", mode="r")[...]
+    np.testing.assert_array_equal(np.asarray(mask._slice.image.raw), on_disk)
+
+
+def test_a_percell3_field_dropped_alone_names_masks_by_threshold(
+    make_napari_viewer, tmp_path, rng
+):
+    root = percell3_experiment(tmp_path, rng, n_fovs=6)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(root / "images.zarr" / "fov_2"), plugin=PLUGIN)
+    g1, g2 = (percell3_threshold_name(g, 2) for g in ("g1", "g2"))
+    assert [layer.name for layer in layers] == [
+        "DAPI", "GFP", "segmentation", f"{g1} mask", f"{g1} particles", f"{g2} mask",
+        f"{g2} particles",
+    ]  # fmt: skip
+    assert viewer.dims.ndim == 2
+    assert not viewer.layers[f"{g1} mask"].visible
+    assert viewer.layers[f"{g1} mask"].metadata["percell"]["region"] == "FOV_002"

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
 from napari_omezarr_export.core.discovery import discover
 from napari_omezarr_export.core.errors import PercellFormatError
 from napari_omezarr_export.core.percell import load_experiment
+from napari_omezarr_export.core.percell_model import Link, name_stem, stack_slots
 from napari_omezarr_export.core.reading import read_node
-from store_factories import percell_ids, percell_names
+from store_factories import (
+    PERCELL3_GROUPS,
+    percell3_experiment,
+    percell3_threshold_name,
+    percell_ids,
+    percell_names,
+    write_image,
+    yx_axes,
+)
 
 
 def read(path):
@@ -110,15 +121,17 @@ def test_hundred_regions_stack_lazily_into_few_layers(tmp_path, rng, factory):
     assert np.asarray(labels[0].data[0][57]).max() == 3
 
 
+@pytest.mark.parametrize("factory", [percell_ids, percell3_experiment], ids=["ids", "grouped"])
 @pytest.mark.parametrize("pending_wal", [False, True], ids=["closed", "open-in-percell"])
-def test_opening_changes_no_file(tmp_path, rng, pending_wal):
+def test_opening_changes_no_file(tmp_path, rng, pending_wal, factory):
     keep: list = []
-    root = percell_ids(tmp_path, rng, n_fovs=3, keep_open=keep if pending_wal else None)
+    root = factory(tmp_path, rng, n_fovs=3, keep_open=keep if pending_wal else None)
     if pending_wal:
         assert (root / "experiment.db-wal").is_file()
     before = snapshot(root)
     specs = read_node(discover(root))
-    assert specs[0].kwargs["metadata"]["percell"]["regions"][2]["region"] == "FOV 003"
+    third = "FOV 003" if factory is percell_ids else "FOV_003"
+    assert specs[0].kwargs["metadata"]["percell"]["regions"][2]["region"] == third
     for spec in specs:
         np.asarray(spec.data[0][0])
     assert snapshot(root) == before
@@ -140,3 +153,173 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
     (root / "experiment.db").write_bytes(b"not a database at all" * 100)
     with pytest.raises(PercellFormatError, match=r"experiment\.db"):
         read_node(discover(root))
+
+
+# ---------------------------------------------------------------- PerCell 3 at scale (issue 13)
+
+G1, G2 = (percell3_threshold_name(g, 1).removesuffix("_1") for g in PERCELL3_GROUPS)
+
+
+def on_disk(path: Path) -> np.ndarray:
+    return zarr.open_array(str(path), mode="r")[...]
+
+
+def run_ids(root: Path, table: str) -> dict[str, int]:
+    """Run name -> id, read from the experiment's own database."""
+    conn = sqlite3.connect(root / "experiment.db")
+    try:
+        return dict(conn.execute(f"SELECT name, id FROM {table}").fetchall())
+    finally:
+        conn.close()
+
+
+def edit_db(root: Path, *statements: tuple) -> None:
+    conn = sqlite3.connect(root / "experiment.db")
+    with conn:
+        for sql, *args in statements:
+            conn.execute(sql, args)
+    conn.close()
+
+
+def test_percell3_experiment_opens_as_a_handful_of_layers(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=100, size=32)
+    specs = read_node(discover(root))
+    names = [s.name for s in specs]
+    assert names == ["DAPI", "GFP", "segmentation", f"{G1} mask", f"{G1} particles",
+                     f"{G2} mask", f"{G2} particles"]  # fmt: skip
+    assert all(s.data[0].shape == (100, 32, 32) for s in specs)
+    assert all(type(s.data[0]).__name__ == "Array" for s in specs)  # dask: nothing loaded
+    mask = specs[3].kwargs["metadata"]["percell"]["thresholds"]
+    assert mask == [percell3_threshold_name("g1", n) for n in range(1, 101)]
+
+
+def test_each_slice_is_that_fields_run_on_disk(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=6)
+    specs = read(root)
+    thresholds, segs = run_ids(root, "thresholds"), run_ids(root, "segmentations")
+    for group, stem in zip(PERCELL3_GROUPS, (G1, G2), strict=True):
+        mask, particles = specs[f"{stem} mask"], specs[f"{stem} particles"]
+        slices = mask.kwargs["metadata"]["percell"]["thresholds"]
+        assert slices == particles.kwargs["metadata"]["percell"]["thresholds"]
+        for i, name in enumerate(slices):
+            assert name == percell3_threshold_name(group, i + 1)
+            folder = root / "masks.zarr" / f"thresh_{thresholds[name]}"
+            np.testing.assert_array_equal(mask.data[0][i], on_disk(folder / "mask" / "0"))
+            np.testing.assert_array_equal(
+                particles.data[0][i], on_disk(folder / "particles" / "0")
+            )
+    seg = specs["segmentation"]
+    assert seg.kwargs["metadata"]["percell"]["segmentations"] == [
+        f"cyto3_DAPI_{n}" for n in range(1, 7)
+    ]
+    for i in range(6):
+        folder = root / "labels.zarr" / f"seg_{segs[f'cyto3_DAPI_{i + 1}']}"
+        np.testing.assert_array_equal(seg.data[0][i], on_disk(folder / "0"))
+    assert not np.all(np.asarray(seg.data[0]) == 1)  # the whole-field one (all ones) is skipped
+    regions = seg.kwargs["metadata"]["percell"]["regions"]
+    assert [r["region"] for r in regions] == [f"FOV_{n:03d}" for n in range(1, 7)]
+
+
+def test_stacked_masks_look_as_in_percell(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=3)
+    specs = read(root)
+    mask, particles, seg = specs[f"{G1} mask"], specs[f"{G1} particles"], specs["segmentation"]
+    assert mask.kwargs["visible"] is False and mask.kwargs["opacity"] == 0.4
+    assert mask.label_colors[None] == (1.0, 0.0, 1.0, 1.0)
+    assert mask.kwargs["metadata"]["percell_type"] == "mask"
+    assert particles.kwargs["visible"] is False and particles.label_colors is None
+    assert particles.kwargs["metadata"]["percell_type"] == "particles"
+    assert seg.kwargs["visible"] is True and seg.kwargs["opacity"] == 0.5
+    assert all(s.kwargs["scale"] == (1.0, 0.325, 0.325) for s in specs.values())
+
+
+def test_a_field_without_a_run_gets_a_blank_slice(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=4)
+    gone = run_ids(root, "thresholds")[percell3_threshold_name("g2", 3)]
+    edit_db(root, ("DELETE FROM fov_config WHERE threshold_id = ?", gone))
+    specs = read(root)
+    mask = specs[f"{G2} mask"]
+    assert mask.kwargs["metadata"]["percell"]["thresholds"][2] is None
+    assert mask.kwargs["metadata"]["ome_zarr"]["paths"][2] is None
+    assert not np.asarray(mask.data[0][2]).any()
+    assert np.asarray(mask.data[0][3]).any()
+    assert np.asarray(specs[f"{G1} mask"].data[0][2]).any()
+
+
+def test_every_segmentation_of_a_field_is_shown(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=3)
+    edited = np.full((64, 64), 7, "int32")
+    write_image(root / "labels.zarr" / "seg_90", edited, levels=1, axes=yx_axes("y", "x"),
+                scale=[1.0, 1.0], image_label={"version": "0.4"})  # fmt: skip
+    edit_db(
+        root,
+        ("INSERT INTO segmentations VALUES (90, 'napari_edit_DAPI_1', 'cellular', 2, 'DAPI', "
+         "'napari_edit', NULL, 64, 64, 1)",),
+        ("INSERT INTO fov_config(config_id, fov_id, segmentation_id) VALUES (2, 2, 90)",),
+    )  # fmt: skip
+    specs = read(root)
+    assert "segmentation" not in specs  # field 2 has two: each group of runs gets its layer
+    cyto, edit = specs["cyto3_DAPI"], specs["napari_edit_DAPI_1"]
+    assert cyto.kwargs["metadata"]["percell"]["segmentations"] == [
+        "cyto3_DAPI_1", "cyto3_DAPI_2", "cyto3_DAPI_3"
+    ]  # fmt: skip
+    assert edit.kwargs["metadata"]["percell"]["segmentations"] == [
+        None,
+        "napari_edit_DAPI_1",
+        None,
+    ]
+    np.testing.assert_array_equal(edit.data[0][1], edited)
+    assert not np.asarray(edit.data[0][0]).any()
+
+
+def test_one_segmentation_per_field_is_one_layer_whatever_its_name(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=3)
+    write_image(root / "labels.zarr" / "seg_90", np.full((64, 64), 7, "int32"), levels=1,
+                axes=yx_axes("y", "x"), scale=[1.0, 1.0],
+                image_label={"version": "0.4"})  # fmt: skip
+    edit_db(
+        root,
+        ("INSERT INTO segmentations VALUES (90, 'napari_edit_DAPI_1', 'cellular', 2, 'DAPI', "
+         "'napari_edit', NULL, 64, 64, 1)",),
+        ("UPDATE fov_config SET segmentation_id = 90 WHERE config_id = 2 AND fov_id = 2",),
+    )  # fmt: skip
+    seg = read(root)["segmentation"]
+    names = seg.kwargs["metadata"]["percell"]["segmentations"]
+    assert names == ["cyto3_DAPI_1", "napari_edit_DAPI_1", "cyto3_DAPI_3"]
+    assert np.asarray(seg.data[0][1]).min() == 7
+
+
+def test_a_single_field_shows_its_masks_by_threshold_name(tmp_path, rng):
+    root = percell3_experiment(tmp_path, rng, n_fovs=6)
+    specs = read(root / "images.zarr" / "fov_3")
+    g1, g2 = (percell3_threshold_name(g, 3) for g in PERCELL3_GROUPS)
+    assert list(specs) == ["DAPI", "GFP", "segmentation", f"{g1} mask", f"{g1} particles",
+                           f"{g2} mask", f"{g2} particles"]  # fmt: skip
+    thr = run_ids(root, "thresholds")[g1]
+    disk = on_disk(root / "masks.zarr" / f"thresh_{thr}" / "mask" / "0")
+    np.testing.assert_array_equal(specs[f"{g1} mask"].data[0], disk)
+    assert all(not s.kwargs["visible"] for n, s in specs.items() if n.startswith("thresh_"))
+    assert specs[f"{g1} mask"].kwargs["scale"] == (0.325, 0.325)
+    assert specs["segmentation"].kwargs["metadata"]["percell"]["region"] == "FOV_003"
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [
+        pytest.param([["a_1"], ["a_2"], ["a_3"]], {"a": ["a_1", "a_2", "a_3"]}, id="by-stem"),
+        pytest.param([["x"], [], ["x"]], {"x": ["x", None, "x"]}, id="shared-run"),
+        pytest.param(
+            [["a_1", "a_2"], ["a_3"]],
+            {"a": ["a_1", "a_3"], "a_2": ["a_2", None]},
+            id="two-in-one-field",
+        ),
+        pytest.param(
+            [["a_1", "a_2"], ["a_3", "a_4"]],
+            {"a": ["a_1", "a_3"], "a (2)": ["a_2", "a_4"]},
+            id="two-in-each-field",
+        ),
+    ],
+)
+def test_stack_slots(groups, expected):
+    per_region = [[Link(n, Path(n), name_stem(n)) for n in names] for names in groups]
+    assert {s.name: s.names for s in stack_slots(per_region)} == expected

@@ -1,8 +1,9 @@
 """Open PerCell-style binary masks and particle labels as labels layer specs.
 
 A mask is a ``threshold_<name>/0`` (design layout) or ``thresh_<id>/mask/0`` (PerCell 3)
-array of 0/255; it is shown as a labels layer in one colour (magenta, opacity 0.4) with
-``metadata["percell_type"] == "mask"``. ``thresh_<id>/particles/0`` holds int32 particle labels.
+array of 0/255; it is shown as PerCell shows it: a labels layer in one colour (magenta,
+opacity 0.4), hidden until the user ticks it, with ``metadata["percell_type"] == "mask"``.
+``thresh_<id>/particles/0`` holds int32 particle labels (an ordinary, visible labels layer).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def mask_layer(
     Returns
     -------
     LayerSpec
-        A magenta labels layer with opacity 0.4.
+        A magenta labels layer with opacity 0.4, hidden (PerCell's convention: a mask shown
+        at once would cover the image).
     """
     levels, names, ms = _mask_levels(path)
     shape0 = tuple(int(n) for n in levels[0].shape)
@@ -91,6 +93,7 @@ def mask_layer(
         "axis_labels": names,
         "units": units_of(units),
         "opacity": 0.4,
+        "visible": False,
         "metadata": metadata,
     }
     colors = {0: TRANSPARENT, None: MASK_RGBA}
@@ -167,7 +170,7 @@ def particles_layer(
     name = name or f"{path.parent.name} particles"
     spec = mask_layer(path, name=name, reference=reference, extra_metadata=extra_metadata)
     spec.label_colors = None
-    spec.kwargs["opacity"] = 0.7
+    spec.kwargs.update(opacity=0.7, visible=True)
     spec.kwargs["metadata"]["ome_zarr"]["kind"] = "labels"
     spec.kwargs["metadata"]["percell_type"] = "particles"
     return spec

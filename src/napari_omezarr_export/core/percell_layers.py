@@ -24,6 +24,7 @@ from .masks import mask_group_layers, particles_layer
 from .multiscales import Axis, Multiscale, open_multiscale
 from .omero import ChannelStyle, channel_styles, guess_color
 from .percell import Experiment, Region, load_experiment, name_region
+from .percell_model import Link, Slot, segmentation_slots, stack_slots
 from .reading import image_layers, read_node
 from .zarrmeta import child_path, open_level, read_node_meta
 
@@ -87,7 +88,7 @@ def region_layers(exp: Experiment, region: Region) -> list[LayerSpec]:
     extra = _meta(exp, region)
     layers = image_layers(ms, None, styles=styles, extra_metadata=extra)
     reference = Reference.from_multiscale(ms)
-    for name, path in region.segmentations:
+    for name, path, _ in region.segmentations:
         if not path.is_dir():
             logger.warning("segmentation %s of %s is missing", path, region.label)
             continue
@@ -98,7 +99,7 @@ def region_layers(exp: Experiment, region: Region) -> list[LayerSpec]:
         spec.kwargs.update(opacity=0.5)
         spec.kwargs["metadata"]["percell_type"] = "segmentation"
         layers.append(spec)
-    for name, path in region.thresholds:
+    for name, path, _ in region.thresholds:
         if path.is_dir():
             for spec in mask_group_layers(path, reference, name, extra):
                 spec.kwargs["visible"] = False
@@ -116,7 +117,7 @@ def _stack(arrays: list[Any]) -> Any:
     return da.stack([_pad(a, shape) for a in arrays])
 
 
-def _one_level(path: Path, shape: tuple[int, ...], dtype: str) -> Any:
+def _one_level(path: Path | None, shape: tuple[int, ...], dtype: str) -> Any:
     """Level 0 of a label or mask group, or zeros when the region has none."""
     if path is None or not path.is_dir():
         return da.zeros(shape, dtype=dtype, chunks=shape)
@@ -128,23 +129,67 @@ def _one_level(path: Path, shape: tuple[int, ...], dtype: str) -> Any:
     return level.astype("uint8") if level.dtype == bool else level
 
 
-def _stacked_labels(name, arrays, base: LayerSpec, kind: str, paths: list[str | None]):
-    data = _stack(arrays)
-    kwargs = dict(base.kwargs)
-    kwargs["name"] = name
-    kwargs["contrast_limits"] = None
+# How each kind of stacked labels layer looks: PerCell's conventions (masks magenta, 0.4,
+# hidden; segmentation 0.5), particles as in a single region (ordinary labels, hidden).
+_LOOK = {
+    "segmentation": {"opacity": 0.5, "visible": True},
+    "mask": {"opacity": 0.4, "visible": False},
+    "particles": {"opacity": 0.7, "visible": False},
+}
+
+
+def _stacked_labels(name: str, paths: list[Path | None], slot: Slot, base: LayerSpec, kind: str):
+    """One labels layer: each region's level 0 of ``paths`` (zeros where None), stacked."""
+    plane = tuple(base.data[0].shape[-2:])
+    data = _stack([_one_level(p, plane, "uint8" if kind == "mask" else "int32") for p in paths])
+    kwargs = {k: v for k, v in base.kwargs.items() if k not in ("contrast_limits", "blending")}
     meta = dict(kwargs["metadata"])
-    meta["ome_zarr"] = {"path": None, "image": None, "name": name, "kind": kind, "paths": paths}
-    meta["percell_type"] = "mask" if kind == "mask" else "segmentation"
-    kwargs = {k: v for k, v in kwargs.items() if k not in ("contrast_limits", "blending")}
-    kwargs.update(metadata=meta, opacity=0.4 if kind == "mask" else 0.5)
-    kwargs["visible"] = kind != "mask"
+    meta["ome_zarr"] = {
+        "path": None,
+        "image": None,
+        "name": name,
+        "kind": "mask" if kind == "mask" else "labels",
+        "paths": _strs(paths),
+    }
+    runs = "segmentations" if kind == "segmentation" else "thresholds"
+    meta["percell"] = dict(meta["percell"], **{runs: slot.names})
+    meta["percell_type"] = kind
+    kwargs.update(name=name, metadata=meta, **_LOOK[kind])
     colors = {0: TRANSPARENT, None: MASK_RGBA} if kind == "mask" else None
     return LayerSpec("labels", [data], kwargs, label_colors=colors)
 
 
+def _mask_paths(link: Link | None) -> tuple[Path | None, Path | None]:
+    """A threshold's mask group and particle labels group (None when absent)."""
+    if link is None:
+        return None, None
+    mask = link.path / "mask" if (link.path / "mask").is_dir() else link.path
+    particles = link.path / "particles"
+    return mask, particles if (particles / "0").is_dir() else None
+
+
+def _run_layers(regions: list[Region], base: LayerSpec) -> list[LayerSpec]:
+    """Segmentation, mask and particle layers of a whole experiment, one per group of runs."""
+    layers = [
+        _stacked_labels(slot.name, [link.path if link else None for link in slot.links],
+                        slot, base, "segmentation")
+        for slot in segmentation_slots([r.segmentations for r in regions])
+    ]  # fmt: skip
+    for slot in stack_slots([r.thresholds for r in regions]):
+        masks, particles = zip(*(_mask_paths(link) for link in slot.links), strict=True)
+        layers.append(_stacked_labels(f"{slot.name} mask", list(masks), slot, base, "mask"))
+        if any(particles):
+            name = f"{slot.name} particles"
+            layers.append(_stacked_labels(name, list(particles), slot, base, "particles"))
+    return layers
+
+
 def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
     """Open many regions as a few layers with a leading ``region`` axis (lazy dask stacks).
+
+    Runs are stacked by what they share across regions (`percell_model.stack_slots`): a
+    PerCell 3 experiment of 100 fields with 2 threshold groups opens as its channels, one
+    ``segmentation`` layer and 2 mask (and 2 particle) layers, not one layer per run name.
 
     Parameters
     ----------
@@ -156,8 +201,10 @@ def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
     Returns
     -------
     list of LayerSpec
-        One image layer per channel, one ``segmentation`` labels layer and one mask layer per
-        threshold name; region names in ``metadata["percell"]["regions"]``.
+        One image layer per channel, the segmentation layer(s), and a mask layer (followed by
+        a particles layer when there are particle labels) per group of thresholds. Region
+        names are in ``metadata["percell"]["regions"]``; the run behind each slice in
+        ``metadata["percell"]["segmentations"]`` or ``["thresholds"]`` (None: a blank slice).
     """
     opened, kept = [], []
     for region in regions:
@@ -187,19 +234,8 @@ def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
     extra["percell"]["regions"] = [dict(r.key, label=r.label) for r in regions]
     extra["percell"]["images"] = [str(r.image) for r in regions]
     layers = image_layers(stacked, None, styles=styles, extra_metadata=extra)
-    base = layers[0]
-    plane = tuple(levels[0].shape[-2:])
-    if any(r.segmentations for r in regions):
-        paths = [r.segmentations[0][1] if r.segmentations else None for r in regions]
-        arrays = [_one_level(p, plane, "int32") for p in paths]
-        layers.append(_stacked_labels("segmentation", arrays, base, "labels", _strs(paths)))
-    names = list(dict.fromkeys(n for r in regions for n, _ in r.thresholds))
-    for name in names:
-        paths = [dict(r.thresholds).get(name) for r in regions]
-        groups = [p / "mask" if p is not None and (p / "mask").is_dir() else p for p in paths]
-        arrays = [_one_level(p, plane, "uint8") for p in groups]
-        layers.append(_stacked_labels(f"{name} mask", arrays, base, "mask", _strs(paths)))
-    _fix_label_dims(layers, base)
+    layers += _run_layers(regions, layers[0])
+    _fix_label_dims(layers, layers[0])
     return layers
 
 
@@ -231,8 +267,8 @@ def _find_region(exp: Experiment, path: Path) -> Region | None:
     if target is None:
         return None
     for region in exp.regions:
-        owned = [region.image, *(p for _, p in region.thresholds)]
-        owned += [p for _, p in region.segmentations]
+        owned = [region.image, *(link.path for link in region.thresholds)]
+        owned += [link.path for link in region.segmentations]
         if any(_real(p) in (target, target.parent) for p in owned):
             return region
     return None
@@ -268,7 +304,7 @@ def read_percell_node(node: Node) -> list[LayerSpec]:
         return region_layers(exp, region)
     ms, _ = _open_region_image(exp, region)
     reference = Reference.from_multiscale(ms)
-    name = next((n for n, p in region.thresholds if p in (node.path, node.path.parent)), None)
+    name = next((n for n, p, _ in region.thresholds if p in (node.path, node.path.parent)), None)
     if node.kind == "particles":
         return [particles_layer(node.path, reference, f"{name} particles", _meta(exp, region))]
     return mask_group_layers(node.path, reference, name, _meta(exp, region))
