@@ -149,3 +149,145 @@ def test_five_dimensional_layers_keep_their_axes(make_napari_viewer, tmp_path, r
         ("t", "second"), ("c", None), ("z", "micrometer"), ("y", "micrometer"),
         ("x", "micrometer")]  # fmt: skip
     assert_valid_store(tmp_path / "tczyx.zarr")
+
+
+# -- a layer with its own channel axis (a multichannel TIFF opened as one layer) ---------------
+
+SIZES = {"t": 2, "c": 3, "z": 4, "y": 40, "x": 48}
+PIXEL = {"t": 30.0, "c": 1.0, "z": 2.0, "y": 0.5, "x": 0.25}
+UNITS = {"t": "s", "c": "pixel", "z": "um", "y": "um", "x": "um"}
+
+
+def _level0(layer):
+    return np.asarray(layer.data[0] if layer.multiscale else layer.data)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [("c", "z", "y", "x"), ("t", "c", "z", "y", "x"), ("c", "y", "x"), ("z", "c", "y", "x")],
+    ids=["czyx", "tczyx", "cyx", "zcyx-in-napari"],
+)
+def test_a_layer_with_its_own_channel_axis_saves_with_it(
+    make_napari_viewer, tmp_path, rng, labels
+):
+    from napari_omezarr_export.core.planning import MULTI_CHANNEL_COLORS
+
+    data = rng.integers(0, 4000, [SIZES[a] for a in labels], dtype=np.uint16)
+    viewer = make_napari_viewer()
+    viewer.add_image(data, name="stack", axis_labels=labels, contrast_limits=(100, 3000),
+                     scale=[PIXEL[a] for a in labels], translate=[1.0] * len(labels),
+                     units=[UNITS[a] for a in labels])  # fmt: skip
+    path = tmp_path / "stack.ome.zarr"
+    assert viewer.layers.save(str(path), plugin=PLUGIN) == [str(path)]
+    assert_valid_store(path)
+
+    ngff = "".join(a for a in "tczyx" if a in labels)  # NGFF order, c after t
+    in_ngff_order = data.transpose([labels.index(a) for a in ngff])
+    np.testing.assert_array_equal(zarr.open_group(path, mode="r")["0"][:], in_ngff_order)
+    multiscale = _attrs(path)["multiscales"][0]
+    assert "".join(a["name"] for a in multiscale["axes"]) == ngff
+    scale, translation = multiscale["datasets"][0]["coordinateTransformations"]
+    assert scale["scale"] == [PIXEL[a] for a in ngff]
+    assert translation["translation"] == [0.0 if a == "c" else 1.0 for a in ngff]
+    assert [a.get("unit") for a in multiscale["axes"] if a["name"] != "c"] == [
+        {"t": "second"}.get(a, "micrometer") for a in ngff if a != "c"
+    ]
+
+    reopened = make_napari_viewer()
+    reopened.open(str(path), plugin=PLUGIN)
+    names = [f"c{i}" for i in range(SIZES["c"])]
+    assert [layer.name for layer in reopened.layers] == names
+    for i, name in enumerate(names):
+        layer = reopened.layers[name]
+        expected = np.take(in_ngff_order, i, axis=ngff.index("c"))
+        np.testing.assert_array_equal(_level0(layer), expected)
+        assert tuple(layer.contrast_limits) == (100, 3000)
+        top = np.rint(layer.colormap.colors[-1][:3] * 255).astype(int)
+        assert "".join(f"{v:02X}" for v in top) == MULTI_CHANNEL_COLORS[i]
+
+
+@pytest.mark.parametrize(
+    ("colormap", "expected"),
+    [
+        ("magenta", ["FF00FF", "FF00FF"]),
+        ("gray", ["0000FF", "00FF00"]),
+        ("viridis", ["0000FF", "00FF00"]),
+    ],
+    ids=["one-colour", "gray-is-no-colour", "many-colours"],
+)
+def test_channel_names_from_metadata_colours_from_the_colormap_and_labels_alongside(
+    make_napari_viewer, tmp_path, rng, colormap, expected
+):
+    data = rng.integers(0, 255, (2, 64, 80), dtype=np.uint8)
+    cells = np.zeros((64, 80), np.int32)
+    cells[10:30, 20:50] = 4
+    viewer = make_napari_viewer()
+    viewer.add_image([data, data[:, ::2, ::2]], multiscale=True, name="tiff",  # a pyramid
+                     axis_labels=("c", "y", "x"), colormap=colormap, contrast_limits=(5, 200),
+                     metadata={"channel_names": ["DAPI", "GFP"]})  # fmt: skip
+    viewer.layers["tiff"].visible = False
+    viewer.add_labels(cells, name="cells")
+    path = tmp_path / "tiff.ome.zarr"
+    viewer.layers.save(str(path), plugin=PLUGIN)
+    assert_valid_store(path)
+    omero = _attrs(path)["omero"]["channels"]
+    assert [(c["label"], c["color"], c["active"]) for c in omero] == [
+        ("DAPI", expected[0], False), ("GFP", expected[1], False)]  # fmt: skip
+
+    reopened = make_napari_viewer()
+    reopened.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in reopened.layers] == ["DAPI", "GFP", "cells"]
+    for i, name in enumerate(("DAPI", "GFP")):
+        layer = reopened.layers[name]
+        np.testing.assert_array_equal(_level0(layer), data[i])
+        assert tuple(layer.contrast_limits) == (5, 200)
+        top = np.rint(layer.colormap.colors[-1][:3] * 255).astype(int)
+        assert "".join(f"{v:02X}" for v in top) == expected[i]
+    np.testing.assert_array_equal(_level0(reopened.layers["cells"]), cells)
+
+
+def test_a_layer_with_its_own_channel_axis_cannot_join_other_image_layers(
+    make_napari_viewer, tmp_path
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((32, 32), np.uint8), name="DAPI")
+    viewer.add_image(np.zeros((2, 32, 32), np.uint8), name="stack", axis_labels=("c", "y", "x"))
+    viewer.add_image(np.zeros((32, 32), np.uint8), name="GFP")
+    with pytest.raises(
+        WriteFailedError, match=r"'stack' has its own channel axis \(c\).*'DAPI', 'GFP'.*Split"
+    ):
+        viewer.layers.save(str(tmp_path / "mixed.zarr"), plugin=PLUGIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_channel_names_that_do_not_fit_the_channel_axis_are_refused(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((3, 32, 32), np.uint8), name="stack", axis_labels=("c", "y", "x"),
+                     metadata={"channel_names": ["DAPI", "GFP"]})  # fmt: skip
+    with pytest.raises(WriteFailedError, match=r"'channel_names'.*holds 3 channels.*list of 3"):
+        viewer.layers.save(str(tmp_path / "stack.zarr"), plugin=PLUGIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- targets the writers cannot write -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["s3://bucket/x.ome.zarr", "gs://bucket/exp.percell", "https://example.org/x"],
+    ids=["s3-image", "gs-percell", "https-no-extension"],
+)
+def test_remote_targets_fail_loudly_and_create_nothing(viewer, target, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scheme = target.split(":")[0]
+    with pytest.raises(WriteFailedError, match=rf"{scheme}:// targets .*not supported yet"):
+        viewer.layers.save(target, plugin=PLUGIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.ome.zarr", "exp.percell"])
+def test_saving_inside_a_file_says_it_is_a_file(viewer, name, tmp_path):
+    (tmp_path / "notes.txt").write_text("my notes")
+    with pytest.raises(WriteFailedError, match=r"notes\.txt is a file, not a folder"):
+        viewer.layers.save(str(tmp_path / "notes.txt" / name), plugin=PLUGIN)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

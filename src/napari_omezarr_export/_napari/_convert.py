@@ -2,7 +2,9 @@
 
 Image layers of one shape become the channels of one image, in layer order, each styled from
 its layer: name, colormap's top colour, contrast limits, visibility. RGB layers become red,
-green and blue channels. Labels keep their colormap (for the values present) and features.
+green and blue channels. A layer with its own channel axis (axis label ``c``) is saved alone,
+with that axis: one channel per plane, named from ``layer.metadata["channel_names"]`` or
+``c0, c1, ...``. Labels keep their colormap (for the values present) and features.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from ..core.errors import ExportError
 from ..core.options import ChannelStyle
 from ..core.plan import LabelsSpec
 from ..core.stacking import Concatenated
+from ._channel_styles import CHANNEL_NAMES_KEY, channel_style, own_channel_styles
 
-__all__ = ["ImageExport", "channel_style", "labels_spec", "layers_to_export"]
+__all__ = [
+    "CHANNEL_NAMES_KEY",
+    "ImageExport",
+    "channel_axis",
+    "channel_style",
+    "labels_spec",
+    "layers_to_export",
+]
 
 LayerTuple = tuple[Any, dict, str]
 RGB_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF")
@@ -57,59 +67,6 @@ def _level0(data: Any, meta: dict) -> Any:
     if meta.get("multiscale") or isinstance(data, list | tuple):
         return data[0]
     return data
-
-
-def _hex(rgb: Sequence[float]) -> str:
-    return "".join(f"{round(float(c) * 255):02X}" for c in list(rgb)[:3])
-
-
-def top_color(colormap: Any) -> str:
-    """Return the colour at the top of a napari image colormap as ``RRGGBB``.
-
-    Parameters
-    ----------
-    colormap : dict or napari Colormap
-        The layer's colormap as in its data tuple (a dict in napari 0.9) or the object.
-
-    Returns
-    -------
-    str
-        Six hex digits.
-    """
-    if isinstance(colormap, dict):
-        colors = colormap.get("colors")
-    else:
-        colors = getattr(colormap, "colors", None)
-    if colors is None or len(colors) == 0:
-        return "FFFFFF"
-    return _hex(np.asarray(colors)[-1])
-
-
-def channel_style(
-    meta: dict, *, label: str | None = None, color: str | None = None
-) -> ChannelStyle:
-    """Return the channel style of an image layer from its data-tuple metadata.
-
-    Parameters
-    ----------
-    meta : dict
-        The layer's metadata as given to writers.
-    label, color : str, optional
-        Overrides for the name and the colour.
-
-    Returns
-    -------
-    ChannelStyle
-        Name, colour, window (the contrast limits) and visibility.
-    """
-    limits = meta.get("contrast_limits") or (None, None)
-    return ChannelStyle(
-        label=label or str(meta.get("name", "image")),
-        color=color or top_color(meta.get("colormap", {})),
-        start=None if limits[0] is None else float(limits[0]),
-        end=None if limits[1] is None else float(limits[1]),
-        active=bool(meta.get("visible", True)),
-    )
 
 
 def _channel_first(data: Any, meta: dict) -> tuple[Any, list[ChannelStyle]]:
@@ -154,8 +111,14 @@ def _per_axis(meta: dict, key: str, ndim: int) -> list:
 def _stack_images(images: list[LayerTuple]) -> ImageExport:
     """Image layers of one shape -> one image whose channels are the layers, in order.
 
-    The channel axis goes first here; ``write_image`` moves it after ``t`` (NGFF order).
+    The channel axis goes first here; ``write_image`` moves it after ``t`` (NGFF order). A
+    layer with its own channel axis is saved alone, with that axis.
     """
+    own = [(i, c) for i, (d, m, _) in enumerate(images) if (c := channel_axis(d, m)) is not None]
+    if own and len(images) > 1:
+        _refuse_mixing(images, own[0][0])
+    if own:
+        return _own_channels(*images[0][:2], own[0][1])
     shapes = {str(m.get("name")): tuple(_level0(d, m).shape) for d, m, _ in images}
     if len(set(shapes.values())) > 1:
         listing = ", ".join(f"{n!r} {s}" for n, s in shapes.items())
@@ -177,16 +140,69 @@ def _stack_images(images: list[LayerTuple]) -> ImageExport:
     )
 
 
-def _layer_axes(meta: dict, ndim: int) -> str:
-    """The layer's axis names when they name t/z/y/x, else the defaults for ``ndim``."""
-    names = [str(n).lower() for n in (meta.get("axis_labels") or ())]
-    if "c" in names:
-        raise ExportError(
-            f"Layer {meta.get('name')!r} already has a channel axis; split its channels into "
-            "layers first (napari: right-click > Split Stack), then save them together."
-        )
+def _refuse_mixing(images: list[LayerTuple], own: int) -> None:
+    """Raise: a layer with its own channel axis cannot share an image with other layers."""
+    names = [repr(str(m.get("name"))) for _, m, _ in images]
+    others = ", ".join(n for i, n in enumerate(names) if i != own)
+    raise ExportError(
+        f"Image layer {names[own]} has its own channel axis (c), so it is saved as an image on "
+        f"its own; it cannot be combined with {others}. Save it alone, or split its channels "
+        "into layers (right-click > Split Stack) and save them together with the others."
+    )
+
+
+def _axis_names(meta: dict) -> list[str]:
+    return [str(n).lower() for n in (meta.get("axis_labels") or ())]
+
+
+def channel_axis(data: Any, meta: dict) -> int | None:
+    """Return where a layer's own channel axis (axis label ``c``, any case) is, or None.
+
+    Parameters
+    ----------
+    data : array-like or list of array-like
+        The layer data (level 0 when multiscale).
+    meta : dict
+        Its metadata; ``axis_labels`` is read.
+
+    Returns
+    -------
+    int or None
+        The axis index, or None when no axis is labelled ``c``.
+    """
+    names = _axis_names(meta)
+    ndim = len(_level0(data, meta).shape)
+    return names.index("c") if len(names) == ndim and "c" in names else None
+
+
+def _layer_axes(meta: dict, ndim: int, names: Sequence[str] | None = None) -> str:
+    """The axis names (the layer's by default) when they name t/z/y/x, else the defaults."""
+    names = _axis_names(meta) if names is None else list(names)
     valid = len(names) == ndim and len(set(names)) == ndim and set(names) <= set("tzyx")
     return "".join(names) if valid and {"y", "x"} <= set(names) else default_axis_names(ndim)
+
+
+def _own_channels(data: Any, meta: dict, c: int) -> ImageExport:
+    """One layer whose axis ``c`` is labelled ``c``: saved with that axis, one channel per plane.
+
+    The other axes keep their labels when they name t/z/y/x; ``write_image`` puts the axes in
+    NGFF order (t, c, z, y, x) lazily. The channel axis has scale 1 and no unit.
+    """
+    data = _level0(data, meta)
+    ndim = len(data.shape)
+    rest = _layer_axes(meta, ndim - 1, [n for i, n in enumerate(_axis_names(meta)) if i != c])
+    scale, translation = _per_axis(meta, "scale", ndim), _per_axis(meta, "translate", ndim)
+    units = _per_axis(meta, "units", ndim)
+    scale[c], translation[c], units[c] = 1.0, 0.0, None
+    return ImageExport(
+        data=data,
+        axes=rest[:c] + "c" + rest[c:],
+        scale=scale,
+        translation=translation,
+        units=units,
+        channels=own_channel_styles(meta, data.shape[c]),
+        name=str(meta.get("name", "image")),
+    )
 
 
 def labels_spec(data: Any, meta: dict) -> LabelsSpec:
@@ -206,6 +222,12 @@ def labels_spec(data: Any, meta: dict) -> LabelsSpec:
     """
     colormap = meta.get("colormap")
     colors = colormap.map if hasattr(colormap, "map") else None
+    if channel_axis(data, meta) is not None:
+        raise ExportError(
+            f"Labels layer {meta.get('name')!r} has a channel axis (c), but an OME-Zarr label "
+            "image has none. Split it (right-click > Split Stack) and save one Labels layer per "
+            "channel."
+        )
     data = _level0(data, meta)
     ndim = len(data.shape)
     return LabelsSpec(
@@ -217,6 +239,8 @@ def labels_spec(data: Any, meta: dict) -> LabelsSpec:
         scale=_per_axis(meta, "scale", ndim),
         translation=_per_axis(meta, "translate", ndim),
         units=_per_axis(meta, "units", ndim),
+        visible=bool(meta.get("visible", True)),
+        opacity=float(meta.get("opacity", 1.0)),
     )
 
 

@@ -81,7 +81,7 @@ def write_percell(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
     list of str
         The image, labels and mask groups written.
     """
-    with errors_napari_shows(experiment_path(path)):
+    with errors_napari_shows(path):  # resolving the experiment folder may raise too
         return _write(path, layer_data)
 
 

@@ -30,7 +30,7 @@ from ..core.errors import OmeZarrError
 from ..core.options import StorageOptions
 from ..core.planning import plan_image_export
 from ..core.store import is_zarr_store
-from ._convert import labels_spec, layers_to_export
+from ._convert import channel_axis, labels_spec, layers_to_export
 from ._widget_channels import ChannelsPanel
 from ._widget_export import ExportRunner, PreviewCache
 from ._widget_layouts import LayoutPanel
@@ -58,8 +58,10 @@ def _header(text: str) -> Label:
 
 
 def _channel_keys(layer: Any) -> list[tuple]:
-    count = layer.data[0].shape[-1] if layer.multiscale else layer.data.shape[-1]
-    return [(id(layer), i) for i in range(count if layer.rgb else 1)]
+    level = layer.data[0] if layer.multiscale else layer.data
+    c = channel_axis(level, {"axis_labels": layer.axis_labels})  # a layer's own c axis
+    count = level.shape[-1] if layer.rgb else 1 if c is None else level.shape[c]
+    return [(id(layer), i) for i in range(count)]
 
 
 class ExportWidget(ExportRunner, Container):
@@ -314,6 +316,8 @@ class ExportWidget(ExportRunner, Container):
             level = layer.data[-1] if layer.multiscale else layer.data
             if layer.rgb:
                 level = level[..., row.key[1]]
+            elif (c := channel_axis(level, {"axis_labels": layer.axis_labels})) is not None:
+                level = level[(slice(None),) * c + (row.key[1],)]
             row.set_window(*window_from_sample(level))
 
     # -- export ---------------------------------------------------------------------------

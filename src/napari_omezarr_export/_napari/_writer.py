@@ -47,12 +47,12 @@ def write_layers(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list
     list of str
         The paths written.
     """
-    with errors_napari_shows(target_path(path)):
+    with errors_napari_shows(path):  # resolving the target may raise too
         return _write(path, layer_data)
 
 
 @contextlib.contextmanager
-def errors_napari_shows(target: Path) -> Iterator[None]:
+def errors_napari_shows(target: str | Path) -> Iterator[None]:
     """Re-raise our ``ValueError`` errors as `WriteFailedError`, an ``OSError``.
 
     napari's writer lookup catches ``ValueError`` and then reports only "not a valid writer",
@@ -60,7 +60,7 @@ def errors_napari_shows(target: Path) -> Iterator[None]:
 
     Parameters
     ----------
-    target : Path
+    target : str or Path
         What was being saved, for the message.
 
     Yields

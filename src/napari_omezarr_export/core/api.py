@@ -23,6 +23,7 @@ from .planning import (
     plan_standalone_labels,
 )
 from .store import is_zarr_store
+from .targets import local_path
 from .writing import (
     attributes_for,
     iter_add_labels,
@@ -51,17 +52,26 @@ Progress = tuple[int, int]
 def target_path(path: str | Path) -> Path:
     """Return where a store named ``path`` is written: ``.ome.zarr`` is added when no ``.zarr``.
 
+    Image and labels writes resolve their target here, with `core.targets.local_path`.
+
     Parameters
     ----------
     path : str or Path
-        The name as the user typed it.
+        The name as the user typed it; ``~`` and ``file://`` URLs are resolved.
 
     Returns
     -------
     Path
         The store path.
+
+    Raises
+    ------
+    InvalidOptionError
+        For a remote target such as ``s3://bucket/x.ome.zarr`` (not supported yet).
+    WriteFailedError
+        When a folder above the target is a file.
     """
-    path = Path(path).expanduser()
+    path = local_path(path)
     if path.suffix.lower() == ".zarr":
         return path
     return path.with_name(path.name + ".ome.zarr")
@@ -111,7 +121,9 @@ def write_image(
         2-D to 5-D numpy, dask or zarr array; read lazily, one band at a time.
     path : str or Path
         Destination; ``.ome.zarr`` is added when the name has no ``.zarr`` suffix. An existing
-        zarr store there is replaced atomically; anything else there is an error.
+        zarr store there is replaced atomically; anything else there is an error. A local
+        ``file://`` URL is accepted; other ``<scheme>://`` targets (remote stores) raise
+        `InvalidOptionError` before anything is created (see `target_path`).
     axes : str, optional
         Axis names of ``data`` such as ``"cyx"`` or ``"tczyx"``; by default inferred from the
         number of dimensions (and ``channels``).

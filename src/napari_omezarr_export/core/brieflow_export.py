@@ -22,6 +22,7 @@ from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions, check_choice
 from .plan import LabelsSpec
 from .planning import channel_styles
+from .targets import local_path
 
 __all__ = [
     "BRIEFLOW_STEPS",
@@ -69,7 +70,7 @@ def brieflow_store_path(
                 f"Brieflow {what} {value!r} cannot be part of a file name; use letters, digits, "
                 "'.', '-' or '_'."
             )
-    return Path(root) / step / "omezarr" / f"{well}_{tile}__{image_type}.zarr"
+    return local_path(root) / step / "omezarr" / f"{well}_{tile}__{image_type}.zarr"
 
 
 def flatten_cycles(

@@ -30,6 +30,7 @@ from .percell_db_write import PERCELL_VERSION, record_region
 from .plan import GroupPlan, LabelsSpec
 from .planning import check_label_names, plan_image_export, plan_labels_like
 from .store import STAGING_MARK, is_zarr_store, staged_directory
+from .targets import local_path
 from .writing import attributes_for, iter_fill_stage, scan_data
 
 __all__ = [
@@ -82,7 +83,7 @@ class PercellRegion:
 
 def experiment_path(path: str | Path) -> Path:
     """Return the experiment folder: ``.percell`` is added when the name lacks it."""
-    path = Path(path).expanduser()
+    path = local_path(path)  # refuses remote targets and paths inside a file
     return path if path.suffix == ".percell" else path.with_name(path.name + ".percell")
 
 
