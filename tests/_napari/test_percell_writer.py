@@ -5,7 +5,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from napari_omezarr_export import WriteFailedError
+from napari_omezarr_export import TargetExistsError, WriteFailedError
+from napari_omezarr_export.core import percell_journal
 from validation import assert_valid_store
 
 PLUGIN = "napari-omezarr-export"
@@ -62,3 +63,69 @@ def test_two_segmentations_get_a_clear_error(viewer, tmp_path):
     viewer.add_labels(np.zeros((128, 160), np.int32), name="nuclei")
     with pytest.raises(WriteFailedError, match="holds one segmentation"):
         viewer.layers.save(str(tmp_path / "exp.percell"), plugin=PLUGIN)
+
+
+def _listing(folder):
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_saving_into_a_folder_that_is_not_an_experiment_is_refused(viewer, tmp_path):
+    folder = tmp_path / "thesis.percell"
+    (folder / "chapter1").mkdir(parents=True)
+    (folder / "chapter1" / "draft.tex").write_text("\\section{Intro}")
+    (folder / "notes.txt").write_text("keep me")
+    before = _listing(folder)
+    refused = r"is not a PerCell experiment.*Nothing was written"
+    with pytest.raises(TargetExistsError, match=refused):
+        viewer.layers.save(str(folder), plugin=PLUGIN)
+    assert _listing(folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.percell"]
+
+
+def test_saving_onto_a_file_is_refused(viewer, tmp_path):
+    target = tmp_path / "exp.percell"
+    target.write_bytes(b"not a folder")
+    with pytest.raises(TargetExistsError, match="is a file, not a PerCell experiment folder"):
+        viewer.layers.save(str(target), plugin=PLUGIN)
+    assert target.read_bytes() == b"not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.percell"]
+
+
+def test_an_empty_folder_becomes_an_experiment(viewer, tmp_path):
+    folder = tmp_path / "new.percell"
+    folder.mkdir()
+    written = viewer.layers.save(str(folder), plugin=PLUGIN)
+    assert written[0] == str(folder / "images.zarr" / "condition_1" / "region_1")
+    for path in written:
+        assert_valid_store(path)
+
+
+def test_a_save_cut_short_is_finished_and_its_region_name_kept(
+    viewer, make_napari_viewer, tmp_path, monkeypatch
+):
+    class Killed(BaseException):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    root = tmp_path / "exp.percell"
+    monkeypatch.setattr(percell_journal, "complete_swap", killed)  # committed, nothing moved
+    with pytest.raises(Killed):
+        viewer.layers.save(str(root), plugin=PLUGIN)
+    monkeypatch.undo()
+    assert not (root / "images.zarr" / "condition_1" / "region_1").exists()
+    written = viewer.layers.save(str(root), plugin=PLUGIN)
+    assert written[0].endswith("region_2"), "region_1 is the cut-short save's, not free"
+    region_1 = root / "images.zarr" / "condition_1" / "region_1"
+    assert_valid_store(region_1)  # finished by the second save, before it wrote region_2
+    assert not [p for p in root.rglob("*") if ".omezarr-export-" in p.name]
+    reopened = make_napari_viewer()
+    reopened.open(str(region_1), plugin=PLUGIN)
+    assert [layer.name for layer in reopened.layers] == ["DAPI", "GFP", "segmentation", "GFP mask"]
+    np.testing.assert_array_equal(
+        np.asarray(reopened.layers["segmentation"].data), viewer.layers["segmentation"].data
+    )

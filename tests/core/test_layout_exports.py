@@ -12,10 +12,12 @@ from napari_omezarr_export import (
     InvalidOptionError,
     LabelsSpec,
     PercellRegion,
+    TargetExistsError,
     write_brieflow_image,
     write_percell_region,
 )
 from napari_omezarr_export._napari._reader import get_reader
+from napari_omezarr_export.core.percell_export import preview_percell_region
 from validation import assert_valid_store
 
 STYLES = [ChannelStyle("DAPI", "0000FF", 0, 900), ChannelStyle("GFP", "00FF00", 0, 700)]
@@ -39,6 +41,11 @@ def _read(path):
         kwargs["name"]: (data, kwargs, kind)
         for data, kwargs, kind in get_reader(str(path))(str(path))
     }
+
+
+def _level0(data):
+    """Level 0 of a layer's data: a pyramid's first array, or the one array."""
+    return np.asarray(data[0] if isinstance(data, list | tuple) else data)
 
 
 def test_percell_region_round_trip_and_database(tmp_path, field):
@@ -85,8 +92,8 @@ def test_percell_region_round_trip_and_database(tmp_path, field):
         assert (root / zarr_path).is_dir()
     layers = _read(written[0])
     assert set(layers) == {"DAPI", "GFP", "segmentation", "GFP mask"}
-    np.testing.assert_array_equal(np.asarray(layers["GFP"][0][0]), image[1])
-    np.testing.assert_array_equal(np.asarray(layers["segmentation"][0][0]), cells)
+    np.testing.assert_array_equal(_level0(layers["GFP"][0]), image[1])
+    np.testing.assert_array_equal(_level0(layers["segmentation"][0]), cells)
     assert layers["GFP mask"][1]["metadata"]["percell_type"] == "mask"
     assert layers["DAPI"][1]["metadata"]["percell"]["condition"] == "control"
 
@@ -262,3 +269,86 @@ def test_percell_3_experiments_are_refused(tmp_path, field, rng):
     with pytest.raises(InvalidOptionError, match="PerCell 3 experiment"):
         write_percell_region(image, root, PercellRegion("c", "r1"), channels=STYLES)
     assert _files(root) == before
+
+
+def _listing(folder):
+    """Every entry below ``folder`` with its bytes (files) or None (folders)."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _foreign_folder(tmp_path):
+    folder = tmp_path / "thesis.percell"
+    (folder / "figures").mkdir(parents=True)
+    (folder / "figures" / "fig1.png").write_bytes(b"\x89PNG not really")
+    (folder / "notes.txt").write_text("my notes")
+    return folder
+
+
+def _file_target(tmp_path):
+    target = tmp_path / "exp.percell"
+    target.write_text("a file that happens to have this name")
+    return target
+
+
+def _broken_database(tmp_path):
+    folder = tmp_path / "exp.percell"
+    folder.mkdir()
+    (folder / "experiment.db").write_text("this is not SQLite")
+    (folder / "keep.txt").write_text("keep")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (_foreign_folder, r"is not a PerCell experiment.*notes\.txt.*Nothing was written"),
+        (_file_target, r"is a file, not a PerCell experiment folder.*left untouched"),
+        (_broken_database, r"is not an SQLite database.*nothing was written"),
+    ],
+    ids=["folder-with-other-files", "a-file", "not-sqlite-database"],
+)
+def test_a_target_that_is_not_an_experiment_is_refused_and_left_as_it_was(
+    tmp_path, field, make, match
+):
+    image, cells, mask = field
+    target = make(tmp_path)
+    around = sorted(p.name for p in tmp_path.iterdir())
+    before = _listing(target) if target.is_dir() else target.read_bytes()
+    options = {
+        "channels": STYLES,
+        "segmentation": LabelsSpec(cells, "segmentation"),
+        "masks": [LabelsSpec(mask, "GFP")],
+    }
+    with pytest.raises(TargetExistsError, match=match):
+        preview_percell_region(image, target, PercellRegion("c", "r1"), **options)
+    with pytest.raises(TargetExistsError, match=match):
+        write_percell_region(image, target, PercellRegion("c", "r1"), **options)
+    assert (_listing(target) if target.is_dir() else target.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == around
+
+
+@pytest.mark.parametrize("clutter", [[], [".DS_Store"]], ids=["empty", "only-.DS_Store"])
+def test_an_empty_folder_becomes_an_experiment(tmp_path, field, clutter):
+    image, cells, _ = field
+    root = tmp_path / "new.percell"
+    root.mkdir()
+    for name in clutter:
+        (root / name).write_bytes(b"\x00")
+    written = write_percell_region(
+        image,
+        root,
+        PercellRegion("c", "r1"),
+        channels=STYLES,
+        segmentation=LabelsSpec(cells, "segmentation"),
+    )
+    for path in written:
+        assert_valid_store(path)
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["experiment.db", "images.zarr", "labels.zarr", "masks.zarr", *clutter]
+    )
+    # ... and, now an experiment, it takes more regions.
+    write_percell_region(image, root, PercellRegion("c", "r2"), channels=STYLES)
+    assert set(_read(root)) >= {"DAPI", "GFP"}

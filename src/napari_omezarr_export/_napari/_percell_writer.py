@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.errors import ExportError
 from ..core.percell_export import PercellRegion, experiment_path, write_percell_region
+from ..core.percell_journal import pending_regions
 from ._convert import LayerTuple, labels_spec, layers_to_export
 from ._writer import errors_napari_shows
 
@@ -18,8 +19,11 @@ DEFAULT_CONDITION = "condition_1"
 
 
 def _free_region(experiment: Any, condition: str) -> str:
-    folder = experiment_path(experiment) / "images.zarr" / condition
+    root = experiment_path(experiment)
+    folder = root / "images.zarr" / condition
     taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    # A region whose save was cut short is finished by the next write: its name is taken.
+    taken |= {parts[-1] for parts in pending_regions(root) if parts[0] == condition}
     number = 1
     while f"region_{number}" in taken:
         number += 1

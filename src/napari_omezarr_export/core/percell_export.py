@@ -3,18 +3,17 @@
 ``images.zarr/<condition>/[<timepoint>/]<region>`` holds the channels (C, [Z,] Y, X);
 ``labels.zarr/<same path>`` the int32 segmentation; ``masks.zarr/<same path>/threshold_<name>``
 each uint8 0/255 mask. Chunks and codecs follow the design's table; metadata is NGFF 0.4.
-All of a region's groups are staged in full before any is swapped in (see
-`napari_omezarr_export.core.store`), other regions are never touched, and ``experiment.db`` is
-updated last, in one transaction.
+A folder that is neither absent, empty nor a PerCell experiment is refused before anything is
+written (`napari_omezarr_export.core.percell_target`). All of a region's groups are staged in
+full, then the replacement is committed by a journal and carried out, so that a reader sees the
+whole old region or the whole new one at every instant (`percell_journal`); other regions are
+never touched, and ``experiment.db`` is updated after the groups, in one transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import secrets
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,11 +24,12 @@ import zarr
 
 from .errors import InvalidOptionError
 from .options import ChannelStyle, PyramidOptions, StorageOptions
-from .percell_db import read_only_db, table_names
-from .percell_db_write import PERCELL_VERSION, record_region
+from .percell_db_write import PERCELL_VERSION, RegionRecord
+from .percell_journal import commit, finish_replacements, replay
+from .percell_target import check_experiment_target
 from .plan import GroupPlan, LabelsSpec
 from .planning import check_label_names, plan_image_export, plan_labels_like
-from .store import STAGING_MARK, is_zarr_store, staged_directory
+from .store import is_zarr_store, staged_directory
 from .targets import local_path
 from .writing import attributes_for, iter_fill_stage, scan_data
 
@@ -126,21 +126,6 @@ def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
     return replace(spec, data=binary, colors={255: (255, 0, 255, 255)}, properties=None)
 
 
-def _refuse_id_layout(root: Path) -> None:
-    """Refuse PerCell 3's id-based experiments: their regions live in tables we do not write."""
-    db = root / "experiment.db"
-    if not db.is_file():
-        return
-    with read_only_db(db) as conn:
-        id_based = "fovs" in table_names(conn)
-    if id_based:
-        raise InvalidOptionError(
-            f"{root} is a PerCell 3 experiment (fields of view in experiment.db); this plugin "
-            "writes only the name-based layout. Add the images in PerCell, or save them to a new "
-            "experiment."
-        )
-
-
 def _as_int32(spec: LabelsSpec) -> Any:
     """The segmentation as int32, PerCell's label type, refusing what would not fit exactly."""
     data = spec.data
@@ -196,7 +181,7 @@ def plan_percell_region(
 ) -> RegionPlan:
     """Plan a region's image, segmentation and masks (see `write_percell_region`); no writing."""
     root = experiment_path(experiment)
-    _refuse_id_layout(root)
+    check_experiment_target(root)
     check_label_names(masks)
     image_storage = _storage(len(data.shape), IMAGE_CODEC)
     [image] = plan_image_export(
@@ -245,19 +230,27 @@ def preview_percell_region(
     return previews
 
 
-def _remove_stale_groups(root: Path, where: PercellRegion, written: set[Path]) -> None:
-    """Remove a replaced region's old segmentation and masks that the new one does not have."""
+Group = tuple[str, str | None]
+
+
+def _dropped_groups(root: Path, where: PercellRegion, written: set[Path]) -> list[Group]:
+    """A replaced region's old segmentation and masks that the new one does not have."""
     region = Path(*where.parts)
     masks = root / "masks.zarr" / region
     candidates = [root / "labels.zarr" / region]
     if masks.is_dir():
-        candidates += [p for p in masks.iterdir() if p.name.startswith("threshold_")]
-    for old in candidates:
-        if old not in written and is_zarr_store(old):
-            token = secrets.token_hex(4)
-            doomed = old.with_name(f".{old.name}{STAGING_MARK}{os.getpid()}-{token}.partial")
-            os.rename(old, doomed)  # gone from the region at once; deleted below
-            shutil.rmtree(doomed, ignore_errors=True)
+        candidates += sorted(p for p in masks.iterdir() if p.name.startswith("threshold_"))
+    return [_group(root, p) for p in candidates if p not in written and is_zarr_store(p)]
+
+
+def _group(root: Path, target: Path) -> Group:
+    """What a region's group is: ``("image"|"segmentation", None)`` or ``("mask", name)``."""
+    store = target.relative_to(root).parts[0]
+    if store == "images.zarr":
+        return "image", None
+    if store == "labels.zarr":
+        return "segmentation", None
+    return "mask", target.name.removeprefix("threshold_")
 
 
 def iter_write_percell_region(
@@ -272,21 +265,28 @@ def iter_write_percell_region(
     root = experiment_path(experiment)
     region = plan_percell_region(data, experiment, where, **options)
     jobs, source = region.jobs, region.label_source
+    finish_replacements(root, where.parts)  # what a killed write committed comes first
     _ensure_groups(root, where.parts)
-    # Every group of the region is staged in full before the first one is swapped in, so a
-    # failure or a Cancel while writing leaves the old region whole; the swaps then follow
-    # one another at once (each atomic) when the block ends.
-    with contextlib.ExitStack() as swaps:
-        stages = [swaps.enter_context(staged_directory(target)) for _, target, _ in jobs]
-        for done, ((plan, _, storage), stage) in enumerate(zip(jobs, stages, strict=True)):
-            for _ in iter_fill_stage([plan], stage, storage, label_source=source):
-                yield done, len(jobs)
-    _remove_stale_groups(root, where, {target for _, target, _ in jobs})
-    record_region(
-        root, where, region.image, has_labels=options.get("segmentation") is not None,
+    record = RegionRecord.of(
+        where, region.image, has_labels=options.get("segmentation") is not None,
         mask_names=[s.name for s in options.get("masks", ())],
         experiment_name=experiment_name or root.stem,
     )  # fmt: skip
+    # Every group is staged in full first: a failure or a Cancel until then leaves the old
+    # region whole. The journal then commits the replacement, and `replay` carries it out.
+    with contextlib.ExitStack() as stages_left:
+        stages = [
+            stages_left.enter_context(staged_directory(target, swap=False))
+            for _, target, _ in jobs
+        ]
+        for done, ((plan, _, storage), stage) in enumerate(zip(jobs, stages, strict=True)):
+            for _ in iter_fill_stage([plan], stage, storage, label_source=source):
+                yield done, len(jobs)
+        targets = [target for _, target, _ in jobs]
+        staged = [(*_group(root, t), s) for t, s in zip(targets, stages, strict=True)]
+        dropped = _dropped_groups(root, where, set(targets))
+        journal = commit(root, record, [*staged[1:], staged[0]], dropped)  # the image last
+    replay(journal)
     yield len(jobs), len(jobs)
 
 
@@ -295,10 +295,13 @@ def write_percell_region(
 ) -> list[Path]:
     """Write an image, its segmentation and masks as a region of a ``.percell`` experiment.
 
-    A new experiment folder is created when none exists; an existing one gets the region
-    appended (or the same-named region replaced, atomically per group), and no other region is
-    touched. ``experiment.db`` records the experiment, channels, conditions, timepoints and the
-    region, with paths relative to the folder.
+    A new experiment folder is created when none exists (or an empty folder becomes one); an
+    existing experiment gets the region appended, or the same-named region replaced all at
+    once: a reader sees the whole old region or the whole new one, even after a kill, and the
+    next write finishes a replacement cut short. No other region is touched. A folder that
+    holds other things, or a file, at ``experiment`` is refused and left as it was.
+    ``experiment.db`` records the experiment, channels, conditions, timepoints and the region,
+    with paths relative to the folder.
 
     Parameters
     ----------
@@ -317,6 +320,11 @@ def write_percell_region(
     -------
     list of Path
         The image, labels and mask groups written.
+
+    Raises
+    ------
+    TargetExistsError
+        When ``experiment`` is a file or a folder that is not empty and not an experiment.
     """
     for _ in iter_write_percell_region(data, experiment, where, **options):
         pass

@@ -28,8 +28,10 @@ from .errors import OmeZarrError, TargetExistsError, WriteFailedError
 
 __all__ = [
     "atomic_write_json",
+    "complete_swap",
     "is_zarr_store",
     "remove_leftovers",
+    "retire",
     "staged_directory",
 ]
 
@@ -195,7 +197,7 @@ def swap_in(stage: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_directory(target: Path) -> Iterator[Path]:
+def staged_directory(target: Path, *, swap: bool = True) -> Iterator[Path]:
     """Yield an empty staging folder beside ``target``; swap it in when the block succeeds.
 
     If the block raises, or a generator using it is closed (a Cancel), the staging folder is
@@ -205,6 +207,9 @@ def staged_directory(target: Path) -> Iterator[Path]:
     ----------
     target : Path
         Where the store should end up.
+    swap : bool
+        When False, a complete staging folder is left where it is, for the caller to swap in
+        later with `complete_swap` (a ``.percell`` region swaps several stores at once).
 
     Yields
     ------
@@ -224,7 +229,8 @@ def staged_directory(target: Path) -> Iterator[Path]:
         raise WriteFailedError(_failure_message(target, exc)) from exc
     try:
         yield stage
-        swap_in(stage, target)
+        if swap:
+            swap_in(stage, target)
     except OSError as exc:
         _remove_stage(stage)
         if isinstance(exc, OmeZarrError):
@@ -235,6 +241,56 @@ def staged_directory(target: Path) -> Iterator[Path]:
         raise
     finally:
         _LIVE_STAGES.discard(stage)
+
+
+def complete_swap(stage: Path, target: Path, inode: int) -> None:
+    """Make ``target`` hold the staged store whose folder has inode ``inode``; idempotent.
+
+    The store may still be at ``stage``, already at ``target``, or at ``target`` with the old
+    store left at ``stage`` (a process killed between the exchange and its clean-up). Renames
+    keep a folder's inode, which is how the new store is told from the old one.
+
+    Parameters
+    ----------
+    stage : Path
+        The staging folder the new store was written into.
+    target : Path
+        Its destination.
+    inode : int
+        ``os.stat(stage).st_ino`` taken when the store was complete.
+    """
+    if _inode(target) == inode:
+        if stage.exists():  # the old store, exchanged out but not yet removed
+            retire(stage)
+        return
+    if _inode(stage) == inode:
+        swap_in(stage, target)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+def retire(path: Path) -> None:
+    """Remove the store at ``path``: renamed out of sight at once, then deleted.
+
+    Parameters
+    ----------
+    path : Path
+        A zarr store (or one of our staging folders); anything else is left alone.
+    """
+    if STAGING_MARK in path.name:  # already out of sight
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    if not is_zarr_store(path):
+        return
+    token = secrets.token_hex(4)
+    doomed = path.with_name(f".{path.name}{STAGING_MARK}{os.getpid()}-{token}.partial")
+    os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _remove_stage(stage: Path) -> None:
