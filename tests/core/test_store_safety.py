@@ -469,6 +469,23 @@ def test_a_journal_that_leaves_its_region_is_never_followed(tmp_path, monkeypatc
     assert _files(root) == before
 
 
+def test_a_staging_folder_swapped_for_a_link_outside_is_never_read(tmp_path, monkeypatch):
+    root = tmp_path / "exp.percell"
+    _write(root, OLD)
+    _kill_on_call(monkeypatch, percell_journal, "retire", 0)
+    with pytest.raises(Killed):
+        _write(root, NEW)
+    monkeypatch.undo()
+    [stage] = (root / "labels.zarr" / "c").glob(f".r1{STAGING_MARK}*.partial")
+    outside = tmp_path / "outside"
+    os.rename(stage, outside)
+    stage.symlink_to(outside, target_is_directory=True)
+    assert _which(_seen(root)) == "old"  # the journal is not followed; the folders are shown
+    _write(root, NEW)  # the unusable journal is dropped, and the region written anew
+    assert _which(_seen(root)) == "new"
+    assert outside.is_dir() and not list(root.glob(f"{percell_journal.JOURNAL_PREFIX}*"))
+
+
 def test_a_replacement_by_a_live_process_is_not_taken_over(tmp_path, monkeypatch):
     root = tmp_path / "exp.percell"
     _write(root, OLD)

@@ -178,6 +178,8 @@ def _check(journal: Journal, path: Path) -> None:
     for kind, name in [*((s.kind, s.name) for s in journal.swaps), *journal.removals]:
         if kind not in _KINDS or (kind == "mask") != _safe(name):
             raise ValueError(f"group {kind!r} {name!r} is not one of a region's groups")
+    if any(kind == "image" for kind, _ in journal.removals):
+        raise ValueError("a replacement never removes the region's image")
     for swap in journal.swaps:
         target = journal.target(swap.kind, swap.name)
         if not (_safe(swap.stage) and swap.stage.startswith(f".{target.name}{STAGING_MARK}")):
@@ -282,8 +284,10 @@ def finish_replacements(root: Path, current: Sequence[str] | None = None) -> Non
                     "again."
                 )
             continue
-        if any(journal.new_location(s) is None for s in journal.swaps):
-            logger.warning("%s names groups that are gone; it was removed.", path)
+        if _located(journal) is None:
+            logger.warning(
+                "%s names groups that are gone or outside the experiment; it was removed.", path
+            )
             path.unlink(missing_ok=True)
             continue
         logger.warning(
@@ -334,14 +338,30 @@ def committed_groups(root: Path, parts: Sequence[str]) -> Groups | None:
         return None
     if journal.record.parts != tuple(parts):
         return None
-    found = {(s.kind, s.name): journal.new_location(s) for s in journal.swaps}
-    if any(p is None for p in found.values()):
-        logger.warning("%s names groups that are gone; the folders are shown as they are.", path)
+    found = _located(journal)
+    if found is None:
+        logger.warning(
+            "%s names groups that are gone or outside the experiment; the folders are shown "
+            "as they are.",
+            path,
+        )
         return None
     image = next(p for (k, _), p in found.items() if k == "image")
     segmentations = [("segmentation", p) for (k, _), p in found.items() if k == "segmentation"]
     masks = sorted((str(n), p) for (k, n), p in found.items() if k == "mask")
-    return image, segmentations, masks  # type: ignore[return-value]
+    return image, segmentations, masks
+
+
+def _located(journal: Journal) -> dict[tuple[str, str | None], Path] | None:
+    """Where each new group is now, or None when one is gone or lies outside the experiment."""
+    inside = journal.root.resolve()
+    found = {}
+    for swap in journal.swaps:
+        where = journal.new_location(swap)
+        if where is None or inside not in where.resolve().parents:
+            return None
+        found[swap.kind, swap.name] = where
+    return found
 
 
 def pending_regions(root: Path) -> list[tuple[str, ...]]:
