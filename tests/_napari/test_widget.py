@@ -222,16 +222,85 @@ def test_options_are_remembered(docked, qtbot, tmp_path):
     assert again._destination().parent == tmp_path / "sub"
 
 
-def test_mismatched_layers_show_a_clear_error(docked, tmp_path):
-    _viewer, widget = docked(
+def test_invalid_selection_says_why_in_the_preview(docked, tmp_path):
+    viewer, widget = docked(
         lambda v: v.add_image(np.ones((16, 16), np.uint8), name="a"),
         lambda v: v.add_image(np.ones((8, 8), np.uint8), name="b"),
     )
-    assert "different shapes" in widget._status.value
+    assert widget._preview.value.startswith("{")  # a valid default: one of the two
+    widget._layers.value = [viewer.layers["a"], viewer.layers["b"]]  # the user picks both
+    widget.refresh()
+    text = widget._preview.value
+    assert text.startswith("Cannot export: Image layers of different shapes"), text
+    assert "'a' (16, 16), 'b' (8, 8)" in text and "Select layers of one shape" in text
+    assert widget._preview_attrs == {}
+    shapes = widget._pyramid._shapes.value
+    assert shapes.startswith("none: Image layers of different shapes") and "(8, 8)" in shapes
     widget._dest.value = tmp_path / "bad.ome.zarr"
     widget._export.changed()
     assert widget._worker is None
+    assert "different shapes" in widget._status.value
     assert not (tmp_path / "bad.ome.zarr").exists()
+    widget._layers.value = []
+    widget.refresh()
+    assert widget._preview.value == (
+        "Cannot export: Select at least one Image or Labels layer to export."
+    )
+
+
+def _rgb_channels_and_labels(rgb_last: bool):
+    """Adders for an RGB photo of another shape, two channel layers and their labels."""
+    rgb = np.zeros((40, 50, 3), np.uint8)
+    cells = np.zeros((64, 48), np.int32)
+    cells[5:20, 5:20] = 2
+    adders = [
+        lambda v: v.add_image(np.full((64, 48), 7, np.uint16), name="dapi", colormap="blue"),
+        lambda v: v.add_image(np.full((64, 48), 9, np.uint16), name="gfp", colormap="green"),
+        lambda v: v.add_labels(cells, name="cells"),
+        lambda v: v.add_labels(np.zeros((40, 50), np.uint8), name="photo marks"),
+    ]
+    photo = [lambda v: v.add_image(rgb, name="photo", rgb=True)]
+    return adders + photo if rgb_last else photo + adders
+
+
+@pytest.mark.parametrize("rgb_last", [False, True])
+def test_default_selection_is_the_largest_group_and_its_labels(docked, rgb_last):
+    viewer, widget = docked(*_rgb_channels_and_labels(rgb_last))
+    assert len(viewer.layers.selection) == 1  # napari selected the last layer added
+    assert [layer.name for layer in widget._layers.value] == ["dapi", "gfp", "cells"]
+    assert [row._name.value for row in widget._channels.rows] == ["dapi", "gfp"]
+    assert sorted(widget._preview_attrs) == ["", "labels", "labels/cells"]
+    assert json.loads(widget._preview.value) == widget._preview_attrs
+    assert widget._pyramid._shapes.value == "0: 2 × 64 × 48"
+    assert widget._storage._chunks.value == "1, 64, 48"
+
+
+def test_selected_layers_are_preselected_when_they_can_be_saved(docked):
+    def select(names):  # as a user clicks, then shift-clicks, in the layer list
+        def choose(viewer):
+            viewer.layers.selection.clear()
+            viewer.layers.selection.update([viewer.layers[n] for n in names])
+
+        return choose
+
+    _viewer, widget = docked(*_rgb_channels_and_labels(False), select(["gfp", "cells"]))
+    assert [layer.name for layer in widget._layers.value] == ["gfp", "cells"]
+    assert sorted(widget._preview_attrs) == ["", "labels", "labels/cells"]
+    assert [c["label"] for c in widget._preview_attrs[""]["omero"]["channels"]] == ["gfp"]
+    # A selection that cannot be saved together (RGB photo of another size) is not taken.
+    _viewer, widget = docked(*_rgb_channels_and_labels(False), select(["photo", "dapi"]))
+    assert [layer.name for layer in widget._layers.value] == ["dapi", "gfp", "cells"]
+    assert widget._preview_attrs
+
+
+def test_a_new_layer_joins_the_selection_when_it_fits(docked):
+    viewer, widget = docked(lambda v: v.add_image(np.ones((64, 48), np.uint16), name="dapi"))
+    viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="photo", rgb=True)
+    viewer.add_labels(np.zeros((64, 48), np.int32), name="cells")
+    viewer.add_labels(np.zeros((40, 50), np.int32), name="photo marks")
+    assert [layer.name for layer in widget._layers.value] == ["dapi", "cells"]
+    widget.refresh()
+    assert sorted(widget._preview_attrs) == ["", "labels", "labels/cells"]
 
 
 def test_labels_alone_and_window_tools(docked, qtbot, tmp_path):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import time
 from pathlib import Path
 
 PLUGIN = "napari-omezarr-export"
 WIDGET = "OME-Zarr export"
+REFRESH_TIMEOUT_S = 30.0
 
 
 def _save_sample(viewer: object, out: Path) -> tuple[Path, Path]:
@@ -80,10 +82,40 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     viewer.open(str(image_store), plugin=PLUGIN)
     for name in ("cells", "GFP mask"):
         viewer.layers[name].visible = False  # NGFF keeps no label visibility; show the image
-    viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
     if headless:
+        viewer.window._qt_window.resize(1280, 800)
+        wait_for_refresh(widget)  # the screenshot shows level shapes, chunks and the preview
         written.append(_screenshot(viewer, out / "demo_screenshot.png"))
     return written
+
+
+def wait_for_refresh(widget: object, timeout_s: float = REFRESH_TIMEOUT_S) -> None:
+    """Process Qt events until the export widget has refreshed its preview.
+
+    Parameters
+    ----------
+    widget : ExportWidget
+        The docked export widget.
+    timeout_s : float
+        Give up after this many seconds.
+
+    Raises
+    ------
+    TimeoutError
+        When the widget still waits for its refresh after ``timeout_s``.
+    """
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while widget.refresh_pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"The export widget did not refresh its preview within {timeout_s:.0f} s."
+            )
+        QApplication.processEvents()
+        time.sleep(0.01)
+    QApplication.processEvents()  # lay out what the refresh changed
 
 
 def _screenshot(viewer: object, path: Path) -> Path:

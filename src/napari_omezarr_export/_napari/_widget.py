@@ -1,14 +1,17 @@
 """The "OME-Zarr export" dock widget: a thin magicgui Container over the core's options.
 
-It lists the viewer's Image and Labels layers, shows one editable row per channel, the pyramid
-and storage options, a live preview of the metadata, and writes in a napari ``thread_worker``
-with a progress bar and Cancel. Building options and writing belong to ``core``.
+It lists the viewer's Image and Labels layers (starting from a selection that can be written,
+see `default_selection`), shows one editable row per channel, the pyramid and storage options,
+a live preview of the metadata (or, in its place, why the selection cannot be written), and
+writes in a napari ``thread_worker`` with a progress bar and Cancel. Building options and
+writing belong to ``core``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +37,9 @@ from ._convert import channel_axis, labels_spec, layers_to_export
 from ._widget_channels import ChannelsPanel
 from ._widget_export import ExportRunner, PreviewCache
 from ._widget_layouts import LayoutPanel
+from ._widget_selection import default_selection, export_problem
 from ._widget_settings import load_settings, save_settings
-from ._widget_storage import PyramidPanel, StoragePanel
+from ._widget_storage import PyramidPanel, StoragePanel, wrap_text
 
 __all__ = ["ExportWidget"]
 
@@ -50,7 +54,51 @@ LABELS_NOTE = (
     "Labels alone are added to the image at the destination, or saved as a labels store: "
     "choose the destination to preview them."
 )
-MIN_WIDTH = 470
+WIDTH = 400  # the dock's width at a 1600x1100 window; everything fits it
+PROBLEM_PREFIX = "Cannot export: "
+
+
+def _scroll_area(body: Any, width: int) -> Any:
+    """A vertical scroll area around ``body`` that asks for ``width`` pixels (napari's dock).
+
+    It is never narrower than the narrowest layout of ``body``, and gives ``body`` the height
+    its wrapped labels need at the current width, so nothing is clipped or squeezed.
+    """
+    from qtpy.QtCore import QEvent, QSize, Qt
+    from qtpy.QtWidgets import QScrollArea
+
+    class ScrollArea(QScrollArea):
+        def sizeHint(self) -> QSize:
+            return QSize(max(width, self.minimumWidth()), super().sizeHint().height())
+
+        def eventFilter(self, watched: Any, event: Any) -> bool:
+            if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+                self.fit()
+            return super().eventFilter(watched, event)
+
+        def resizeEvent(self, event: Any) -> None:
+            super().resizeEvent(event)
+            self.fit()
+
+        def fit(self) -> None:
+            inner = self.widget()
+            bar = self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+            self.setMinimumWidth(inner.minimumSizeHint().width() + bar)
+            height = inner.heightForWidth(self.viewport().width())  # -1: no wrapped labels
+            if height > 0 and height != inner.minimumHeight():
+                inner.setMinimumHeight(height)
+
+    scroll = ScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(body)
+    scroll.fit()
+    return scroll
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of an error message (what is wrong; the rest says what to do)."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.strip(), maxsplit=1)[0]
 
 
 def _header(text: str) -> Label:
@@ -88,7 +136,7 @@ class ExportWidget(ExportRunner, Container):
         self._preview.native.setReadOnly(True)
         self._preview.native.setMinimumHeight(160)
         self._status = Label(value="")
-        self._status.native.setWordWrap(True)
+        wrap_text(self._status)
         self._progress = ProgressBar(value=0, min=0, max=1, visible=False)
         self._export = PushButton(text="Export")
         self._cancel = PushButton(text="Cancel", enabled=False)
@@ -102,7 +150,7 @@ class ExportWidget(ExportRunner, Container):
         self._auto_name = ""
         self._setup_timer()
         self._restore(load_settings())
-        self._selected = self._exportable()
+        self._selected = default_selection(self._viewer.layers, self._viewer.layers.selection)
         self._connect()
         self._sync_layers()
 
@@ -124,16 +172,8 @@ class ExportWidget(ExportRunner, Container):
 
     def _wrap_in_scroll_area(self) -> None:
         """Put the sections in a vertical scroll area, so the dock fits small screens."""
-        from qtpy.QtCore import Qt
-        from qtpy.QtWidgets import QScrollArea
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self._body.native)
-        width = max(self._body.native.sizeHint().width(), MIN_WIDTH)
-        scroll.setMinimumWidth(width + scroll.verticalScrollBar().sizeHint().width() + 4)
-        self.native.layout().addWidget(scroll)
+        self._scroll = _scroll_area(self._body.native, WIDTH)
+        self.native.layout().addWidget(self._scroll)
         self.margins = (0, 0, 0, 0)
 
     def _setup_timer(self) -> None:
@@ -179,10 +219,12 @@ class ExportWidget(ExportRunner, Container):
             layer.events.paint.connect(self._on_data)
 
     def _on_inserted(self, event: Any) -> None:
+        """Watch a new layer; it joins the selection when the selection stays exportable."""
         layer = event.value
         if isinstance(layer, Image | Labels):
             self._watch(layer)
-            self._selected.append(layer)
+            if not export_problem([*self._selected, layer]):
+                self._selected.append(layer)
         self._sync_layers()
 
     def _on_removed(self, event: Any) -> None:
@@ -252,8 +294,17 @@ class ExportWidget(ExportRunner, Container):
     def _schedule(self) -> None:
         self._timer.start()
 
+    @property
+    def refresh_pending(self) -> bool:
+        """True while a change waits for its (delayed) refresh of the preview."""
+        return self._timer.isActive()
+
     def refresh(self) -> None:
-        """Re-plan the export: chunk geometry, level shapes, preview and status message."""
+        """Re-plan the export: chunk geometry, level shapes, preview and status message.
+
+        When the selection or the options cannot be written, the preview area and the level
+        shapes say why (``Cannot export: <reason>``).
+        """
         self._timer.stop()
         try:
             self._update_geometry()
@@ -272,18 +323,28 @@ class ExportWidget(ExportRunner, Container):
             attrs = self._cache.attributes(plans, sources, options["storage"])
             self._show_preview(attrs, "")
         except (OmeZarrError, ValueError) as exc:
-            self._pyramid.show_shapes(None)
-            self._show_preview({}, str(exc))
+            self._show_problem(str(exc))
+
+    def _show_problem(self, reason: str) -> None:
+        """Say why nothing can be written where the preview and the level shapes would be."""
+        self._pyramid.show_shapes(None, reason=_first_sentence(reason))
+        self._preview_attrs = {}
+        self._preview.value = PROBLEM_PREFIX + reason
+        self._status.value = ""  # the preview says it; the status line is for the export
 
     def _show_labels_preview(self, options: dict) -> None:
         """Preview labels saved alone: into the image at the destination, or as a new store."""
         dest = self._destination()
+        self._pyramid.show_shapes(None)
         if self._destination_layout.kind != "image" or dest is None:
             self._show_preview({}, LABELS_NOTE)
+            self._preview.value = LABELS_NOTE
             return
         layers = self._labels_layers()
         specs = [labels_spec(*layer.as_layer_data_tuple()[:2]) for layer in layers]
         export = plan_labels_export(specs, dest, **options)
+        if len(export.plans) == 1:
+            self._pyramid.show_shapes(export.plans[0].level_shapes)
         self._cache.summarize(export.plans, [id(layer) for layer in layers])
         self._show_preview(export.attributes(), "")
 

@@ -2,6 +2,8 @@
 
 Rows start from the layers' styles and keep the user's edits while the same layers stay
 selected; they never change the layers unless `ChannelsPanel.apply_to_layers` is called.
+Each row has two lines (name, colour, shown; then the window), so the table fits a dock of
+about 400 pixels; no column is narrower than its content.
 """
 
 from __future__ import annotations
@@ -37,14 +39,7 @@ PALETTE: tuple[tuple[str, str], ...] = (
     ("gray", "808080"),
 )
 LIMIT = 1e15
-COLOR_WIDTH = 108
-
-
-def _column(text: str, width: int) -> Label:
-    label = Label(value=text)
-    if width:
-        label.native.setFixedWidth(width)
-    return label
+SPIN_MIN_WIDTH = 60
 
 
 def _spin(value: float | None, tooltip: str) -> FloatSpinBox:
@@ -53,14 +48,42 @@ def _spin(value: float | None, tooltip: str) -> FloatSpinBox:
     spin = FloatSpinBox(value=0.0, min=-LIMIT, max=LIMIT, step=1.0, tooltip=tooltip)
     spin.native.setDecimals(2)
     spin.native.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
-    spin.native.setFixedWidth(72)
+    spin.native.setMinimumWidth(SPIN_MIN_WIDTH)
     if value is not None:
         spin.value = float(value)
     return spin
 
 
+def _paint_swatches(combo: ComboBox) -> None:
+    """Give each colour choice a small square of its colour."""
+    from qtpy.QtGui import QColor, QIcon, QPixmap
+
+    native = combo.native
+    for i in range(native.count()):
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(QColor(f"#{native.itemData(i) or combo.choices[i]}"))
+        native.setItemIcon(i, QIcon(pixmap))
+
+
+def _line(widgets: list, stretch: Sequence[Any] = ()) -> Container:
+    """A horizontal line of widgets; those in ``stretch`` share its free width equally.
+
+    Every row has the same width, so equal shares keep the rows' columns lined up.
+    """
+    from qtpy.QtWidgets import QSizePolicy
+
+    line = Container(layout="horizontal", labels=False, widgets=widgets)
+    line.margins = (0, 0, 0, 0)
+    for widget in stretch:
+        policy = widget.native.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Expanding)
+        widget.native.setSizePolicy(policy)
+        line.native.layout().setStretchFactor(widget.native, 1)
+    return line
+
+
 class ChannelRow(Container):
-    """One channel: name, colour (palette or dialog), window start and end, active.
+    """One channel on two lines: name, colour (palette or dialog), shown; window start and end.
 
     Parameters
     ----------
@@ -77,28 +100,25 @@ class ChannelRow(Container):
         self._name = LineEdit(value=style.label, tooltip="Channel name")
         self._name.native.setMinimumWidth(60)
         self._color = ComboBox(choices=self._palette(style.color), tooltip="Channel colour")
-        self._color.native.setFixedWidth(COLOR_WIDTH)
         self._pick = PushButton(text="…", tooltip="Pick any colour")
-        self._pick.native.setMaximumWidth(26)
         self._start = _spin(style.start, "Window start")
         self._end = _spin(style.end, "Window end")
-        self._active = CheckBox(value=style.active, tooltip="Shown when the image opens")
-        super().__init__(
-            layout="horizontal",
-            labels=False,
-            widgets=[
-                self._name,
-                self._color,
-                self._pick,
-                self._start,
-                self._end,
-                self._active,
-            ],
+        self._active = CheckBox(
+            value=style.active, text="shown", tooltip="Shown when the image opens"
         )
-        self.margins = (0, 0, 0, 0)
+        channel = _line(
+            [self._name, self._color, self._pick, self._active], [self._name, self._color]
+        )
+        window = _line(
+            [Label(value="window"), self._start, Label(value="to"), self._end],
+            [self._start, self._end],
+        )
+        window.margins = (12, 0, 0, 0)  # indented under the name
+        super().__init__(labels=False, widgets=[channel, window])
+        self.margins = (0, 0, 0, 6)
         self._color.value = style.color
         self._pick.changed.connect(self._pick_color)
-        self._paint_swatches()
+        _paint_swatches(self._color)
 
     @staticmethod
     def _palette(color: str) -> list[tuple[str, str]]:
@@ -106,15 +126,6 @@ class ChannelRow(Container):
         if color not in dict(PALETTE).values():
             choices.insert(0, (f"#{color}", color))
         return choices
-
-    def _paint_swatches(self) -> None:
-        from qtpy.QtGui import QColor, QIcon, QPixmap
-
-        combo = self._color.native
-        for i in range(combo.count()):
-            pixmap = QPixmap(12, 12)
-            pixmap.fill(QColor(f"#{combo.itemData(i) or self._color.choices[i]}"))
-            combo.setItemIcon(i, QIcon(pixmap))
 
     def set_color(self, color: str) -> None:
         """Select ``color`` (``RRGGBB``), adding it to the choices if it is not in the palette.
@@ -127,7 +138,7 @@ class ChannelRow(Container):
         color = color.lstrip("#").upper()
         if color not in self._color.choices:
             self._color.choices = self._palette(color)
-            self._paint_swatches()
+            _paint_swatches(self._color)
         self._color.value = color
 
     def _pick_color(self) -> None:
@@ -166,19 +177,11 @@ class ChannelRow(Container):
 
 
 class ChannelsPanel(Container):
-    """The channel rows under a small header; rebuilt when the selected layers change."""
+    """The channel rows; rebuilt when the selected layers change."""
 
     def __init__(self) -> None:
-        columns = [("name", 0), ("colour", COLOR_WIDTH + 32), ("start", 72), ("end", 72)]
-        header = Container(
-            layout="horizontal",
-            labels=False,
-            widgets=[*(_column(text, width) for text, width in columns), _column("on", 22)],
-        )
-        header.margins = (0, 0, 0, 0)
-        self._header = header
         self._empty = Label(value="Select image layers to export their channels.")
-        super().__init__(labels=False, widgets=[header, self._empty])
+        super().__init__(labels=False, widgets=[self._empty])
         self.margins = (0, 0, 0, 0)
         self.rows: list[ChannelRow] = []
 
@@ -203,7 +206,6 @@ class ChannelsPanel(Container):
         for row in self.rows:
             self.append(row)
         self._empty.visible = not self.rows
-        self._header.visible = bool(self.rows)
 
     def styles(self) -> list[ChannelStyle]:
         """Return the rows' channel styles, in order.

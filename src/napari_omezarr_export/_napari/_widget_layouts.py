@@ -42,11 +42,21 @@ LAYOUTS = [
 Steps = tuple[Iterator[tuple[int, int]], list[Path]]
 
 
+def _narrow(combo: ComboBox) -> None:
+    """Let a combo box with long choices be narrower than its longest choice."""
+    from qtpy.QtWidgets import QComboBox
+
+    policy = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+    combo.native.setSizeAdjustPolicy(policy)
+    combo.native.setMinimumContentsLength(12)
+
+
 class LayoutPanel(Container):
     """The layout choice and the names each layout needs (region, or well and tile)."""
 
     def __init__(self) -> None:
         self.choice = ComboBox(label="Layout", choices=LAYOUTS)
+        _narrow(self.choice)
         self.condition = LineEdit(label="Condition", value="condition_1")
         self.timepoint = LineEdit(label="Timepoint", value="")
         self.region = LineEdit(label="Region", value="region_1")

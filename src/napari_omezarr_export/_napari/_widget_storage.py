@@ -16,7 +16,7 @@ from ..core.chunking import check_chunks, chunks_for_memory_target, format_shape
 from ..core.errors import InvalidOptionError
 from ..core.options import CODECS, IMAGE_METHODS, LABEL_METHODS, PyramidOptions, StorageOptions
 
-__all__ = ["PyramidPanel", "StoragePanel"]
+__all__ = ["PyramidPanel", "StoragePanel", "wrap_text"]
 
 LEVEL_CHOICES = [("automatic", 0)] + [(str(n), n) for n in range(1, 13)]
 VERSION_CHOICES = [("0.4 (zarr v2)", "0.4"), ("0.5 (zarr v3)", "0.5")]
@@ -32,8 +32,7 @@ class PyramidPanel(Container):
         self._label_method = ComboBox(label="Labels method", choices=LABEL_METHODS)
         self._downsample_z = CheckBox(label="Downsample z", value=False)
         self._shapes = Label(label="Level shapes", value="–")
-        self._shapes.native.setWordWrap(True)
-        self._shapes.native.setAlignment(_left_aligned())
+        wrap_text(self._shapes)
         super().__init__(
             widgets=[
                 self._levels,
@@ -60,16 +59,18 @@ class PyramidPanel(Container):
             downsample_z=bool(self._downsample_z.value),
         )
 
-    def show_shapes(self, shapes: Sequence[Sequence[int]] | None) -> None:
-        """Show the planned level shapes (or a dash when there is nothing to plan).
+    def show_shapes(self, shapes: Sequence[Sequence[int]] | None, reason: str = "") -> None:
+        """Show the planned level shapes, or why there are none.
 
         Parameters
         ----------
         shapes : sequence of shape, optional
             One shape per level.
+        reason : str
+            Why nothing could be planned (shown instead of the shapes); a dash when empty.
         """
         if not shapes:
-            self._shapes.value = "–"
+            self._shapes.value = f"none: {reason}" if reason else "–"
             return
         lines = [f"{i}: {' × '.join(str(n) for n in s)}" for i, s in enumerate(shapes)]
         self._shapes.value = "\n".join(lines)
@@ -103,10 +104,25 @@ class PyramidPanel(Container):
         self._downsample_z.value = bool(values.get("downsample_z", False))
 
 
-def _left_aligned() -> object:
-    from qtpy.QtCore import Qt
+def wrap_text(label: Label) -> None:
+    """Let a label's text wrap to the width it is given, left-aligned, never widening the dock.
 
-    return Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+    Parameters
+    ----------
+    label : magicgui Label
+        The label (magicgui gives labels a fixed size policy: the text would set the dock's
+        width, and the height would not follow the wrapped lines).
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QSizePolicy
+
+    native = label.native
+    native.setWordWrap(True)
+    native.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    policy = native.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Preferred)
+    policy.setVerticalPolicy(QSizePolicy.Policy.Minimum)  # as tall as the wrapped text needs
+    native.setSizePolicy(policy)
 
 
 def _set(widget: Any, value: Any, allowed: Sequence[Any]) -> None:
@@ -126,8 +142,7 @@ class StoragePanel(Container):
         self._codec = ComboBox(label="Codec", choices=CODECS, value="blosc-zstd")
         self._level = SpinBox(label="Codec level", value=3, min=0, max=22)
         self._check = Label(label="", value="")
-        self._check.native.setWordWrap(True)
-        self._check.native.setAlignment(_left_aligned())
+        wrap_text(self._check)
         super().__init__(
             widgets=[
                 self._version,
