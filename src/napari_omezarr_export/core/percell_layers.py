@@ -4,7 +4,8 @@ A single region (or a dropped region group) opens as PerCell users know it: one 
 channel (additive), a ``segmentation`` labels layer (opacity 0.5) and one hidden magenta
 ``<threshold> mask`` layer per threshold, all in register at the image's pixel size. A whole
 experiment with several regions opens as the same few layers with a leading ``region`` slider:
-regions are stacked lazily with dask (padded with zeros to the largest size), so a
+regions are stacked lazily with dask (padded with zeros to the largest size), and runs with
+field-specific names are stacked by what they share (`percell_model.stack_slots`), so a
 100-region experiment costs only metadata reads plus one small sample for contrast limits.
 """
 
@@ -138,7 +139,9 @@ _LOOK = {
 }
 
 
-def _stacked_labels(name: str, paths: list[Path | None], slot: Slot, base: LayerSpec, kind: str):
+def _stacked_labels(
+    name: str, paths: list[Path | None], slot: Slot, base: LayerSpec, kind: str
+) -> LayerSpec:
     """One labels layer: each region's level 0 of ``paths`` (zeros where None), stacked."""
     plane = tuple(base.data[0].shape[-2:])
     data = _stack([_one_level(p, plane, "uint8" if kind == "mask" else "int32") for p in paths])
