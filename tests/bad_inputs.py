@@ -705,7 +705,9 @@ CASES: list[Case] = [
         WARN,
         match=r"labels/\.zattrs: 'labels' must be a list of label names",
     ),
-    Case("v2-image-labels-of-numbers", _labels_list([1], drop="image"), WARN, match="label name 1"),
+    Case(
+        "v2-image-labels-of-numbers", _labels_list([1], drop="image"), WARN, match="label name 1"
+    ),
     # ------------------------------------------------------------ structure
     Case("v2-empty-datasets", _block(lambda b: b.update(datasets=[])), ERROR, match="no datasets"),
     Case(
