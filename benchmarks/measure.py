@@ -36,7 +36,7 @@ WARM_IMPORTS = {
     "ome-zarr-py": ["dask.array", "ome_zarr.writer", "ome_zarr.scale", "skimage.transform"],
     "bioio-ome-zarr": ["dask.array", "bioio_ome_zarr.writers", "skimage.transform"],
     "ngff-zarr": ["dask.array", "ngff_zarr"],
-    "limit": ["numcodecs", "napari_omezarr_export.core.pyramid"],
+    "limit": ["numcodecs", "napari_omezarr_export.core.write.pyramid"],
 }
 
 

@@ -157,7 +157,7 @@ def check_sample(
     """
     import zarr
 
-    from napari_omezarr_export.core.pyramid import downsample
+    from napari_omezarr_export.core.write.pyramid import downsample
 
     from .measure import level_paths
 

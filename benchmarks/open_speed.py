@@ -61,7 +61,7 @@ def make_store(path: Path, *, window: bool = False) -> dict:
     import numcodecs
     import zarr
 
-    from napari_omezarr_export.core.pyramid import downsample
+    from napari_omezarr_export.core.write.pyramid import downsample
 
     from .memory import make_block
 

@@ -190,7 +190,7 @@ def write_ngff_zarr(data: np.ndarray, path: Path, wl: Workload, settings: str) -
 
 def limit_levels(data: np.ndarray, wl: Workload) -> list[np.ndarray]:
     """Every level's data, made with our kernels (untimed: the limit is compress + write)."""
-    from napari_omezarr_export.core.pyramid import downsample
+    from napari_omezarr_export.core.write.pyramid import downsample
 
     factors = [2 if a in "yx" else 1 for a in wl.axes]
     levels = [data]

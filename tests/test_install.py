@@ -31,8 +31,8 @@ import importlib, json, pkgutil, sys
 import numpy as np
 import napari_omezarr_export as api
 import napari_omezarr_export.core as core
-from napari_omezarr_export.core.discovery import discover
-from napari_omezarr_export.core.reading import read_node
+from napari_omezarr_export.core.read.discovery import discover
+from napari_omezarr_export.core.read.image import read_node
 
 image = np.random.default_rng(7).poisson(300, size=(2, 300, 260)).astype("uint16")
 nuclei = np.zeros((300, 260), dtype="int32")
@@ -44,8 +44,8 @@ nuclei[40:120, 50:140] = 3
 specs = read_node(discover(store))  # what the napari reader builds its layers from
 reopened = {s.kwargs["name"]: np.asarray(s.data[0]) for s in specs}
 
-for module in pkgutil.iter_modules(core.__path__):
-    importlib.import_module(f"napari_omezarr_export.core.{module.name}")
+for module in pkgutil.walk_packages(core.__path__, prefix="napari_omezarr_export.core."):
+    importlib.import_module(module.name)
 from napari_omezarr_export.core.samples import synthetic_cells
 try:
     synthetic_cells(64)

@@ -5,7 +5,7 @@ The public Python API below is napari-free: importing it loads numpy, zarr and d
 
 from __future__ import annotations
 
-from .core.api import (
+from napari_omezarr_export.core.api import (
     iter_write_image,
     iter_write_labels,
     preview_labels,
@@ -14,8 +14,7 @@ from .core.api import (
     write_image,
     write_labels,
 )
-from .core.brieflow_export import brieflow_store_path, write_brieflow_image
-from .core.errors import (
+from napari_omezarr_export.core.errors import (
     ExportError,
     InvalidOptionError,
     NotOmeZarrError,
@@ -25,9 +24,13 @@ from .core.errors import (
     WriteCancelledError,
     WriteFailedError,
 )
-from .core.options import ChannelStyle, PyramidOptions, StorageOptions
-from .core.percell_export import PercellRegion, write_percell_region
-from .core.plan import LabelsSpec
+from napari_omezarr_export.core.layouts.brieflow.write import (
+    brieflow_store_path,
+    write_brieflow_image,
+)
+from napari_omezarr_export.core.layouts.percell.write import PercellRegion, write_percell_region
+from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
+from napari_omezarr_export.core.write.plan import LabelsSpec
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import zarr
 
-import napari_omezarr_export.core.labels as core_labels
+import napari_omezarr_export.core.read.labels as core_labels
 from napari_omezarr_export import LabelsSpec, PyramidOptions, write_image
 from validation import assert_valid_store
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_omezarr_export import TargetExistsError, WriteFailedError
-from napari_omezarr_export.core import percell_journal
+from napari_omezarr_export.core.layouts.percell import journal as percell_journal
 from validation import assert_valid_store
 
 PLUGIN = "napari-omezarr-export"

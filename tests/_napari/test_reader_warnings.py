@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-import napari_omezarr_export.core.labels as core_labels
+import napari_omezarr_export.core.read.labels as core_labels
 from napari_omezarr_export import LabelsSpec, PyramidOptions, write_image
 
 PLUGIN = "napari-omezarr-export"

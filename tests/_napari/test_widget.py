@@ -213,7 +213,7 @@ def test_options_are_remembered(docked, qtbot, tmp_path):
     _wait(qtbot, widget)
     saved = json.loads((tmp_path / "config" / "export-widget.json").read_text())
     assert saved["image_method"] == "max" and saved["ngff_version"] == "0.5"
-    from napari_omezarr_export._napari._widget import ExportWidget
+    from napari_omezarr_export._napari._widget.widget import ExportWidget
 
     again = ExportWidget(viewer)
     assert again._pyramid._image_method.value == "max"

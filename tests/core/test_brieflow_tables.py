@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from napari_omezarr_export import write_image
-from napari_omezarr_export.core.brieflow_tables import parse_tile_name, read_tile_features
+from napari_omezarr_export.core.layouts.brieflow.tables import parse_tile_name, read_tile_features
 from store_factories import make_brieflow_run
 
 

@@ -8,8 +8,8 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from napari_omezarr_export.core.band_writer import count_chunks, iter_write_levels
-from napari_omezarr_export.core.chunk_files import chunk_file_writer
+from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
+from napari_omezarr_export.core.write.chunk_files import chunk_file_writer
 
 SHAPE, CHUNKS = (2, 300, 517), (1, 128, 128)
 

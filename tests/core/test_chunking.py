@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from napari_omezarr_export.core.chunking import (
+from napari_omezarr_export.core.options import StorageOptions
+from napari_omezarr_export.core.write.chunk_shapes import (
     check_chunks,
     chunks_for_memory_target,
     format_shape,
     parse_shape,
     window_from_sample,
 )
-from napari_omezarr_export.core.options import StorageOptions
-from napari_omezarr_export.core.plan import fit_shards
+from napari_omezarr_export.core.write.plan import fit_shards
 
 
 @pytest.mark.parametrize(

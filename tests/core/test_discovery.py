@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from napari_omezarr_export.core.discovery import discover
+from napari_omezarr_export.core.read.discovery import discover
 from store_factories import (
     brieflow_phenotype,
     brieflow_table,

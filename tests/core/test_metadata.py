@@ -1,8 +1,8 @@
 import pytest
 
-from napari_omezarr_export.core.axes import Axis, default_axis_names, ngff_unit, resolve_axes
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.metadata import level_transforms
+from napari_omezarr_export.core.ngff.attributes import level_transforms
+from napari_omezarr_export.core.ngff.axes import Axis, default_axis_names, ngff_unit, resolve_axes
 from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
 
 

@@ -30,7 +30,7 @@ from napari_omezarr_export import (
 )
 from napari_omezarr_export._napari._reader import get_reader
 from napari_omezarr_export.core.errors import OmeZarrError
-from napari_omezarr_export.core.omero import guess_color
+from napari_omezarr_export.core.read.omero import guess_color
 
 SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

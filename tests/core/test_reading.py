@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.discovery import discover
 from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
-from napari_omezarr_export.core.reading import read_node
+from napari_omezarr_export.core.read.discovery import discover
+from napari_omezarr_export.core.read.image import read_node
 from store_factories import (
     bioformats2raw_store,
     brieflow_phenotype,
@@ -117,7 +117,7 @@ def test_label_image_alone_and_labels_group(tmp_path, rng):
 def test_labels_fit_the_editing_budget_up_to_8192_squared_int32():
     import dask.array as da
 
-    from napari_omezarr_export.core.labels import editable_levels
+    from napari_omezarr_export.core.read.labels import editable_levels
 
     big = [da.zeros((8192, 8192), np.int32, chunks=2048), da.zeros((4096, 4096), np.int32)]
     (level0,) = editable_levels(big)

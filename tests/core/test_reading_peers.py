@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.discovery import discover
-from napari_omezarr_export.core.reading import read_node
+from napari_omezarr_export.core.read.discovery import discover
+from napari_omezarr_export.core.read.image import read_node
 from validation import assert_valid_store
 
 

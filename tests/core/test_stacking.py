@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_omezarr_export.core.stacking import Concatenated
+from napari_omezarr_export.core.write.stacking import Concatenated
 
 _LENGTHS = st.lists(st.integers(1, 3), min_size=1, max_size=4)
 _BOUND = st.integers(-8, 8) | st.none()

@@ -25,10 +25,11 @@ from napari_omezarr_export import (
     write_percell_region,
 )
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core import chunk_files, percell_journal
-from napari_omezarr_export.core import store as store_module
 from napari_omezarr_export.core.errors import PercellFormatError
-from napari_omezarr_export.core.store import STAGING_MARK
+from napari_omezarr_export.core.layouts.percell import journal as percell_journal
+from napari_omezarr_export.core.write import chunk_files
+from napari_omezarr_export.core.write import staging as store_module
+from napari_omezarr_export.core.write.staging import STAGING_MARK
 from validation import assert_valid_store
 
 SHAPE = (6, 4096, 4096)  # 192 MiB of uint16 that compresses poorly: a few hundred MB to replace
@@ -156,7 +157,7 @@ def test_the_labels_list_is_updated_last(tmp_path, rng, monkeypatch):
         seen["staging"] = list((path / "labels").glob(f"*{STAGING_MARK}*"))
         real(json_path, document)
 
-    monkeypatch.setattr("napari_omezarr_export.core.writing.atomic_write_json", record)
+    monkeypatch.setattr("napari_omezarr_export.core.write.store_writer.atomic_write_json", record)
     write_labels(LabelsSpec(np.ones((64, 64), np.int32), "cells"), path)
     assert seen == {"complete": True, "staging": []}
     assert json.loads((path / "labels" / ".zattrs").read_text()) == {"labels": ["cells"]}
@@ -395,7 +396,8 @@ KILLER = textwrap.dedent(
     import numpy as np
     from napari_omezarr_export import ChannelStyle, LabelsSpec, PercellRegion
     from napari_omezarr_export import write_percell_region
-    from napari_omezarr_export.core import percell_journal, store
+    from napari_omezarr_export.core.layouts.percell import journal as percell_journal
+    from napari_omezarr_export.core.write import staging as store
 
     root, saved, owner, name, calls, when = sys.argv[1:]
     owner = {"journal": percell_journal, "store": store}[owner]

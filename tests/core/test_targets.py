@@ -27,11 +27,11 @@ from napari_omezarr_export import (
     write_percell_region,
 )
 from napari_omezarr_export.core.api import plan_labels_export
-from napari_omezarr_export.core.brieflow_export import (
+from napari_omezarr_export.core.layouts.brieflow.write import (
     iter_write_brieflow_image,
     preview_brieflow_image,
 )
-from napari_omezarr_export.core.percell_export import (
+from napari_omezarr_export.core.layouts.percell.write import (
     iter_write_percell_region,
     preview_percell_region,
 )

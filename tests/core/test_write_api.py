@@ -20,7 +20,7 @@ from napari_omezarr_export import (
     write_image,
     write_labels,
 )
-from napari_omezarr_export.core.store import STAGING_MARK
+from napari_omezarr_export.core.write.staging import STAGING_MARK
 from validation import assert_valid_store
 
 STYLES = [ChannelStyle("DAPI", "0000FF", 100, 3000), ChannelStyle("GFP", "00FF00", 50, 2000)]

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import ExportError
-from ..core.options import ChannelStyle
-from ..core.planning import MULTI_CHANNEL_COLORS
+from napari_omezarr_export.core.errors import ExportError
+from napari_omezarr_export.core.options import ChannelStyle
+from napari_omezarr_export.core.write.plan_export import MULTI_CHANNEL_COLORS
 
 __all__ = [
     "CHANNEL_NAMES_KEY",

@@ -15,12 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from ..core.axes import default_axis_names
-from ..core.errors import ExportError
-from ..core.options import ChannelStyle
-from ..core.plan import LabelsSpec
-from ..core.stacking import Concatenated
-from ._channel_styles import CHANNEL_NAMES_KEY, channel_style, own_channel_styles
+from napari_omezarr_export._napari._channel_styles import (
+    CHANNEL_NAMES_KEY,
+    channel_style,
+    own_channel_styles,
+)
+from napari_omezarr_export.core.errors import ExportError
+from napari_omezarr_export.core.ngff.axes import default_axis_names
+from napari_omezarr_export.core.options import ChannelStyle
+from napari_omezarr_export.core.write.plan import LabelsSpec
+from napari_omezarr_export.core.write.stacking import Concatenated
 
 __all__ = [
     "CHANNEL_NAMES_KEY",

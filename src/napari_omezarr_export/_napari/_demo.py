@@ -19,7 +19,7 @@ REFRESH_TIMEOUT_S = 30.0
 
 def _save_sample(viewer: object, out: Path) -> tuple[Path, Path]:
     """Save the sample as an OME-Zarr image and as a .percell region, via File > Save Layers."""
-    from ._sample_data import sample_layer_data
+    from napari_omezarr_export._napari._sample_data import sample_layer_data
 
     for data, kwargs, layer_type in sample_layer_data():
         viewer._add_layer_from_data(data, kwargs, layer_type)  # as File > Open Sample does
@@ -32,8 +32,11 @@ def _save_sample(viewer: object, out: Path) -> tuple[Path, Path]:
 
 def _save_v05_copy(out: Path) -> Path:
     """Write the same data as NGFF 0.5 (zarr v3, sharded) through the Python API."""
-    from .. import ChannelStyle, LabelsSpec, StorageOptions, write_image
-    from ..core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
+    import napari_omezarr_export.ChannelStyle as ChannelStyle
+    import napari_omezarr_export.LabelsSpec as LabelsSpec
+    import napari_omezarr_export.StorageOptions as StorageOptions
+    import napari_omezarr_export.write_image as write_image
+    from napari_omezarr_export.core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
 
     cells = synthetic_cells(2048)
     styles = [ChannelStyle(n, c) for n, c in zip(CHANNEL_NAMES, CHANNEL_COLORS, strict=True)]

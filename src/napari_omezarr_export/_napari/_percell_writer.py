@@ -6,11 +6,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.errors import ExportError
-from ..core.percell_export import PercellRegion, experiment_path, write_percell_region
-from ..core.percell_journal import pending_regions
-from ._convert import LayerTuple, labels_spec, layers_to_export
-from ._writer import errors_napari_shows
+from napari_omezarr_export._napari._convert import LayerTuple, labels_spec, layers_to_export
+from napari_omezarr_export._napari._writer import errors_napari_shows
+from napari_omezarr_export.core.errors import ExportError
+from napari_omezarr_export.core.layouts.percell.journal import pending_regions
+from napari_omezarr_export.core.layouts.percell.write import (
+    PercellRegion,
+    experiment_path,
+    write_percell_region,
+)
 
 __all__ = ["percell_region_for", "region_from_metadata", "write_percell"]
 

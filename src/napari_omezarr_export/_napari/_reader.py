@@ -15,11 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from napari_omezarr_export.core.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
-from napari_omezarr_export.core.discovery import Node, discover
 from napari_omezarr_export.core.errors import BrieflowTableError
-from napari_omezarr_export.core.layerspec import LayerSpec
-from napari_omezarr_export.core.reading import read_node
+from napari_omezarr_export.core.ngff.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
+from napari_omezarr_export.core.read.discovery import Node, discover
+from napari_omezarr_export.core.read.image import read_node
+from napari_omezarr_export.core.read.layer_spec import LayerSpec
 
 __all__ = ["get_reader", "layer_data_tuple", "read_paths"]
 

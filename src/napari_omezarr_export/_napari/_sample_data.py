@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
+from napari_omezarr_export.core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
 
 __all__ = ["make_sample_cells", "sample_layer_data"]
 

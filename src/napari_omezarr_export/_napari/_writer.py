@@ -8,9 +8,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.api import iter_write_image, iter_write_labels, labels_paths, target_path
-from ..core.errors import OmeZarrError, WriteFailedError
-from ._convert import layers_to_export
+from napari_omezarr_export._napari._convert import layers_to_export
+from napari_omezarr_export.core.api import (
+    iter_write_image,
+    iter_write_labels,
+    labels_paths,
+    target_path,
+)
+from napari_omezarr_export.core.errors import OmeZarrError, WriteFailedError
 
 __all__ = ["write_layers"]
 

@@ -12,19 +12,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import existing
-from .errors import InvalidOptionError
-from .options import ChannelStyle, PyramidOptions, StorageOptions
-from .plan import GroupPlan, LabelsSpec
-from .planning import (
+import napari_omezarr_export.core.write.target_image as existing
+from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
+from napari_omezarr_export.core.targets import local_path
+from napari_omezarr_export.core.write.plan import GroupPlan, LabelsSpec
+from napari_omezarr_export.core.write.plan_export import (
     check_label_names,
     plan_image_export,
     plan_labels_like,
     plan_standalone_labels,
 )
-from .store import is_zarr_store
-from .targets import local_path
-from .writing import (
+from napari_omezarr_export.core.write.staging import is_zarr_store
+from napari_omezarr_export.core.write.store_writer import (
     attributes_for,
     iter_add_labels,
     iter_write_store,

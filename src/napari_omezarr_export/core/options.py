@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from .errors import InvalidOptionError
+from napari_omezarr_export.core.errors import InvalidOptionError
 
 __all__ = [
     "CODECS",

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import InvalidOptionError, WriteFailedError
+from napari_omezarr_export.core.errors import InvalidOptionError, WriteFailedError
 
 __all__ = ["local_path"]
 

@@ -1,0 +1,242 @@
+"""The export widget's destination layouts: a plain OME-Zarr image, a .percell region, Brieflow.
+
+Each layout turns the chosen layers into a core write generator and the paths it will write.
+The plain image uses the widget's pyramid and storage options; the PerCell and Brieflow
+layouts follow their design documents' chunks, codecs and pyramids, which the status line says,
+and preview exactly what they write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from magicgui.widgets import ComboBox, Container, LineEdit, Select
+
+from napari_omezarr_export._napari._convert import ImageExport, labels_spec
+from napari_omezarr_export._napari._percell_writer import region_from_metadata
+from napari_omezarr_export.core.api import (
+    iter_write_image,
+    iter_write_labels,
+    labels_paths,
+    target_path,
+)
+from napari_omezarr_export.core.errors import ExportError
+from napari_omezarr_export.core.layouts.brieflow.write import (
+    BRIEFLOW_STEPS,
+    brieflow_store_path,
+    iter_write_brieflow_image,
+    preview_brieflow_image,
+)
+from napari_omezarr_export.core.layouts.percell.write import (
+    PercellRegion,
+    experiment_path,
+    iter_write_percell_region,
+    preview_percell_region,
+)
+from napari_omezarr_export.core.write.plan_export import transpose_lazily
+
+__all__ = ["LAYOUTS", "LayoutPanel"]
+
+LAYOUTS = [
+    ("OME-Zarr image (labels inside)", "image"),
+    ("PerCell experiment region (.percell)", "percell"),
+    ("Brieflow per-image store", "brieflow"),
+]
+Steps = tuple[Iterator[tuple[int, int]], list[Path]]
+
+
+def _narrow(combo: ComboBox) -> None:
+    """Let a combo box with long choices be narrower than its longest choice."""
+    from qtpy.QtWidgets import QComboBox
+
+    policy = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+    combo.native.setSizeAdjustPolicy(policy)
+    combo.native.setMinimumContentsLength(12)
+
+
+class LayoutPanel(Container):
+    """The layout choice and the names each layout needs (region, or well and tile)."""
+
+    def __init__(self) -> None:
+        self.choice = ComboBox(label="Layout", choices=LAYOUTS)
+        _narrow(self.choice)
+        self.condition = LineEdit(label="Condition", value="condition_1")
+        self.timepoint = LineEdit(label="Timepoint", value="")
+        self.region = LineEdit(label="Region", value="region_1")
+        self.masks = Select(label="Masks", choices=(), allow_multiple=True)
+        self.masks.native.setMaximumHeight(70)
+        self.step = ComboBox(label="Step", choices=BRIEFLOW_STEPS, value="phenotype")
+        self.well = LineEdit(label="Well", value="A1")
+        self.tile = LineEdit(label="Tile", value="0")
+        self.image_type = LineEdit(label="Type", value="")
+        self.cycles = ComboBox(label="SBS cycles", choices=["none", "axis", "flatten"])
+        self._percell = [self.condition, self.timepoint, self.region, self.masks]
+        self._brieflow = [self.step, self.well, self.tile, self.image_type, self.cycles]
+        super().__init__(widgets=[self.choice, *self._percell, *self._brieflow])
+        self.margins = (0, 0, 0, 0)
+        self.choice.changed.connect(self._show_fields)
+        self._show_fields()
+
+    @property
+    def kind(self) -> str:
+        """``"image"``, ``"percell"`` or ``"brieflow"``."""
+        return self.choice.value
+
+    def _show_fields(self) -> None:
+        for widget in self._percell:
+            widget.visible = self.kind == "percell"
+        for widget in self._brieflow:
+            widget.visible = self.kind == "brieflow"
+
+    def set_labels(self, layers: Sequence[Any]) -> None:
+        """Offer the selected Labels layers as masks; pre-select those marked as masks."""
+        self.masks.choices = [(layer.name, layer) for layer in layers]
+        self.masks.value = [
+            layer for layer in layers if layer.metadata.get("percell_type") == "mask"
+        ]
+
+    def suggest_region(self, layers: Sequence[Any]) -> None:
+        """Fill the region names from layers that came from a .percell experiment."""
+        where = region_from_metadata(
+            [(None, {"metadata": layer.metadata}, "") for layer in layers]
+        )
+        if where is not None:
+            self.condition.value, self.region.value = where.condition, where.region
+            self.timepoint.value = where.timepoint or ""
+
+    def target(self, destination: Path) -> Path:
+        """The folder or store the chosen layout writes to, from the destination path."""
+        if self.kind == "percell":
+            return experiment_path(destination)
+        if self.kind == "brieflow":
+            return self._brieflow_path(destination)
+        return target_path(destination)
+
+    def _brieflow_path(self, root: Path) -> Path:
+        return brieflow_store_path(
+            root, step=self.step.value, well=self.well.value, tile=self.tile.value,
+            image_type=self.image_type.value or None,
+        )  # fmt: skip
+
+    def steps(
+        self, image: ImageExport | None, labels: Sequence[Any], options: dict, destination: Path
+    ) -> Steps:
+        """Return the write generator and the paths it writes, for the chosen layout.
+
+        Parameters
+        ----------
+        image : ImageExport or None
+            The channels, from the selected image layers.
+        labels : sequence of napari Labels layers
+            The selected Labels layers.
+        options : dict
+            ``pyramid`` and ``storage`` (used by the plain image layout).
+        destination : Path
+            The path in "Save as".
+
+        Returns
+        -------
+        tuple
+            The generator of ``(done, total)`` and the paths written.
+        """
+        if self.kind == "percell":
+            return self._percell_steps(image, labels, destination)
+        if self.kind == "brieflow":
+            return self._brieflow_steps(image, labels, destination)
+        target = target_path(destination)
+        specs = [labels_spec(*layer.as_layer_data_tuple()[:2]) for layer in labels]
+        if image is not None:
+            image.labels = specs
+            return iter_write_image(image.data, target, **image.as_kwargs(), **options), [target]
+        return iter_write_labels(specs, target, **options), labels_paths(specs, target)
+
+    def preview(self, image: ImageExport | None, labels: Sequence[Any], dest: Path) -> dict:
+        """Return the attributes the PerCell or Brieflow layout will write, keyed by group.
+
+        Parameters
+        ----------
+        image : ImageExport or None
+            The channels.
+        labels : sequence of napari Labels layers
+            The selected Labels layers.
+        dest : Path
+            The path in "Save as" (a placeholder works: keys are relative).
+
+        Returns
+        -------
+        dict of str to dict
+            Attributes per group path.
+        """
+        if self.kind == "percell":
+            data, where, options = self._percell_arguments(image, labels)
+            return preview_percell_region(data, dest, where, **options)
+        data, options = self._brieflow_arguments(image, labels)
+        return preview_brieflow_image(data, dest, **options)
+
+    def _percell_arguments(
+        self, image: ImageExport | None, labels: Sequence[Any]
+    ) -> tuple[Any, PercellRegion, dict]:
+        if image is None:
+            raise ExportError("A PerCell region needs image layers: they are its channels.")
+        masks = [layer for layer in labels if layer in self.masks.value]
+        segmentations = [layer for layer in labels if layer not in masks]
+        if len(segmentations) > 1:
+            raise ExportError(
+                "A PerCell region holds one segmentation; choose the other Labels layers as "
+                "masks, or select fewer layers."
+            )
+        where = PercellRegion(
+            self.condition.value, self.region.value, self.timepoint.value or None
+        )
+        seg = labels_spec(*segmentations[0].as_layer_data_tuple()[:2]) if segmentations else None
+        options = {
+            "channels": image.channels, "axes": image.axes, "scale": image.scale,
+            "units": image.units, "segmentation": seg,
+            "masks": [labels_spec(*m.as_layer_data_tuple()[:2]) for m in masks],
+        }  # fmt: skip
+        return image.data, where, options
+
+    def _percell_steps(
+        self, image: ImageExport | None, labels: Sequence[Any], dest: Path
+    ) -> Steps:
+        data, where, options = self._percell_arguments(image, labels)
+        steps = iter_write_percell_region(data, dest, where, **options)
+        root, parts = experiment_path(dest), Path(*where.parts)
+        written = [root / "images.zarr" / parts]
+        written += [root / "labels.zarr" / parts] if options["segmentation"] is not None else []
+        written += [root / "masks.zarr" / parts / f"threshold_{m.name}" for m in options["masks"]]
+        return steps, written
+
+    def _brieflow_arguments(
+        self, image: ImageExport | None, labels: Sequence[Any]
+    ) -> tuple[Any, dict]:
+        if image is None:
+            raise ExportError("A Brieflow store needs image layers: they are its channels.")
+        by_name = {layer.name.lower(): layer for layer in labels}
+        unknown = sorted(set(by_name) - {"nuclei", "cells"})
+        if unknown:
+            raise ExportError(
+                f"Brieflow stores carry labels named 'nuclei' and 'cells'; rename or unselect "
+                f"{', '.join(repr(n) for n in unknown)}."
+            )
+        data, scale, units = image.data, image.scale, image.units
+        if "t" in image.axes:  # stacked layers are (c, t, y, x); Brieflow wants the cycle first
+            order = [image.axes.index("t"), image.axes.index("c"), *range(2, len(image.axes))]
+            data = transpose_lazily(data, order)
+            scale, units = [scale[i] for i in order], [units[i] for i in order]
+        options = {
+            "step": self.step.value, "well": self.well.value, "tile": self.tile.value,
+            "image_type": self.image_type.value or None, "channels": image.channels,
+            "cycles": self.cycles.value, "scale": scale, "units": units,
+            "nuclei": by_name["nuclei"].data if "nuclei" in by_name else None,
+            "cells": by_name["cells"].data if "cells" in by_name else None,
+        }  # fmt: skip
+        return data, options
+
+    def _brieflow_steps(
+        self, image: ImageExport | None, labels: Sequence[Any], root: Path
+    ) -> Steps:
+        data, options = self._brieflow_arguments(image, labels)
+        return iter_write_brieflow_image(data, root, **options), [self._brieflow_path(root)]

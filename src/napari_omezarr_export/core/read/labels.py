@@ -1,0 +1,293 @@
+"""Open label images, ``labels/`` groups and binary masks as labels layer specs.
+
+Label colours (``image-label.colors``) become a ``{value: rgba}`` dict, ``properties`` a
+features DataFrame whose ``index`` column is the label value, and every layer records where it
+came from in ``metadata["ome_zarr"]`` so that edits can be saved back.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.threaded
+import numpy as np
+
+from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.ngff.attributes import display_kwargs
+from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
+from napari_omezarr_export.core.read.multiscales import Axis, Multiscale, open_multiscale
+from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, read_node_meta
+
+__all__ = [
+    "EDITABLE_LABELS_BYTES",
+    "editable_levels",
+    "label_colors",
+    "label_features",
+    "label_layer",
+    "labels_data",
+    "labels_group_layers",
+]
+
+logger = logging.getLogger(__name__)
+
+# napari draws a multiscale Labels layer but lets nobody paint it, and painting a dask array
+# stacks one task graph per stroke. So labels whose level 0 fits this budget open as one
+# in-memory level 0, editable at once: 512 MiB holds an 8192x8192 int64 or an 11585x11585
+# int32 segmentation. Larger labels open multiscale and read-only; the layer context menu's
+# "Edit labels (load full resolution)" loads level 0 when the user asks for it.
+EDITABLE_LABELS_BYTES = 512 * 2**20
+
+
+def label_colors(
+    image_label: object, where: object = "label image"
+) -> dict[Any, tuple[float, ...]] | None:
+    """Turn ``image-label.colors`` into ``{value: rgba floats}`` with a transparent 0.
+
+    Parameters
+    ----------
+    image_label : object
+        The ``image-label`` attribute.
+    where : object
+        The label image's path, named in the warning about malformed entries.
+
+    Returns
+    -------
+    dict or None
+        None when no usable colours are given.
+    """
+    raw = image_label.get("colors") if isinstance(image_label, dict) else None
+    if not isinstance(raw, list):
+        return None
+    colors: dict[Any, tuple[float, ...]] = {}
+    bad: list[object] = []
+    for entry in raw:
+        try:
+            value = int(entry["label-value"])
+            rgba = [float(v) / 255.0 for v in entry["rgba"] if isinstance(entry["rgba"], list)]
+        except (KeyError, TypeError, ValueError):
+            rgba = []
+        if len(rgba) not in (3, 4):
+            bad.append(entry)
+            continue
+        colors[value] = tuple(min(max(v, 0.0), 1.0) for v in (*rgba, 1.0)[:4])
+    if bad:
+        logger.warning(
+            "%s: %d label colour entries are not {label-value: int, rgba: [r, g, b, a]} and "
+            "were skipped, e.g. %r; those labels get napari's default colours.",
+            where,
+            len(bad),
+            bad[0],
+        )
+    if not colors:
+        return None
+    colors.setdefault(0, TRANSPARENT)
+    colors[None] = (0.5, 0.5, 0.5, 1.0)
+    return colors
+
+
+def label_features(image_label: object) -> Any:
+    """Turn ``image-label.properties`` into a DataFrame with an ``index`` column, or None.
+
+    Parameters
+    ----------
+    image_label : object
+        The ``image-label`` attribute.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per label value.
+    """
+    import pandas as pd
+
+    raw = image_label.get("properties") if isinstance(image_label, dict) else None
+    if not isinstance(raw, list):
+        return None
+    rows = [dict(r) for r in raw if isinstance(r, dict) and "label-value" in r]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows).rename(columns={"label-value": "index"})
+    return frame[["index", *[c for c in frame.columns if c != "index"]]]
+
+
+def labels_data(ms: Multiscale) -> tuple[list[Any], tuple[Axis, ...], list[int]]:
+    """Drop a size-1 channel axis (legacy 5-D labels) and make boolean data integer."""
+    levels, axes, keep = ms.levels, ms.axes, list(range(len(ms.axes)))
+    c = ms.axis_index("c")
+    if c is not None and all(lv.shape[c] == 1 for lv in levels):
+        index = (slice(None),) * c + (0,)
+        levels = [lv[index] for lv in levels]
+        axes = tuple(a for i, a in enumerate(axes) if i != c)
+        keep.remove(c)
+    levels = [lv.astype(np.uint8) if lv.dtype == bool else lv for lv in levels]
+    return levels, axes, keep
+
+
+def editable_levels(levels: list[Any], budget: int | None = None) -> list[Any]:
+    """Level 0 read into memory, so that napari can paint it, when it fits ``budget`` bytes.
+
+    Parameters
+    ----------
+    levels : list of array-like
+        A label image's levels, largest first (lazy dask arrays).
+    budget : int, optional
+        The most bytes level 0 may take in memory; `EDITABLE_LABELS_BYTES` by default.
+
+    Returns
+    -------
+    list
+        ``[level 0 as a numpy array]``, or ``levels`` unchanged when level 0 is larger than the
+        budget or one of its chunks cannot be read (then logged: the layer opens read-only).
+    """
+    level0 = levels[0]
+    if level0.nbytes > (EDITABLE_LABELS_BYTES if budget is None else budget):
+        return levels
+    try:
+        # A scheduler given as a function skips dask's scheduler lookup (see reading.py).
+        (array,) = dask.compute(level0, scheduler=dask.threaded.get)
+    except StoreFormatError as exc:
+        logger.warning("%s The labels open read-only, as a pyramid.", exc)
+        return levels
+    return [np.ascontiguousarray(array)]
+
+
+def _strip_zarr(name: str) -> str:
+    """A store's folder name without ``.ome.zarr`` / ``.zarr``, as a layer name."""
+    for suffix in (".ome.zarr", ".zarr"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def label_layer(
+    meta: NodeMeta,
+    *,
+    name: str | None = None,
+    reference: Reference | None = None,
+    kind: str = "labels",
+    extra_metadata: dict[str, Any] | None = None,
+    editable_budget: int | None = None,
+) -> LayerSpec:
+    """Open one label image (a group with ``multiscales``) as a labels layer spec.
+
+    Parameters
+    ----------
+    meta : NodeMeta
+        The label group's metadata.
+    name : str, optional
+        Layer name; by default the multiscale's ``name``, else the folder name without
+        ``.zarr`` (a standalone label store dropped on its own).
+    reference : Reference, optional
+        The image it belongs to; its scale and translation are used (matched by axis name).
+    kind : str
+        ``"labels"`` or ``"mask"``, recorded in ``metadata["ome_zarr"]["kind"]``.
+    extra_metadata : dict, optional
+        Merged into the layer metadata.
+    editable_budget : int, optional
+        Level 0 is read into memory (one editable level) when it takes at most this many
+        bytes; larger labels open as a lazy, read-only pyramid. See `editable_levels`.
+
+    Returns
+    -------
+    LayerSpec
+        A labels layer spec.
+    """
+    ms = open_multiscale(meta)
+    levels, axes, keep = labels_data(ms)
+    names = tuple(a.name for a in axes)
+    shape0 = tuple(int(n) for n in levels[0].shape)
+    placed = reference.register(names, shape0) if reference else None
+    if placed is None:
+        scale = tuple(ms.scale[i] for i in keep)
+        translate = tuple(ms.translate[i] for i in keep)
+        units = tuple(a.unit for a in axes)
+    else:
+        scale, translate, units = placed
+    image_label = meta.attrs.get("image-label")
+    label_name = name or ms.name or _strip_zarr(meta.path.name)
+    metadata = {
+        "ome_zarr": {
+            "path": str(meta.path),
+            "image": str(reference.path) if reference and reference.path else None,
+            "name": label_name,
+            "kind": kind,
+            "version": ms.version,
+        }
+    }
+    metadata.update(extra_metadata or {})
+    kwargs: dict[str, Any] = {
+        "name": label_name,
+        "scale": scale,
+        "translate": translate,
+        "axis_labels": names,
+        "units": units_of(units),
+        "metadata": metadata,
+        **display_kwargs(meta.attrs),
+    }
+    features = label_features(image_label)
+    if features is not None:
+        kwargs["features"] = features
+    colors = label_colors(image_label, meta.path)
+    levels = editable_levels(levels, editable_budget)
+    return LayerSpec("labels", levels, kwargs, label_colors=colors)
+
+
+def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[LayerSpec]:
+    """Open every label image listed in a ``labels`` group's attributes.
+
+    Parameters
+    ----------
+    labels_dir : Path
+        The ``labels`` group.
+    reference : Reference or None
+        The parent image, when it is one.
+
+    Returns
+    -------
+    list of LayerSpec
+        One labels layer per listed label; listed labels that are missing or broken are
+        skipped with a warning naming them.
+
+    Raises
+    ------
+    StoreFormatError
+        When ``labels`` is not a list, or no listed label image can be opened.
+    """
+    meta = read_node_meta(labels_dir)
+    names = meta.attrs.get("labels")
+    if not isinstance(names, list):
+        raise StoreFormatError(
+            f"{_metadata_file(meta)}: 'labels' must be a list of label names, such as "
+            f'["cells"], not the {type(names).__name__} {names!r}.'
+        )
+    layers, errors = [], []
+    for label in names:
+        try:
+            layers.extend(_listed_label(labels_dir, label, reference))
+        except StoreFormatError as exc:
+            errors.append(exc)
+    if errors and not layers:
+        raise errors[0]
+    for exc in errors:
+        logger.warning("%s The other labels are shown.", exc)
+    return layers
+
+
+def _metadata_file(meta: NodeMeta) -> Path:
+    """The file holding a node's attributes, to name in messages."""
+    return meta.path / ("zarr.json" if meta.zarr_format == 3 else ".zattrs")
+
+
+def _listed_label(labels_dir: Path, label: object, reference: Reference | None) -> list[LayerSpec]:
+    """The label image ``label`` of a labels group, or nothing when it is missing."""
+    path = child_path(labels_dir, label, what="label name")
+    if not path.is_dir():
+        logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
+        return []
+    label_meta = read_node_meta(path)
+    if "multiscales" not in label_meta.attrs:
+        raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
+    return [label_layer(label_meta, name=str(label), reference=reference)]

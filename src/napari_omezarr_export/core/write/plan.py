@@ -1,0 +1,280 @@
+"""Export plans: what will be written where, decided and validated before any byte is written.
+
+A plan holds, per zarr group, the source array in NGFF order, its axes, level shapes, chunks,
+dtype and transforms. The metadata that depends on the data (float value ranges, missing
+windows, the label values that get colours) is gathered by a `DataSummary` while the data is
+read, so a preview and a write produce the same JSON from the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.ngff.axes import Axis
+from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
+from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_shapes
+
+__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "LabelsSpec", "default_chunks"]
+
+# Label colours are listed for at most this many label values: beyond it the list would
+# dwarf the metadata (and readers' parsing) while readers fall back to their own colormap.
+MAX_LABEL_COLORS = 10_000
+DEFAULT_CHUNK_YX = 1024
+
+ColorSource = Mapping[int, Sequence[int]] | Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LabelsSpec:
+    """A label image to write: integer data plus optional colours and per-label properties.
+
+    Parameters
+    ----------
+    data : array-like
+        Integer (or bool) label data; y and x must match the image's.
+    name : str
+        The label image's name (its folder under ``labels/``).
+    colors : mapping or callable, optional
+        RGBA 0-255 per label value, or a function mapping an array of values to RGBA rows
+        (floats 0-1 or ints 0-255); only values present in the data are listed.
+    properties : sequence of mapping, optional
+        One dict per label, each with a ``label-value`` key.
+    axes : str, optional
+        Axis names of ``data`` (for example ``"zyx"``); by default the last axes of the image.
+    scale, translation, units : sequence, optional
+        Per dimension of ``data``; used when the labels are written on their own (labels saved
+        with or into an image take the image's).
+    visible : bool, optional
+        Whether the layer is shown; kept beside the OME keys (NGFF has no place for it).
+    opacity : float, optional
+        The layer's opacity, 0-1; kept the same way.
+    """
+
+    data: Any
+    name: str
+    colors: ColorSource | None = None
+    properties: Sequence[Mapping[str, Any]] | None = None
+    axes: str | None = None
+    scale: Sequence[float] | None = None
+    translation: Sequence[float] | None = None
+    units: Sequence[object] | None = None
+    visible: bool | None = None
+    opacity: float | None = None
+
+
+@dataclass
+class DataSummary:
+    """What the metadata needs to know about the data, gathered band by band."""
+
+    channel_axis: int | None = None
+    track_range: bool = False
+    track_values: bool = False
+    low: dict[int, float] = field(default_factory=dict)
+    high: dict[int, float] = field(default_factory=dict)
+    values: set[int] = field(default_factory=set)
+    too_many_values: bool = False
+
+    def observe(self, index: tuple[slice, ...], band: np.ndarray) -> None:
+        """Fold one band of level-0 data into the summary."""
+        if self.track_range:
+            self._observe_range(index, band)
+        if self.track_values and not self.too_many_values:
+            self.values.update(int(v) for v in np.unique(band))
+            if len(self.values) > MAX_LABEL_COLORS:
+                self.too_many_values = True
+                self.values.clear()
+
+    def _observe_range(self, index: tuple[slice, ...], band: np.ndarray) -> None:
+        if band.size == 0:
+            return
+        if self.channel_axis is None:
+            groups = {0: band}
+        else:
+            first = index[self.channel_axis].start
+            before = (slice(None),) * self.channel_axis
+            groups = {
+                first + i: band[(*before, i)]  # a view: np.take would copy the band
+                for i in range(band.shape[self.channel_axis])
+            }
+        for channel, values in groups.items():
+            finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+            if finite.size:
+                low, high = float(finite.min()), float(finite.max())
+                self.low[channel] = min(low, self.low.get(channel, low))
+                self.high[channel] = max(high, self.high.get(channel, high))
+
+    def value_range(self, channel: int, dtype: np.dtype) -> tuple[float, float]:
+        """Return ``window.min``/``max`` for a channel: dtype range for ints, else data range."""
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            return float(info.min), float(info.max)
+        return self.low.get(channel, 0.0), self.high.get(channel, 1.0)
+
+    def data_range(self, channel: int, dtype: np.dtype) -> tuple[float, float]:
+        """Return the channel's observed data range (for windows left unset)."""
+        fallback = self.value_range(channel, dtype)
+        return self.low.get(channel, fallback[0]), self.high.get(channel, fallback[1])
+
+
+@dataclass
+class GroupPlan:
+    """One zarr group of the export: an image or a label image with all its levels."""
+
+    path: str
+    kind: str  # "image" or "labels"
+    data: Any
+    axes: list[Axis]
+    level_shapes: list[tuple[int, ...]]
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None
+    dtype: np.dtype
+    method: str
+    factors: tuple[int, ...]
+    scale: tuple[float, ...]
+    translation: tuple[float, ...]
+    name: str
+    channels: list[ChannelStyle] = field(default_factory=list)
+    labels_spec: LabelsSpec | None = None
+    summary: DataSummary = field(default_factory=DataSummary)
+
+    @property
+    def axis_names(self) -> str:
+        """The axes as a string such as ``"cyx"``."""
+        return "".join(a.name for a in self.axes)
+
+
+def default_chunks(shape: Sequence[int]) -> tuple[int, ...]:
+    """Return the default chunk shape: 1 on leading axes, up to 1024 on y and x."""
+    ndim = len(shape)
+    return tuple(
+        min(DEFAULT_CHUNK_YX, int(n)) if i >= ndim - 2 else 1 for i, n in enumerate(shape)
+    )
+
+
+def fit_chunks(
+    shape: Sequence[int], chunks: Sequence[int] | None, what: str = "Chunk"
+) -> tuple[int, ...]:
+    """Check ``chunks`` against ``shape`` and cap each entry to the array's extent.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The array's shape.
+    chunks : sequence of int or None
+        The requested shape, or None for the default.
+    what : str
+        ``"Chunk"`` or ``"Shard"``, for messages.
+
+    Returns
+    -------
+    tuple of int
+        The chunk shape to use.
+    """
+    if chunks is None:
+        return default_chunks(shape)
+    if len(chunks) != len(shape):
+        raise InvalidOptionError(
+            f"{what} shape {tuple(chunks)} has {len(chunks)} entries but the data has "
+            f"{len(shape)} dimensions {tuple(shape)}; give one entry per dimension."
+        )
+    return tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, shape, strict=True))
+
+
+def fit_shards(
+    shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int] | None
+) -> tuple[int, ...] | None:
+    """Return shards capped to the array, each a whole multiple of the chunk; None if unset."""
+    if shards is None:
+        return None
+    requested = fit_chunks(shape, shards, "Shard")
+    for s, c, n in zip(requested, chunks, shape, strict=True):
+        if s < n and s % c:
+            suggestion = tuple(
+                math.ceil(r / k) * k for r, k in zip(requested, chunks, strict=True)
+            )
+            raise InvalidOptionError(
+                f"Shard shape {tuple(shards)} must be a whole multiple of the chunk shape "
+                f"{tuple(chunks)} on every axis; for example {suggestion}."
+            )
+    return tuple(math.ceil(s / c) * c for s, c in zip(requested, chunks, strict=True))
+
+
+def plan_group(
+    *,
+    path: str,
+    kind: str,
+    data: Any,
+    axes: list[Axis],
+    scale: Sequence[float],
+    translation: Sequence[float],
+    name: str,
+    pyramid: PyramidOptions,
+    storage: StorageOptions,
+    n_levels: int | None = None,
+) -> GroupPlan:
+    """Plan one group: level shapes, chunks, shards, method and dtype.
+
+    Parameters
+    ----------
+    path : str
+        The group's path inside the store (``""`` for the root).
+    kind : {"image", "labels"}
+        What the group holds; decides the downsampling method and dtype rules.
+    data : array-like
+        Level-0 data in NGFF order.
+    axes : list of Axis
+        Its axes.
+    scale, translation : sequence of float
+        Level-0 transforms per axis.
+    name : str
+        The group's name in the metadata.
+    pyramid, storage : PyramidOptions, StorageOptions
+        The options.
+    n_levels : int, optional
+        Force this many levels (labels follow their image).
+
+    Returns
+    -------
+    GroupPlan
+        The plan.
+    """
+    dtype = np.dtype(data.dtype)
+    if dtype.kind == "b":
+        dtype = np.dtype(np.uint8)
+    if kind == "labels" and dtype.kind not in "iu":
+        raise InvalidOptionError(
+            f"Labels {name!r} have dtype {dtype}; label images must hold integers. Convert "
+            "them with .astype('int32') first."
+        )
+    if dtype.kind not in "iuf":
+        raise InvalidOptionError(f"Image {name!r} has dtype {dtype}, which OME-Zarr cannot store.")
+    shape = tuple(int(n) for n in data.shape)
+    if 0 in shape:
+        raise InvalidOptionError(
+            f"{name!r} has shape {shape}, with an empty dimension; there is nothing to save."
+        )
+    fitted = fit_chunks(shape, storage.chunks)
+    factors = level_factors(axes, pyramid.downsample_z)
+    level_options = pyramid if n_levels is None else PyramidOptions(levels=n_levels)
+    method = pyramid.image_method if kind == "image" else pyramid.label_method
+    return GroupPlan(
+        path=path,
+        kind=kind,
+        data=data,
+        axes=axes,
+        level_shapes=plan_level_shapes(shape, factors, fitted, level_options),
+        chunks=fitted,
+        shards=fit_shards(shape, fitted, storage.shards),
+        dtype=dtype,
+        method=method,
+        factors=factors,
+        scale=tuple(float(s) for s in scale),
+        translation=tuple(float(t) for t in translation),
+        name=name,
+    )
