@@ -43,6 +43,7 @@ lint: venv
 test: sysdeps venv
 	$(VENV)/bin/npe2 validate napari-omezarr-export
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 demo: sysdeps venv

@@ -32,7 +32,7 @@ import numpy as np
 import napari_omezarr_export as api
 import napari_omezarr_export.core as core
 from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.read.image import read_node
+from napari_omezarr_export.core.reader import read_node
 
 image = np.random.default_rng(7).poisson(300, size=(2, 300, 260)).astype("uint16")
 nuclei = np.zeros((300, 260), dtype="int32")

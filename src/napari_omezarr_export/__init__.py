@@ -29,8 +29,12 @@ from napari_omezarr_export.core.layouts.brieflow.write import (
     write_brieflow_image,
 )
 from napari_omezarr_export.core.layouts.percell.write import PercellRegion, write_percell_region
-from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
-from napari_omezarr_export.core.write.plan import LabelsSpec
+from napari_omezarr_export.core.options import (
+    ChannelStyle,
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+)
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,7 @@ from napari_omezarr_export.core.errors import PercellFormatError
 from napari_omezarr_export.core.layouts.percell.experiment import load_experiment
 from napari_omezarr_export.core.layouts.percell.model import Link, name_stem, stack_slots
 from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.read.image import read_node
+from napari_omezarr_export.core.reader import read_node
 from store_factories import (
     PERCELL3_GROUPS,
     percell3_experiment,

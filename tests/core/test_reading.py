@@ -12,7 +12,7 @@ import zarr
 
 from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
 from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.read.image import read_node
+from napari_omezarr_export.core.reader import read_node
 from store_factories import (
     bioformats2raw_store,
     brieflow_phenotype,

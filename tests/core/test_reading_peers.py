@@ -7,7 +7,7 @@ import pytest
 import zarr
 
 from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.read.image import read_node
+from napari_omezarr_export.core.reader import read_node
 from validation import assert_valid_store
 
 

@@ -22,8 +22,7 @@ from napari_omezarr_export._napari._channel_styles import (
 )
 from napari_omezarr_export.core.errors import ExportError
 from napari_omezarr_export.core.ngff.axes import default_axis_names
-from napari_omezarr_export.core.options import ChannelStyle
-from napari_omezarr_export.core.write.plan import LabelsSpec
+from napari_omezarr_export.core.options import ChannelStyle, LabelsSpec
 from napari_omezarr_export.core.write.stacking import Concatenated
 
 __all__ = [

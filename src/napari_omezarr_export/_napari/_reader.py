@@ -2,7 +2,7 @@
 
 ``get_reader`` asks :func:`core.discovery.discover` what the path is (a metadata file or two)
 and returns None for anything that is not ours. The reader it returns opens the node with
-:func:`core.reading.read_node` and turns each napari-free :class:`LayerSpec` into a layer data
+:func:`core.reader.read_node` and turns each napari-free :class:`LayerSpec` into a layer data
 tuple, building the napari colormaps here (the only reading code that knows napari).
 """
 
@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import BrieflowTableError
-from napari_omezarr_export.core.ngff.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
-from napari_omezarr_export.core.read.discovery import Node, discover
-from napari_omezarr_export.core.read.image import read_node
-from napari_omezarr_export.core.read.layer_spec import LayerSpec
+from napari_omezarr_export.core.reader import NGFF_UNITS, LayerSpec, Node, discover, read_node
 
 __all__ = ["get_reader", "layer_data_tuple", "read_paths"]
 
@@ -156,7 +153,7 @@ def _image_colormap(color: str | None) -> Any:
 def _valid_units(units: Sequence[str]) -> tuple[str, ...]:
     # NGFF's own unit names are all pint units; only other spellings need pint's registry,
     # whose first use costs about 0.3 s (measured by benchmarks/open_speed.py).
-    if all(u == "pixel" or u in NGFF_SPACE_UNITS or u in NGFF_TIME_UNITS for u in units):
+    if all(u == "pixel" or u in NGFF_UNITS for u in units):
         return tuple(units)
     import pint
 

@@ -14,9 +14,14 @@ from typing import Any
 
 import napari_omezarr_export.core.write.target_image as existing
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
+from napari_omezarr_export.core.options import (
+    ChannelStyle,
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+)
 from napari_omezarr_export.core.targets import local_path
-from napari_omezarr_export.core.write.plan import GroupPlan, LabelsSpec
+from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.plan_export import (
     check_label_names,
     plan_image_export,

@@ -7,8 +7,11 @@ the value and the allowed choices, long before anything touches the disk.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
+
+import numpy as np
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 
@@ -21,6 +24,7 @@ __all__ = [
     "Codec",
     "ImageMethod",
     "LabelMethod",
+    "LabelsSpec",
     "NgffVersion",
     "PyramidOptions",
     "StorageOptions",
@@ -220,3 +224,44 @@ class StorageOptions:
     def zarr_format(self) -> int:
         """The zarr format that goes with the NGFF version (2 for 0.4, 3 for 0.5)."""
         return 2 if self.ngff_version == "0.4" else 3
+
+
+ColorSource = Mapping[int, Sequence[int]] | Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LabelsSpec:
+    """A label image to write: integer data plus optional colours and per-label properties.
+
+    Parameters
+    ----------
+    data : array-like
+        Integer (or bool) label data; y and x must match the image's.
+    name : str
+        The label image's name (its folder under ``labels/``).
+    colors : mapping or callable, optional
+        RGBA 0-255 per label value, or a function mapping an array of values to RGBA rows
+        (floats 0-1 or ints 0-255); only values present in the data are listed.
+    properties : sequence of mapping, optional
+        One dict per label, each with a ``label-value`` key.
+    axes : str, optional
+        Axis names of ``data`` (for example ``"zyx"``); by default the last axes of the image.
+    scale, translation, units : sequence, optional
+        Per dimension of ``data``; used when the labels are written on their own (labels saved
+        with or into an image take the image's).
+    visible : bool, optional
+        Whether the layer is shown; kept beside the OME keys (NGFF has no place for it).
+    opacity : float, optional
+        The layer's opacity, 0-1; kept the same way.
+    """
+
+    data: Any
+    name: str
+    colors: ColorSource | None = None
+    properties: Sequence[Mapping[str, Any]] | None = None
+    axes: str | None = None
+    scale: Sequence[float] | None = None
+    translation: Sequence[float] | None = None
+    units: Sequence[object] | None = None
+    visible: bool | None = None
+    opacity: float | None = None

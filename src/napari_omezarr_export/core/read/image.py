@@ -1,9 +1,8 @@
-"""Open a discovered node lazily as layer specs: images (one per channel), labels and masks.
+"""Open an OME-Zarr image lazily as layer specs: one image layer per channel, then its labels.
 
-:func:`read_node` is the single entry point the napari adapter calls. Every pixel array is a
-dask view of a zarr array; the only pixels read at open time are those of the
-lowest-resolution level (a sample when it is large), and only for channels whose ``omero``
-window cannot be trusted. A small lowest level read that way stays in memory for napari.
+Every pixel array is a dask view of a zarr array; the only pixels read at open time are those
+of the lowest-resolution level (a sample when it is large), and only for channels whose
+``omero`` window cannot be trusted. A small lowest level read that way stays in memory for napari.
 """
 
 from __future__ import annotations
@@ -15,27 +14,22 @@ from typing import Any
 import dask
 import dask.threaded
 
-import napari_omezarr_export.core.layouts.brieflow.quirks as brieflow
-import napari_omezarr_export.core.layouts.brieflow.tables as brieflow_tables
-from napari_omezarr_export.core.errors import NotOmeZarrError, StoreFormatError
-from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, particles_layer
-from napari_omezarr_export.core.read.discovery import Node
-from napari_omezarr_export.core.read.labels import label_layer, labels_group_layers
+from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.read.labels import labels_group_layers
 from napari_omezarr_export.core.read.layer_spec import LayerSpec, Reference, units_of
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.omero import (
     ChannelStyle,
     channel_styles,
     limits_from_plane,
+    pixel_size_scale,
     sample_plane,
 )
-from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, read_node_meta
+from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
-__all__ = ["image_layers", "open_image", "read_node"]
+__all__ = ["fill_limits", "image_layers", "open_image"]
 
 logger = logging.getLogger(__name__)
-
-CELL_LABELS = ("cells", "nuclei")  # Brieflow label names whose ids are cell_0
 
 
 def _channel_axis(ms: Multiscale) -> int | None:
@@ -198,7 +192,7 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
     meta = read_node_meta(path)
     ms = open_multiscale(meta)
     omero = meta.attrs.get("omero")
-    scale, used = brieflow.pixel_size_scale(omero, ms.axis_names, ms.scale)
+    scale, used = pixel_size_scale(omero, ms.axis_names, ms.scale)
     if used:
         ms = Multiscale(
             ms.path,
@@ -216,7 +210,6 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
     reference = Reference.from_multiscale(ms)
     if with_labels:
         layers.extend(_image_labels(path / "labels", reference))
-        _attach_brieflow_table(path, layers)
     return layers, reference
 
 
@@ -235,191 +228,3 @@ def _image_labels(labels_dir: Path, reference: Reference) -> list[LayerSpec]:
     except StoreFormatError as exc:
         logger.warning("%s The image opens without its labels.", exc)
         return []
-
-
-def _attach_brieflow_table(store: Path, layers: list[LayerSpec]) -> None:
-    """Give ``cells`` and ``nuclei`` the rows of the run's merge table for this tile."""
-    cell_layers = [
-        s for s in layers if s.layer_type == "labels" and s.kwargs.get("name") in CELL_LABELS
-    ]
-    if not cell_layers:
-        return
-    features = brieflow_tables.read_tile_features(store)
-    if features is None:
-        return
-    for spec in cell_layers:
-        spec.kwargs["features"] = features.copy()
-
-
-def _source_image(label_path: Path, attrs: dict[str, Any]) -> Path | None:
-    """``image-label.source.image`` resolved, if it stays within the image holding the label.
-
-    The conventional value ``../../`` names the image two levels up; a path leaving that image
-    (more ``..``, an absolute path, a symlink loop) is ignored with a warning, so that a label
-    never makes the reader open files outside the store it belongs to.
-    """
-    source = attrs.get("image-label", {})
-    source = source.get("source") if isinstance(source, dict) else None
-    image = source.get("image") if isinstance(source, dict) else None
-    if not isinstance(image, str):
-        return None
-    home = label_path.parent.parent if label_path.parent.name == "labels" else label_path
-    try:
-        resolved = (label_path / image.replace("\\", "/")).resolve()
-        inside = resolved == home.resolve() or home.resolve() in resolved.parents
-    except (OSError, RuntimeError, ValueError):
-        inside = False
-    if not inside or resolved == label_path.resolve():
-        logger.warning(
-            "%s: image-label source.image %r points outside the image holding the label; it "
-            "is ignored (the image two folders up is used when there is one).",
-            label_path,
-            image,
-        )
-        return None
-    return resolved
-
-
-def _parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | None:
-    """Find the image a label image belongs to: ``image-label.source.image`` or ``../..``."""
-    candidates: list[Path] = []
-    source = _source_image(label_path, attrs)
-    if source is not None:
-        candidates.append(source)
-    if label_path.parent.name == "labels":
-        candidates.append(label_path.parent.parent)
-    for candidate in candidates:
-        meta = read_node_meta(candidate) if candidate.is_dir() else None
-        if meta is not None and "multiscales" in meta.attrs and "image-label" not in meta.attrs:
-            ms = open_multiscale(meta)
-            scale, _ = brieflow.pixel_size_scale(meta.attrs.get("omero"), ms.axis_names, ms.scale)
-            return Reference.from_multiscale(ms, scale)
-    return None
-
-
-def _attrs_of(path: Path) -> dict[str, Any]:
-    return read_node_meta(path).attrs
-
-
-def series_paths(root: Path) -> list[Path]:
-    """The images of a bioformats2raw store: as ``OME/`` lists them, else ``0/``, ``1/``, ...
-
-    Parameters
-    ----------
-    root : Path
-        The store, whose attributes hold ``bioformats2raw.layout``.
-
-    Returns
-    -------
-    list of Path
-        One group per series, in order.
-    """
-    listed = read_node_meta(root / "OME").attrs.get("series") if (root / "OME").is_dir() else None
-    if isinstance(listed, list) and listed:
-        for name in map(str, listed):
-            if name in ("", ".", "..") or "/" in name or "\\" in name:
-                raise StoreFormatError(
-                    f"{root / 'OME'} lists the series {name!r}, which is not a folder inside "
-                    f"{root.name}; open a series folder directly instead."
-                )
-        return [root / str(name) for name in listed]
-    paths = []
-    while has_zarr_metadata(root / str(len(paths))):  # the spec's consecutive numbering
-        paths.append(root / str(len(paths)))
-    return paths
-
-
-def series_layers(root: Path, attrs: dict[str, Any]) -> list[LayerSpec]:
-    """Open every series of a bioformats2raw store (the converter's output) as layers.
-
-    Parameters
-    ----------
-    root : Path
-        The store.
-    attrs : dict
-        Its attributes.
-
-    Returns
-    -------
-    list of LayerSpec
-        Each series' images and labels; names start with the series when there are several.
-
-    Raises
-    ------
-    StoreFormatError
-        When the layout is not version 3, or no series holds an image.
-    """
-    layout = attrs.get("bioformats2raw.layout")
-    if layout != 3:
-        raise StoreFormatError(
-            f"{root} is a bioformats2raw store of layout {layout!r}; only layout 3 (the one in "
-            "the NGFF specification) can be opened. Convert it again with bioformats2raw 0.3 or "
-            "later."
-        )
-    paths = series_paths(root)
-    images = [p for p in paths if has_zarr_metadata(p) and "multiscales" in _attrs_of(p)]
-    if not images:
-        raise StoreFormatError(
-            f"{root} is a bioformats2raw store, but none of its series "
-            f"({', '.join(p.name for p in paths) or 'none found'}) holds an OME-Zarr image. "
-            "Open a series folder inside it directly, or check that the conversion finished."
-        )
-    layers = []
-    for path in images:
-        specs = open_image(path)[0]
-        if len(images) > 1:
-            series = f"series {path.name}" if path.name.isdigit() else path.name
-            for spec in specs:
-                named = spec.name not in ("", path.name)
-                spec.kwargs["name"] = f"{series}: {spec.name}" if named else series
-        layers += specs
-    return layers
-
-
-def read_node(node: Node) -> list[LayerSpec]:
-    """Open a discovered node as layer specs (the reader's whole job, minus napari).
-
-    Parameters
-    ----------
-    node : Node
-        The result of :func:`discover`.
-
-    Returns
-    -------
-    list of LayerSpec
-        Layers to add, images first.
-
-    Raises
-    ------
-    StoreFormatError
-        For broken stores, with a message naming the file and the problem.
-    """
-    from napari_omezarr_export.core.layouts.percell.layers import read_percell_node
-
-    kind = node.kind
-    if kind == "broken":
-        raise StoreFormatError(node.message)
-    if kind == "brieflow_table":
-        raise brieflow.table_error(node.path, node.attrs)
-    if kind in ("percell", "percell_region", "mask", "particles") and node.percell_root:
-        return read_percell_node(node)
-    if kind == "image":
-        return open_image(node.path)[0]
-    if kind == "image_series":
-        return series_layers(node.path, node.attrs)
-    if kind == "label_image":
-        reference = _parent_reference(node.path, node.attrs)
-        return [label_layer(read_node_meta(node.path), reference=reference)]
-    if kind == "labels_group":
-        parent = node.path.parent
-        reference = None
-        if (parent / "labels") == node.path and "multiscales" in read_node_meta(parent).attrs:
-            reference = open_image(parent, with_labels=False)[1]
-        return labels_group_layers(node.path, reference)
-    if kind == "mask":
-        return mask_group_layers(node.path)
-    if kind == "particles":
-        return [particles_layer(node.path, None)]
-    raise NotOmeZarrError(
-        f"{node.path} is not an OME-Zarr image, labels group, mask or .percell experiment."
-    )

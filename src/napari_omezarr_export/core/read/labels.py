@@ -19,6 +19,7 @@ from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.attributes import display_kwargs
 from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
 from napari_omezarr_export.core.read.multiscales import Axis, Multiscale, open_multiscale
+from napari_omezarr_export.core.read.omero import pixel_size_scale
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, read_node_meta
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "label_layer",
     "labels_data",
     "labels_group_layers",
+    "parent_reference",
 ]
 
 logger = logging.getLogger(__name__)
@@ -291,3 +293,62 @@ def _listed_label(labels_dir: Path, label: object, reference: Reference | None) 
     if "multiscales" not in label_meta.attrs:
         raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
     return [label_layer(label_meta, name=str(label), reference=reference)]
+
+
+def _source_image(label_path: Path, attrs: dict[str, Any]) -> Path | None:
+    """``image-label.source.image`` resolved, if it stays within the image holding the label.
+
+    The conventional value ``../../`` names the image two levels up; a path leaving that image
+    (more ``..``, an absolute path, a symlink loop) is ignored with a warning, so that a label
+    never makes the reader open files outside the store it belongs to.
+    """
+    source = attrs.get("image-label", {})
+    source = source.get("source") if isinstance(source, dict) else None
+    image = source.get("image") if isinstance(source, dict) else None
+    if not isinstance(image, str):
+        return None
+    home = label_path.parent.parent if label_path.parent.name == "labels" else label_path
+    try:
+        resolved = (label_path / image.replace("\\", "/")).resolve()
+        inside = resolved == home.resolve() or home.resolve() in resolved.parents
+    except (OSError, RuntimeError, ValueError):
+        inside = False
+    if not inside or resolved == label_path.resolve():
+        logger.warning(
+            "%s: image-label source.image %r points outside the image holding the label; it "
+            "is ignored (the image two folders up is used when there is one).",
+            label_path,
+            image,
+        )
+        return None
+    return resolved
+
+
+def parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | None:
+    """Find the image a label image belongs to: ``image-label.source.image`` or ``../..``.
+
+    Parameters
+    ----------
+    label_path : Path
+        The label image.
+    attrs : dict
+        Its attributes.
+
+    Returns
+    -------
+    Reference or None
+        The image's per-axis transform, or None when the label image stands alone.
+    """
+    candidates: list[Path] = []
+    source = _source_image(label_path, attrs)
+    if source is not None:
+        candidates.append(source)
+    if label_path.parent.name == "labels":
+        candidates.append(label_path.parent.parent)
+    for candidate in candidates:
+        meta = read_node_meta(candidate) if candidate.is_dir() else None
+        if meta is not None and "multiscales" in meta.attrs and "image-label" not in meta.attrs:
+            ms = open_multiscale(meta)
+            scale, _ = pixel_size_scale(meta.attrs.get("omero"), ms.axis_names, ms.scale)
+            return Reference.from_multiscale(ms, scale)
+    return None

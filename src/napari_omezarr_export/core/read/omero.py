@@ -1,4 +1,4 @@
-"""Turn the ``omero`` block (or its absence) into per-channel display styles.
+"""Turn the ``omero`` block (or its absence) into per-channel display styles, and its pixel size.
 
 Names from ``label``, colours from ``color`` (all-white lists and missing colours fall back to
 a guess from the channel name), visibility from ``active`` and contrast limits from ``window``.
@@ -22,6 +22,7 @@ __all__ = [
     "guess_color",
     "limits_from_plane",
     "norm_hex",
+    "pixel_size_scale",
     "sample_plane",
 ]
 
@@ -263,3 +264,40 @@ def limits_from_plane(plane: Any) -> tuple[float, float]:
     if high <= low:
         high = low + 1.0
     return (low, high)
+
+
+def pixel_size_scale(
+    omero: object, axis_names: tuple[str, ...], scale: tuple[float, ...]
+) -> tuple[tuple[float, ...], bool]:
+    """Apply ``omero.pixel_size`` (micrometres) when the multiscale scale is all ones.
+
+    Parameters
+    ----------
+    omero : object
+        The ``omero`` attribute.
+    axis_names : tuple of str
+        Axis names of the array.
+    scale : tuple of float
+        The scale found in the multiscale transforms.
+
+    Returns
+    -------
+    tuple
+        The (possibly) corrected scale and whether ``pixel_size`` was used.
+    """
+    size = omero.get("pixel_size") if isinstance(omero, dict) else None
+    if not isinstance(size, dict):
+        return scale, False
+    spatial = [i for i, n in enumerate(axis_names) if n.lower() in size]
+    if not spatial or any(scale[i] != 1.0 for i in spatial):
+        return scale, False
+    new = list(scale)
+    try:
+        for i in spatial:
+            value = float(size[axis_names[i].lower()])
+            if value > 0:
+                new[i] = value
+    except (TypeError, ValueError):
+        logger.info("ignoring non-numeric omero.pixel_size %r", size)
+        return scale, False
+    return tuple(new), True

@@ -9,7 +9,7 @@ read, so a preview and a write produce the same JSON from the same code.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,55 +17,20 @@ import numpy as np
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import Axis
-from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
+from napari_omezarr_export.core.options import (
+    ChannelStyle,
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+)
 from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_shapes
 
-__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "LabelsSpec", "default_chunks"]
+__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks"]
 
 # Label colours are listed for at most this many label values: beyond it the list would
 # dwarf the metadata (and readers' parsing) while readers fall back to their own colormap.
 MAX_LABEL_COLORS = 10_000
 DEFAULT_CHUNK_YX = 1024
-
-ColorSource = Mapping[int, Sequence[int]] | Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class LabelsSpec:
-    """A label image to write: integer data plus optional colours and per-label properties.
-
-    Parameters
-    ----------
-    data : array-like
-        Integer (or bool) label data; y and x must match the image's.
-    name : str
-        The label image's name (its folder under ``labels/``).
-    colors : mapping or callable, optional
-        RGBA 0-255 per label value, or a function mapping an array of values to RGBA rows
-        (floats 0-1 or ints 0-255); only values present in the data are listed.
-    properties : sequence of mapping, optional
-        One dict per label, each with a ``label-value`` key.
-    axes : str, optional
-        Axis names of ``data`` (for example ``"zyx"``); by default the last axes of the image.
-    scale, translation, units : sequence, optional
-        Per dimension of ``data``; used when the labels are written on their own (labels saved
-        with or into an image take the image's).
-    visible : bool, optional
-        Whether the layer is shown; kept beside the OME keys (NGFF has no place for it).
-    opacity : float, optional
-        The layer's opacity, 0-1; kept the same way.
-    """
-
-    data: Any
-    name: str
-    colors: ColorSource | None = None
-    properties: Sequence[Mapping[str, Any]] | None = None
-    axes: str | None = None
-    scale: Sequence[float] | None = None
-    translation: Sequence[float] | None = None
-    units: Sequence[object] | None = None
-    visible: bool | None = None
-    opacity: float | None = None
 
 
 @dataclass

@@ -14,8 +14,13 @@ import numpy as np
 
 from napari_omezarr_export.core.errors import ExportError, InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import Axis, resolve_axes
-from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
-from napari_omezarr_export.core.write.plan import GroupPlan, LabelsSpec, plan_group
+from napari_omezarr_export.core.options import (
+    ChannelStyle,
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+)
+from napari_omezarr_export.core.write.plan import GroupPlan, plan_group
 
 __all__ = [
     "check_label_names",

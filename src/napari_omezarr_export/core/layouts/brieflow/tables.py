@@ -1,4 +1,4 @@
-"""Link a Brieflow phenotype store to the rows of its run's merge table, as label features.
+"""Brieflow tables: a phenotype store's cells get their merge-table rows; a dropped table says why.
 
 A run folder holds ``phenotype/omezarr/<tile name>__phenotype.zarr`` and
 ``merge/zarr/<well name>__merge_table.zarr``; a table is a zarr group with ``columns`` in its
@@ -13,15 +13,25 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
 
+from napari_omezarr_export.core.errors import BrieflowTableError
+from napari_omezarr_export.core.read.layer_spec import LayerSpec
+
 if TYPE_CHECKING:  # pandas loads only when a table is read: 0.16 s off every other open
     import pandas as pd
 
-__all__ = ["TileName", "merge_table_for", "parse_tile_name", "read_tile_features"]
+__all__ = [
+    "TileName",
+    "attach_tile_features",
+    "merge_table_for",
+    "parse_tile_name",
+    "read_tile_features",
+    "table_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +154,55 @@ def read_tile_features(store: Path) -> pd.DataFrame | None:
     features = rows.reset_index(drop=True)
     features.insert(0, "index", features[LABEL_COLUMN].astype(np.int64))
     return features
+
+
+CELL_LABELS = ("cells", "nuclei")  # Brieflow label names whose ids are cell_0
+
+
+def attach_tile_features(store: Path, layers: list[LayerSpec]) -> None:
+    """Give ``cells`` and ``nuclei`` the rows of the run's merge table for this tile.
+
+    Parameters
+    ----------
+    store : Path
+        A Brieflow phenotype store (``<run>/phenotype/omezarr/...__phenotype.zarr``).
+    layers : list of LayerSpec
+        Its layers; the ``cells`` and ``nuclei`` labels get ``features`` when a table is found.
+    """
+    cell_layers = [
+        s for s in layers if s.layer_type == "labels" and s.kwargs.get("name") in CELL_LABELS
+    ]
+    if not cell_layers:
+        return
+    features = read_tile_features(store)
+    if features is None:
+        return
+    for spec in cell_layers:
+        spec.kwargs["features"] = features.copy()
+
+
+def table_error(path: Path, attrs: dict[str, Any]) -> BrieflowTableError:
+    """Build the error shown when a Brieflow table store is dropped on napari.
+
+    Parameters
+    ----------
+    path : Path
+        The table store.
+    attrs : dict
+        Its root attributes (``columns``, ``num_rows``, ``index_name``).
+
+    Returns
+    -------
+    BrieflowTableError
+        An error whose message says what the store is and how to use it instead.
+    """
+    columns = attrs.get("columns")
+    n_cols = len(columns) if isinstance(columns, list) else "several"
+    rows = attrs.get("num_rows", "some")
+    return BrieflowTableError(
+        f"{path.name} is a Brieflow feature table ({rows} rows, {n_cols} columns stored as "
+        "one zarr array per column), not an image, so there is nothing to show as a layer. "
+        "Open the matching phenotype store instead (phenotype/omezarr/...__phenotype.zarr in "
+        "the same run folder): its cells and nuclei then show this table's rows when you "
+        "hover over a cell."
+    )

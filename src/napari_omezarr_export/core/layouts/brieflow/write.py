@@ -21,12 +21,12 @@ from napari_omezarr_export.core.api import iter_write_image, preview_metadata
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import (
     ChannelStyle,
+    LabelsSpec,
     PyramidOptions,
     StorageOptions,
     check_choice,
 )
 from napari_omezarr_export.core.targets import local_path
-from napari_omezarr_export.core.write.plan import LabelsSpec
 from napari_omezarr_export.core.write.plan_export import channel_styles
 
 __all__ = [

@@ -15,13 +15,11 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from napari_omezarr_export.core.errors import WriteFailedError
+from napari_omezarr_export.core.layouts.percell.names import PercellRegion
 from napari_omezarr_export.core.write.plan import GroupPlan
-
-if TYPE_CHECKING:
-    from napari_omezarr_export.core.layouts.percell.write import PercellRegion
 
 __all__ = ["PERCELL_VERSION", "SCHEMA", "RegionRecord", "record_region"]
 

@@ -32,7 +32,7 @@ from napari_omezarr_export.core.layouts.percell.model import (
     stack_slots,
 )
 from napari_omezarr_export.core.read.discovery import Node
-from napari_omezarr_export.core.read.image import image_layers, read_node
+from napari_omezarr_export.core.read.image import image_layers
 from napari_omezarr_export.core.read.labels import label_layer
 from napari_omezarr_export.core.read.layer_spec import MASK_RGBA, TRANSPARENT, LayerSpec, Reference
 from napari_omezarr_export.core.read.multiscales import Axis, Multiscale, open_multiscale
@@ -287,7 +287,7 @@ def _find_region(exp: Experiment, path: Path) -> Region | None:
     return None
 
 
-def read_percell_node(node: Node) -> list[LayerSpec]:
+def read_percell_node(node: Node) -> list[LayerSpec] | None:
     """Open a ``.percell`` experiment, one of its regions, or one of its masks.
 
     Parameters
@@ -297,8 +297,9 @@ def read_percell_node(node: Node) -> list[LayerSpec]:
 
     Returns
     -------
-    list of LayerSpec
-        The layers.
+    list of LayerSpec or None
+        The layers, or None when the node lies inside the experiment but belongs to no region
+        (the generic reader then opens it).
     """
     root = node.percell_root
     if node.kind == "percell_region" and (root / "images.zarr") in node.path.parents:
@@ -312,7 +313,7 @@ def read_percell_node(node: Node) -> list[LayerSpec]:
         return stacked_layers(exp, exp.regions)
     region = _find_region(exp, node.path)
     if region is None:
-        return read_node(Node(node.path, node.kind, node.meta))
+        return None  # not a region's group: the generic reader opens it
     if node.kind == "percell_region":
         return region_layers(exp, region)
     ms, _ = _open_region_image(exp, region)

@@ -13,7 +13,6 @@ never touched, and ``experiment.db`` is updated after the groups, in one transac
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,10 +24,15 @@ import zarr
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.percell.database_write import PERCELL_VERSION, RegionRecord
 from napari_omezarr_export.core.layouts.percell.journal import commit, finish_replacements, replay
+from napari_omezarr_export.core.layouts.percell.names import STORES, PercellRegion, experiment_path
 from napari_omezarr_export.core.layouts.percell.target import check_experiment_target
-from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
-from napari_omezarr_export.core.targets import local_path
-from napari_omezarr_export.core.write.plan import GroupPlan, LabelsSpec
+from napari_omezarr_export.core.options import (
+    ChannelStyle,
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+)
+from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.plan_export import (
     check_label_names,
     plan_image_export,
@@ -49,51 +53,6 @@ __all__ = [
     "preview_percell_region",
     "write_percell_region",
 ]
-
-STORES = ("images.zarr", "labels.zarr", "masks.zarr")
-_SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
-
-
-@dataclass(frozen=True)
-class PercellRegion:
-    """Where a region goes inside an experiment.
-
-    Parameters
-    ----------
-    condition : str
-        The condition folder, e.g. ``"control"``.
-    region : str
-        The region (field of view) name.
-    timepoint : str, optional
-        The timepoint folder; omitted from the path when None (the usual case).
-    """
-
-    condition: str
-    region: str
-    timepoint: str | None = None
-
-    def __post_init__(self) -> None:
-        for what in ("condition", "region", "timepoint"):
-            name = getattr(self, what)
-            if name is None and what == "timepoint":
-                continue
-            if not name or name in (".", "..") or not _SAFE_NAME.match(str(name)):
-                raise InvalidOptionError(
-                    f"PerCell {what} name {name!r} cannot be a folder name; use letters, digits, "
-                    "'-' or '_'."
-                )
-
-    @property
-    def parts(self) -> tuple[str, ...]:
-        """The path inside each store: condition, [timepoint,] region."""
-        return tuple(p for p in (self.condition, self.timepoint, self.region) if p is not None)
-
-
-def experiment_path(path: str | Path) -> Path:
-    """Return the experiment folder: ``.percell`` is added when the name lacks it."""
-    path = local_path(path)  # refuses remote targets and paths inside a file
-    return path if path.suffix == ".percell" else path.with_name(path.name + ".percell")
-
 
 # The design document's chunking table: (codec, level) per kind of data.
 IMAGE_CODEC = ("blosc-lz4", 5)
