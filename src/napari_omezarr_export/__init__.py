@@ -35,6 +35,7 @@ from napari_omezarr_export.core.options import (
     PyramidOptions,
     StorageOptions,
 )
+from napari_omezarr_export.core.reader import LayerSpec, read
 
 __version__ = "0.1.0"
 
