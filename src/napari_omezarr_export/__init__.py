@@ -35,7 +35,6 @@ from napari_omezarr_export.core.options import (
     PyramidOptions,
     StorageOptions,
 )
-from napari_omezarr_export.core.reader import LayerSpec, read
 
 __version__ = "0.1.0"
 
@@ -67,3 +66,12 @@ __all__ = [
     "write_labels",
     "write_percell_region",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Load the read verb on first use: it imports dask, 0.1 s that writing scripts never need."""
+    if name in ("read", "LayerSpec"):
+        from napari_omezarr_export.core import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

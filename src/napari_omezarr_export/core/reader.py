@@ -12,7 +12,6 @@ from pathlib import Path
 
 from napari_omezarr_export.core.errors import NotOmeZarrError, StoreFormatError
 from napari_omezarr_export.core.layouts.brieflow.tables import attach_tile_features, table_error
-from napari_omezarr_export.core.layouts.percell.layers import read_percell_node
 from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, particles_layer
 from napari_omezarr_export.core.ngff.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
 from napari_omezarr_export.core.read.discovery import Node, discover
@@ -90,6 +89,10 @@ def read_node(node: Node) -> list[LayerSpec]:
     if kind == "brieflow_table":
         raise table_error(node.path, node.attrs)
     if kind in PERCELL_KINDS and node.percell_root:
+        # Imported here: it loads dask.array (and with it pandas), 0.4 s off `import
+        # napari_omezarr_export` (benchmarks/README, import time).
+        from napari_omezarr_export.core.layouts.percell.layers import read_percell_node
+
         layers = read_percell_node(node)
         if layers is not None:
             return layers
