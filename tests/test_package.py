@@ -69,3 +69,17 @@ def test_public_api_is_documented():
         obj = getattr(package, name)
         if callable(obj):
             assert obj.__doc__, f"{name} has no docstring"
+
+
+def test_importing_the_api_loads_no_reader_machinery():
+    # Writing scripts should not pay for dask.array, pandas or xarray at import (0.4 s here).
+    code = (
+        "import sys, json, napari_omezarr_export\n"
+        "print(json.dumps(sorted(m for m in ('dask.array', 'pandas', 'xarray') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+    from napari_omezarr_export import LayerSpec, read  # loaded on first use
+
+    assert callable(read) and LayerSpec.__name__ == "LayerSpec"
