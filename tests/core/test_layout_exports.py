@@ -17,7 +17,7 @@ from napari_omezarr_export import (
     write_percell_region,
 )
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.layouts.percell.write import preview_percell_region
+from napari_omezarr_export.core.layouts.percell import preview_percell_region
 from validation import assert_valid_store
 
 STYLES = [ChannelStyle("DAPI", "0000FF", 0, 900), ChannelStyle("GFP", "00FF00", 0, 700)]

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.errors import PercellFormatError
+from napari_omezarr_export.core.errors import InvalidOptionError, PercellFormatError
+from napari_omezarr_export.core.layouts.percell import PercellRegion, free_region
 from napari_omezarr_export.core.layouts.percell.experiment import load_experiment
 from napari_omezarr_export.core.layouts.percell.model import Link, name_stem, stack_slots
+from napari_omezarr_export.core.layouts.percell.names import group_path, mask_parts
 from napari_omezarr_export.core.read.discovery import discover
 from napari_omezarr_export.core.reader import read_node
 from store_factories import (
@@ -323,3 +325,41 @@ def test_a_single_field_shows_its_masks_by_threshold_name(tmp_path, rng):
 def test_stack_slots(groups, expected):
     per_region = [[Link(n, Path(n), name_stem(n)) for n in names] for names in groups]
     assert {s.name: s.names for s in stack_slots(per_region)} == expected
+
+
+def test_a_regions_paths_come_from_one_place(tmp_path):
+    where = PercellRegion("ctrl", "r1", "t0")
+    assert where.image_path(tmp_path) == tmp_path / "images.zarr" / "ctrl" / "t0" / "r1"
+    assert where.labels_path() == Path("labels.zarr/ctrl/t0/r1")
+    assert where.mask_path("GFP") == Path("masks.zarr/ctrl/t0/r1/threshold_GFP")
+    assert where.mask_path("GFP") == group_path(Path(), "mask", where.parts, "GFP")
+    assert where.group_paths(Path(), segmentation=False, masks=["a"]) == [
+        where.image_path(),
+        where.mask_path("a"),
+    ]
+    assert where.image_source == "../../../../images.zarr/ctrl/t0/r1"
+    assert PercellRegion.from_parts(where.parts) == where
+    assert PercellRegion.from_metadata({"percell": {"condition": "ctrl", "region": "r1"}}) == (
+        PercellRegion("ctrl", "r1")
+    )
+    assert PercellRegion.from_metadata({"percell": {"condition": "ctrl"}}) is None
+    with pytest.raises(InvalidOptionError, match="cannot be a folder name"):
+        PercellRegion("ctrl", "../r1")
+
+
+def test_the_next_free_region_skips_names_on_disk(tmp_path):
+    root = tmp_path / "exp.percell"
+    assert free_region(root).region == "region_1"
+    (root / "images.zarr" / "condition_1" / "region_1").mkdir(parents=True)
+    assert free_region(tmp_path / "exp", "condition_1") == PercellRegion("condition_1", "region_2")
+    assert free_region(root, "other").region == "region_1"
+
+
+def test_mask_parts_of_both_layouts(tmp_path):
+    design = tmp_path / "threshold_GFP"
+    design.mkdir()
+    assert mask_parts(design) == (design, design, None)
+    ids = tmp_path / "thresh_4"
+    (ids / "mask").mkdir(parents=True)
+    (ids / "particles" / "0").mkdir(parents=True)
+    assert mask_parts(ids / "mask") == (ids, ids / "mask", ids / "particles")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from npe2.types import FullLayerData as LayerTuple
 
 from napari_omezarr_export._napari._channel_styles import (
     CHANNEL_NAMES_KEY,
@@ -34,7 +35,6 @@ __all__ = [
     "layers_to_export",
 ]
 
-LayerTuple = tuple[Any, dict, str]
 RGB_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF")
 RGB_NAMES = ("red", "green", "blue", "alpha")
 

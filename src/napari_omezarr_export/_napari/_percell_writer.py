@@ -4,46 +4,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from napari_omezarr_export._napari._convert import LayerTuple, labels_spec, layers_to_export
+from napari_omezarr_export._napari._convert import labels_spec, layers_to_export
 from napari_omezarr_export._napari._writer import errors_napari_shows
 from napari_omezarr_export.core.errors import ExportError
-from napari_omezarr_export.core.layouts.percell.journal import pending_regions
-from napari_omezarr_export.core.layouts.percell.write import (
+from napari_omezarr_export.core.layouts.percell import (
+    DEFAULT_CONDITION,
     PercellRegion,
     experiment_path,
+    free_region,
     write_percell_region,
 )
+
+if TYPE_CHECKING:
+    from npe2.types import FullLayerData
 
 __all__ = ["percell_region_for", "region_from_metadata", "write_percell"]
 
 log = logging.getLogger(__name__)
-DEFAULT_CONDITION = "condition_1"
 
 
-def _free_region(experiment: Any, condition: str) -> str:
-    root = experiment_path(experiment)
-    folder = root / "images.zarr" / condition
-    taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    # A region whose save was cut short is finished by the next write: its name is taken.
-    taken |= {parts[-1] for parts in pending_regions(root) if parts[0] == condition}
-    number = 1
-    while f"region_{number}" in taken:
-        number += 1
-    return f"region_{number}"
-
-
-def region_from_metadata(layers: Sequence[LayerTuple]) -> PercellRegion | None:
+def region_from_metadata(layers: Sequence[FullLayerData]) -> PercellRegion | None:
     """Return the region named in the first layer that came from a ``.percell`` region."""
-    for _, meta, _ in layers:
-        key = (meta.get("metadata") or {}).get("percell") or {}
-        if key.get("condition") and key.get("region"):
-            return PercellRegion(key["condition"], key["region"], key.get("timepoint"))
-    return None
+    found = (PercellRegion.from_metadata(meta.get("metadata")) for _, meta, _ in layers)
+    return next((where for where in found if where is not None), None)
 
 
-def percell_region_for(path: str, layers: Sequence[LayerTuple]) -> tuple[PercellRegion, str]:
+def percell_region_for(path: str, layers: Sequence[FullLayerData]) -> tuple[PercellRegion, str]:
     """Choose the region's names: from the layers' PerCell metadata, else sensible defaults.
 
     Parameters
@@ -61,7 +49,7 @@ def percell_region_for(path: str, layers: Sequence[LayerTuple]) -> tuple[Percell
     where = region_from_metadata(layers)
     if where is not None:
         return where, "names taken from the layers' PerCell metadata"
-    where = PercellRegion(DEFAULT_CONDITION, _free_region(path, DEFAULT_CONDITION))
+    where = free_region(path, DEFAULT_CONDITION)  # regions being saved count as taken
     return where, "the layers came from no PerCell experiment, so default names were used"
 
 
@@ -70,7 +58,7 @@ def _mask_name(meta: dict) -> str:
     return name.removesuffix(" mask").strip() or "mask"
 
 
-def write_percell(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
+def write_percell(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     """Save image layers (the channels), a segmentation and masks as a ``.percell`` region.
 
     A Labels layer whose ``metadata["percell_type"]`` is ``"mask"`` becomes a threshold mask
@@ -93,7 +81,7 @@ def write_percell(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
         return _write(path, layer_data)
 
 
-def _write(path: str, layer_data: Sequence[LayerTuple]) -> list[str]:
+def _write(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     images = [t for t in layer_data if t[2] == "image"]
     if not images:
         raise ExportError("A PerCell region needs at least one image layer (its channels).")

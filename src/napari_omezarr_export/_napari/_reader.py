@@ -13,16 +13,18 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from napari_omezarr_export.core.errors import BrieflowTableError
 from napari_omezarr_export.core.reader import NGFF_UNITS, LayerSpec, Node, discover, read_node
+
+if TYPE_CHECKING:  # npe2 costs 0.2 s to import; the getter must stay cheap
+    from npe2.types import FullLayerData
 
 __all__ = ["get_reader", "layer_data_tuple", "read_paths"]
 
 logger = logging.getLogger(__name__)
 
-LayerDataTuple = tuple[Any, dict[str, Any], str]
 _NAMED = {
     "#0000ff": "blue",
     "#00ff00": "green",
@@ -34,7 +36,7 @@ _NAMED = {
 }
 
 
-def get_reader(path: str | Sequence[str]) -> Callable[..., list[LayerDataTuple]] | None:
+def get_reader(path: str | Sequence[str]) -> Callable[..., list[FullLayerData]] | None:
     """Return a reader for OME-Zarr, labels, masks and ``.percell`` paths, else None.
 
     Parameters
@@ -61,7 +63,7 @@ def get_reader(path: str | Sequence[str]) -> Callable[..., list[LayerDataTuple]]
     return partial(read_paths, nodes=nodes)
 
 
-def read_paths(path: Any = None, *, nodes: list[Node]) -> list[LayerDataTuple]:
+def read_paths(path: Any = None, *, nodes: list[Node]) -> list[FullLayerData]:
     """Open discovered nodes as napari layer data tuples.
 
     Parameters
@@ -169,7 +171,7 @@ def _valid_units(units: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def layer_data_tuple(spec: LayerSpec) -> LayerDataTuple:
+def layer_data_tuple(spec: LayerSpec) -> FullLayerData:
     """Turn a core :class:`LayerSpec` into a napari layer data tuple.
 
     Parameters

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from napari_omezarr_export.core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
 
+if TYPE_CHECKING:
+    from npe2.types import FullLayerData
+
 __all__ = ["make_sample_cells", "sample_layer_data"]
 
-LayerData = tuple[Any, dict, str]
 
-
-def sample_layer_data(size: int = 2048, seed: int = 0) -> list[LayerData]:
+def sample_layer_data(size: int = 2048, seed: int = 0) -> list[FullLayerData]:
     """Return synthetic cells as layer data tuples: 3 channels, nuclei, cells and a mask.
 
     Parameters
@@ -55,6 +56,6 @@ def sample_layer_data(size: int = 2048, seed: int = 0) -> list[LayerData]:
     ]  # fmt: skip
 
 
-def make_sample_cells() -> list[LayerData]:
+def make_sample_cells() -> list[FullLayerData]:
     """Return the sample for File > Open Sample (2048 x 2048, so pyramids matter)."""
     return sample_layer_data()

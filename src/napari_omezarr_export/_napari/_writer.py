@@ -6,7 +6,8 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+
+from npe2.types import FullLayerData
 
 from napari_omezarr_export._napari._convert import layers_to_export
 from napari_omezarr_export.core.api import (
@@ -16,13 +17,14 @@ from napari_omezarr_export.core.api import (
     target_path,
 )
 from napari_omezarr_export.core.errors import OmeZarrError, WriteFailedError
+from napari_omezarr_export.core.progress import Progress
 
 __all__ = ["write_layers"]
 
 log = logging.getLogger(__name__)
 
 
-def _with_progress(steps: Iterator[tuple[int, int]], description: str) -> None:
+def _with_progress(steps: Iterator[Progress], description: str) -> None:
     """Run a write, showing napari's progress bar while it goes."""
     from napari.utils import progress
 
@@ -33,7 +35,7 @@ def _with_progress(steps: Iterator[tuple[int, int]], description: str) -> None:
             bar.refresh()
 
 
-def write_layers(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list[str]:
+def write_layers(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     """Save Image and Labels layers as OME-Zarr.
 
     Image layers of one shape become the channels of one image; Labels layers go under its
@@ -81,7 +83,7 @@ def errors_napari_shows(target: str | Path) -> Iterator[None]:
         raise WriteFailedError(f"Could not save {target}: {exc}") from exc
 
 
-def _write(path: str, layer_data: Sequence[tuple[Any, dict, str]]) -> list[str]:
+def _write(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     image, labels = layers_to_export(layer_data)
     target = target_path(path)
     if image is not None:

@@ -20,6 +20,7 @@ from napari_omezarr_export.core.options import (
     PyramidOptions,
     StorageOptions,
 )
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.targets import local_path
 from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.plan_export import (
@@ -51,7 +52,6 @@ __all__ = [
     "write_labels",
 ]
 
-Progress = tuple[int, int]
 
 
 def target_path(path: str | Path) -> Path:

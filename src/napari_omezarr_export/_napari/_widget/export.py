@@ -20,6 +20,7 @@ from napari.utils.notifications import show_error, show_info
 
 from napari_omezarr_export.core.errors import OmeZarrError
 from napari_omezarr_export.core.options import StorageOptions
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.store_writer import attributes_for, scan_data
 
@@ -27,7 +28,6 @@ __all__ = ["ExportRunner", "PreviewCache", "run_steps"]
 
 log = logging.getLogger(__name__)
 
-Progress = tuple[int, int]
 
 PROGRESS_INTERVAL_S = 0.1  # the least time between two progress updates of the bar
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from magicgui.widgets import ComboBox, Container, LineEdit, Select
 
 from napari_omezarr_export._napari._convert import ImageExport, labels_spec
-from napari_omezarr_export._napari._percell_writer import region_from_metadata
 from napari_omezarr_export.core.api import (
     iter_write_image,
     iter_write_labels,
@@ -23,18 +22,20 @@ from napari_omezarr_export.core.api import (
     target_path,
 )
 from napari_omezarr_export.core.errors import ExportError
-from napari_omezarr_export.core.layouts.brieflow.write import (
+from napari_omezarr_export.core.layouts.brieflow import (
     BRIEFLOW_STEPS,
     brieflow_store_path,
     iter_write_brieflow_image,
     preview_brieflow_image,
 )
-from napari_omezarr_export.core.layouts.percell.write import (
+from napari_omezarr_export.core.layouts.percell import (
+    DEFAULT_CONDITION,
     PercellRegion,
     experiment_path,
     iter_write_percell_region,
     preview_percell_region,
 )
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan_export import transpose_lazily
 
 __all__ = ["LAYOUTS", "LayoutPanel"]
@@ -44,7 +45,8 @@ LAYOUTS = [
     ("PerCell experiment region (.percell)", "percell"),
     ("Brieflow per-image store", "brieflow"),
 ]
-Steps = tuple[Iterator[tuple[int, int]], list[Path]]
+LayoutKind = Literal["image", "percell", "brieflow"]
+Steps = tuple[Iterator[Progress], list[Path]]
 
 
 def _narrow(combo: ComboBox) -> None:
@@ -62,7 +64,7 @@ class LayoutPanel(Container):
     def __init__(self) -> None:
         self.choice = ComboBox(label="Layout", choices=LAYOUTS)
         _narrow(self.choice)
-        self.condition = LineEdit(label="Condition", value="condition_1")
+        self.condition = LineEdit(label="Condition", value=DEFAULT_CONDITION)
         self.timepoint = LineEdit(label="Timepoint", value="")
         self.region = LineEdit(label="Region", value="region_1")
         self.masks = Select(label="Masks", choices=(), allow_multiple=True)
@@ -80,8 +82,8 @@ class LayoutPanel(Container):
         self._show_fields()
 
     @property
-    def kind(self) -> str:
-        """``"image"``, ``"percell"`` or ``"brieflow"``."""
+    def kind(self) -> LayoutKind:
+        """Which layout is chosen."""
         return self.choice.value
 
     def _show_fields(self) -> None:
@@ -99,9 +101,8 @@ class LayoutPanel(Container):
 
     def suggest_region(self, layers: Sequence[Any]) -> None:
         """Fill the region names from layers that came from a .percell experiment."""
-        where = region_from_metadata(
-            [(None, {"metadata": layer.metadata}, "") for layer in layers]
-        )
+        found = (PercellRegion.from_metadata(layer.metadata) for layer in layers)
+        where = next((w for w in found if w is not None), None)
         if where is not None:
             self.condition.value, self.region.value = where.condition, where.region
             self.timepoint.value = where.timepoint or ""
@@ -203,10 +204,11 @@ class LayoutPanel(Container):
     ) -> Steps:
         data, where, options = self._percell_arguments(image, labels)
         steps = iter_write_percell_region(data, dest, where, **options)
-        root, parts = experiment_path(dest), Path(*where.parts)
-        written = [root / "images.zarr" / parts]
-        written += [root / "labels.zarr" / parts] if options["segmentation"] is not None else []
-        written += [root / "masks.zarr" / parts / f"threshold_{m.name}" for m in options["masks"]]
+        written = where.group_paths(
+            experiment_path(dest),
+            segmentation=options["segmentation"] is not None,
+            masks=[m.name for m in options["masks"]],
+        )
         return steps, written
 
     def _brieflow_arguments(

@@ -27,6 +27,7 @@ from napari_omezarr_export.core.ngff.attributes import (
     omero,
 )
 from napari_omezarr_export.core.options import ChannelStyle, StorageOptions
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata
 from napari_omezarr_export.core.write.band_writer import (
     count_chunks,
@@ -39,7 +40,6 @@ from napari_omezarr_export.core.write.staging import atomic_write_json, staged_d
 
 __all__ = ["attributes_for", "iter_add_labels", "iter_fill_stage", "iter_write_store", "scan_data"]
 
-Progress = tuple[int, int]
 NEUTRAL_RGBA = (128, 128, 128, 255)
 log = logging.getLogger(__name__)
 

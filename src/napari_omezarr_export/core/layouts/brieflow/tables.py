@@ -10,8 +10,6 @@ Missing values written as the text "None", "nan" or "<NA>" become real missing v
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,11 @@ import numpy as np
 import zarr
 
 from napari_omezarr_export.core.errors import BrieflowTableError
+from napari_omezarr_export.core.layouts.brieflow.names import (
+    TileName,
+    merge_table_path,
+    parse_tile_name,
+)
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 
 if TYPE_CHECKING:  # pandas loads only when a table is read: 0.16 s off every other open
@@ -37,37 +40,6 @@ log = logging.getLogger(__name__)
 
 MISSING_TEXT = ("None", "nan", "<NA>")
 LABEL_COLUMN = "cell_0"
-# As written: P-1_W-A1_T-0__phenotype.zarr; by design: A1_0__phenotype.zarr.
-_WRITTEN = re.compile(
-    r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)__(?P<type>.+)\.zarr$"
-)
-_DESIGN = re.compile(r"^(?P<well>[^_]+)_(?P<tile>[^_]+)__(?P<type>.+)\.zarr$")
-
-
-@dataclass(frozen=True)
-class TileName:
-    """Plate (or None), well and tile of a per-image store, from its file name."""
-
-    plate: str | None
-    well: str
-    tile: str
-    image_type: str
-
-    @property
-    def table_name(self) -> str:
-        """The merge table's file name for this tile's well."""
-        prefix = f"P-{self.plate}_W-{self.well}" if self.plate is not None else self.well
-        return f"{prefix}__merge_table.zarr"
-
-
-def parse_tile_name(store: Path) -> TileName | None:
-    """Return plate, well and tile from a store's name, or None when it is not a tile store."""
-    for pattern in (_WRITTEN, _DESIGN):
-        match = pattern.match(store.name)
-        if match:
-            parts = match.groupdict()
-            return TileName(parts.get("plate"), parts["well"], parts["tile"], parts["type"])
-    return None
 
 
 def merge_table_for(store: Path) -> tuple[TileName, Path] | None:
@@ -86,8 +58,7 @@ def merge_table_for(store: Path) -> tuple[TileName, Path] | None:
     name = parse_tile_name(store)
     if name is None or "phenotype" not in name.image_type:
         return None
-    run = store.parent.parent.parent
-    table = run / "merge" / "zarr" / name.table_name
+    table = merge_table_path(store, name)
     return (
         (name, table) if (table / ".zattrs").is_file() or (table / "zarr.json").is_file() else None
     )

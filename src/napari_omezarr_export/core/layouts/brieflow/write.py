@@ -9,7 +9,6 @@ SBS cycles are the ``t`` axis, or flattened into channels named ``C<cycle>-<chan
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from napari_omezarr_export.core.api import iter_write_image, preview_metadata
 from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.layouts.brieflow.names import brieflow_store_path
 from napari_omezarr_export.core.options import (
     ChannelStyle,
     LabelsSpec,
@@ -26,56 +26,19 @@ from napari_omezarr_export.core.options import (
     StorageOptions,
     check_choice,
 )
-from napari_omezarr_export.core.targets import local_path
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan_export import channel_styles
 
 __all__ = [
-    "BRIEFLOW_STEPS",
     "brieflow_image_arguments",
-    "brieflow_store_path",
     "flatten_cycles",
     "iter_write_brieflow_image",
     "preview_brieflow_image",
     "write_brieflow_image",
 ]
 
-BRIEFLOW_STEPS = ("preprocess", "sbs", "phenotype")
-DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phenotype"}
 STORAGE = StorageOptions(ngff_version="0.4")  # Blosc zstd, as the design asks
 PYRAMID = PyramidOptions(image_method="mean", label_method="nearest")
-_NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def brieflow_store_path(
-    root: str | Path, *, step: str, well: str, tile: str | int, image_type: str | None = None
-) -> Path:
-    """Return ``<root>/<step>/omezarr/{well}_{tile}__{type}.zarr``.
-
-    Parameters
-    ----------
-    root : str or Path
-        The Brieflow run folder.
-    step : {"preprocess", "sbs", "phenotype"}
-        The pipeline step.
-    well, tile : str
-        Well (e.g. ``"A1"``) and tile (e.g. ``0``).
-    image_type : str, optional
-        The image type; by default ``image``, ``sbs_aligned`` or ``phenotype`` by step.
-
-    Returns
-    -------
-    Path
-        The store path.
-    """
-    check_choice("Brieflow step", step, BRIEFLOW_STEPS)
-    image_type = image_type or DEFAULT_TYPES[step]
-    for what, value in (("well", well), ("tile", tile), ("type", image_type)):
-        if not _NAME_PART.match(str(value)):
-            raise InvalidOptionError(
-                f"Brieflow {what} {value!r} cannot be part of a file name; use letters, digits, "
-                "'.', '-' or '_'."
-            )
-    return local_path(root) / step / "omezarr" / f"{well}_{tile}__{image_type}.zarr"
 
 
 def flatten_cycles(
@@ -159,9 +122,7 @@ def brieflow_image_arguments(
     return data, target, options
 
 
-def iter_write_brieflow_image(
-    data: Any, root: str | Path, **options: Any
-) -> Iterator[tuple[int, int]]:
+def iter_write_brieflow_image(data: Any, root: str | Path, **options: Any) -> Iterator[Progress]:
     """Write like `write_brieflow_image`, yielding ``(chunks done, chunks total)``."""
     data, target, write_options = brieflow_image_arguments(data, root, **options)
     yield from iter_write_image(data, target, **write_options)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import WriteFailedError
-from napari_omezarr_export.core.layouts.percell.names import PercellRegion
+from napari_omezarr_export.core.layouts.percell.names import EXPERIMENT_DB, PercellRegion
 from napari_omezarr_export.core.write.plan import GroupPlan
 
 __all__ = ["PERCELL_VERSION", "SCHEMA", "RegionRecord", "record_region"]
@@ -119,19 +119,9 @@ class RegionRecord:
         return cls(**{**asdict(record), "parts": tuple(record.parts), "channels": channels})
 
     @property
-    def condition(self) -> str:
-        """The condition name."""
-        return self.parts[0]
-
-    @property
-    def timepoint(self) -> str | None:
-        """The timepoint name, or None when the region has none."""
-        return self.parts[1] if len(self.parts) == 3 else None
-
-    @property
-    def region(self) -> str:
-        """The region name."""
-        return self.parts[-1]
+    def where(self) -> PercellRegion:
+        """The region's names (condition, optional timepoint, region)."""
+        return PercellRegion.from_parts(self.parts)
 
 
 def record_region(root: Path, record: RegionRecord) -> None:
@@ -144,9 +134,9 @@ def record_region(root: Path, record: RegionRecord) -> None:
     record : RegionRecord
         The region's names, channels, size and groups.
     """
-    region_path = "/".join(record.parts)
+    where = record.where
     try:
-        with closing(sqlite3.connect(root / "experiment.db", timeout=10)) as conn, conn:
+        with closing(sqlite3.connect(root / EXPERIMENT_DB, timeout=10)) as conn, conn:
             conn.executescript(SCHEMA)
             if not conn.execute("SELECT 1 FROM experiments").fetchone():
                 conn.execute(
@@ -156,12 +146,12 @@ def record_region(root: Path, record: RegionRecord) -> None:
                 )
             for order, (label, color) in enumerate(record.channels):
                 _id(conn, "channels", label, color=color, display_order=order)
-            condition = _id(conn, "conditions", record.condition)
+            condition = _id(conn, "conditions", where.condition)
             timepoint = None
-            if record.timepoint is not None:
+            if where.timepoint is not None:
                 count = conn.execute("SELECT count(*) FROM timepoints").fetchone()[0]
-                timepoint = _id(conn, "timepoints", record.timepoint, display_order=count)
-            zarr_path = f"images.zarr/{region_path}"
+                timepoint = _id(conn, "timepoints", where.timepoint, display_order=count)
+            zarr_path = where.image_path().as_posix()
             old = conn.execute(
                 "SELECT id FROM regions WHERE zarr_path = ?", (zarr_path,)
             ).fetchone()
@@ -171,16 +161,13 @@ def record_region(root: Path, record: RegionRecord) -> None:
             region = conn.execute(
                 "INSERT INTO regions (name, condition_id, timepoint_id, zarr_path, labels_path, "
                 "width, height, pixel_size_um) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.region, condition, timepoint, zarr_path,
-                 f"labels.zarr/{region_path}" if record.has_labels else None, record.width,
+                (where.region, condition, timepoint, zarr_path,
+                 where.labels_path().as_posix() if record.has_labels else None, record.width,
                  record.height, record.pixel_size_um),
             ).lastrowid  # fmt: skip
             conn.executemany(
                 "INSERT INTO masks (region_id, name, zarr_path) VALUES (?, ?, ?)",
-                [
-                    (region, n, f"masks.zarr/{region_path}/threshold_{n}")
-                    for n in record.mask_names
-                ],
+                [(region, n, where.mask_path(n).as_posix()) for n in record.mask_names],
             )
     except sqlite3.Error as exc:
         raise WriteFailedError(

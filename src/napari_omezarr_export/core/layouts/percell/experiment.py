@@ -23,6 +23,13 @@ from napari_omezarr_export.core.layouts.percell.database import read_only_db, ta
 from napari_omezarr_export.core.layouts.percell.ids import id_experiment
 from napari_omezarr_export.core.layouts.percell.journal import committed_groups
 from napari_omezarr_export.core.layouts.percell.model import Experiment, Link, Region, name_stem
+from napari_omezarr_export.core.layouts.percell.names import (
+    EXPERIMENT_DB,
+    IMAGES,
+    group_path,
+    mask_folder_name,
+    masks_folder,
+)
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
 __all__ = ["Experiment", "Link", "Region", "load_experiment", "name_region", "name_stem"]
@@ -75,19 +82,18 @@ def name_region(root: Path, image: Path) -> Region:
     Region
         The region record.
     """
-    rel = image.relative_to(root / "images.zarr").parts
+    rel = image.relative_to(root / IMAGES).parts
     if (pending := committed_groups(root, rel)) is not None:  # a replacement cut short
         image, new_segs, new_masks = pending
         masks = [Link(n, p, name_stem(n)) for n, p in new_masks]
         return Region(_name_key(rel), image, [Link(n, p, n) for n, p in new_segs], masks)
     segs = []
-    label_dir = root.joinpath("labels.zarr", *rel)
+    label_dir = group_path(root, "segmentation", rel)
     if label_dir.is_dir() and "multiscales" in read_node_meta(label_dir).attrs:
         segs.append(Link("segmentation", label_dir, "segmentation"))
     masks = []
-    for folder in _subdirs(root.joinpath("masks.zarr", *rel)):
-        if folder.name.startswith("threshold_"):
-            name = folder.name.removeprefix("threshold_")
+    for folder in _subdirs(masks_folder(root, rel)):
+        if (name := mask_folder_name(folder)) is not None:
             masks.append(Link(name, folder, name_stem(name)))
     return Region(_name_key(rel), image, segs, masks)
 
@@ -96,8 +102,8 @@ def _walk_images(root: Path) -> list[Region]:
     """Find image groups under ``images.zarr``, following each folder (or link) only once."""
     regions: list[Region] = []
     inside = root.resolve()
-    seen = {(root / "images.zarr").resolve()}
-    frontier = [root / "images.zarr"]
+    seen = {(root / IMAGES).resolve()}
+    frontier = [root / IMAGES]
     for _ in range(_MAX_DEPTH):
         nxt = []
         for folder in frontier:
@@ -140,7 +146,7 @@ def load_experiment(root: Path) -> Experiment:
     PercellFormatError
         When neither layout is found, or the database cannot be read.
     """
-    db = root / "experiment.db"
+    db = root / EXPERIMENT_DB
     if not db.is_file():
         logger.warning(
             "%s has no experiment.db: regions are found from the folders of images.zarr, and "
@@ -160,7 +166,7 @@ def load_experiment(root: Path) -> Experiment:
                     ) from exc
                 if experiment.regions:
                     return experiment
-    regions = _walk_images(root) if (root / "images.zarr").is_dir() else []
+    regions = _walk_images(root) if (root / IMAGES).is_dir() else []
     if not regions:
         raise PercellFormatError(
             f"{root} holds no images: neither images.zarr/<condition>/<region> groups nor "

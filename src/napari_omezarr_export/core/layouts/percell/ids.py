@@ -12,13 +12,21 @@ import logging
 import math
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 from napari_omezarr_export.core.layouts.percell.model import Experiment, Link, Region, name_stem
+from napari_omezarr_export.core.layouts.percell.names import (
+    fov_group,
+    segmentation_group,
+    threshold_group,
+)
 from napari_omezarr_export.core.read.omero import norm_hex
 
 __all__ = ["id_experiment"]
 
 logger = logging.getLogger(__name__)
+
+RunKind = Literal["segmentation", "threshold"]
 
 
 def _names(conn: sqlite3.Connection, table: str, tables: set[str]) -> dict[int, str]:
@@ -39,7 +47,7 @@ def _text(row: sqlite3.Row, column: str) -> str:
     return "" if value is None else str(value)
 
 
-def _run_group(row: sqlite3.Row, kind: str) -> str:
+def _run_group(row: sqlite3.Row, kind: RunKind) -> str:
     """What a run shares with other fields' runs: PerCell 3's automatic name, minus ``_<n>``.
 
     PerCell names a threshold ``thresh_{grouping}_{channel}_{n}`` (``:`` made ``_``) and a
@@ -94,11 +102,10 @@ def _fov_runs(
     return links
 
 
-def _link(root: Path, rows: dict[int, sqlite3.Row], run_id: int, kind: str) -> Link:
+def _link(root: Path, rows: dict[int, sqlite3.Row], run_id: int, kind: RunKind) -> Link:
     """A segmentation (``labels.zarr/seg_<id>``) or threshold (``masks.zarr/thresh_<id>``)."""
-    folder = root / "labels.zarr" / f"seg_{run_id}"
-    if kind == "threshold":
-        folder = root / "masks.zarr" / f"thresh_{run_id}"
+    group = threshold_group if kind == "threshold" else segmentation_group
+    folder = group(root, run_id)
     row = rows.get(run_id)
     if row is None:  # no row for it: its own layer, named after its folder
         return Link(folder.name, folder, folder.name)
@@ -136,16 +143,17 @@ def id_experiment(root: Path, conn: sqlite3.Connection, tables: set[str]) -> Exp
     regions = []
     for fov in conn.execute("SELECT * FROM fovs ORDER BY id").fetchall():
         seg_ids, thr_ids = links.get(fov["id"], ([], []))
+        image = fov_group(root, fov["id"])
         key = {
             "condition": conditions.get(fov["condition_id"]),
             "bio_rep": bio_reps.get(fov["bio_rep_id"]),
             "timepoint": timepoints.get(fov["timepoint_id"]),
-            "region": fov["display_name"] or f"fov_{fov['id']}",
+            "region": fov["display_name"] or image.name,
         }
         regions.append(
             Region(
                 key,
-                root / "images.zarr" / f"fov_{fov['id']}",
+                image,
                 [_link(root, segs, i, "segmentation") for i in sorted(seg_ids)],
                 [_link(root, thresholds, i, "threshold") for i in thr_ids],
                 _pixel_size(fov["pixel_size_um"], fov["id"]),

@@ -32,6 +32,7 @@ from typing import Any
 
 from napari_omezarr_export.core.errors import PercellFormatError, WriteFailedError
 from napari_omezarr_export.core.layouts.percell.database_write import RegionRecord, record_region
+from napari_omezarr_export.core.layouts.percell.names import GroupKind, group_path, safe_name
 from napari_omezarr_export.core.write.staging import (
     STAGING_MARK,
     _inode,
@@ -68,15 +69,11 @@ def journal_path(root: Path, parts: Sequence[str]) -> Path:
     return root / f"{JOURNAL_PREFIX}{key}.json"
 
 
-def _safe(name: object) -> bool:
-    return isinstance(name, str) and name not in ("", ".", "..") and not {"/", "\\"} & set(name)
-
-
 @dataclass(frozen=True)
 class Swap:
     """One staged group: what it is, its staging folder's name beside the target, its inode."""
 
-    kind: str
+    kind: GroupKind
     name: str | None
     stage: str
     inode: int
@@ -89,7 +86,7 @@ class Journal:
     root: Path
     record: RegionRecord
     swaps: list[Swap]
-    removals: list[tuple[str, str | None]] = field(default_factory=list)
+    removals: list[tuple[GroupKind, str | None]] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
 
     @property
@@ -97,14 +94,9 @@ class Journal:
         """The journal file."""
         return journal_path(self.root, self.record.parts)
 
-    def target(self, kind: str, name: str | None) -> Path:
+    def target(self, kind: GroupKind, name: str | None) -> Path:
         """Where a group of this region lives: its image, segmentation or a named mask."""
-        region = Path(*self.record.parts)
-        if kind == "image":
-            return self.root / "images.zarr" / region
-        if kind == "segmentation":
-            return self.root / "labels.zarr" / region
-        return self.root / "masks.zarr" / region / f"threshold_{name}"
+        return group_path(self.root, kind, self.record.parts, name)
 
     def stage(self, swap: Swap) -> Path:
         """The staging folder a swap moves from."""
@@ -152,7 +144,7 @@ def load(path: Path, root: Path) -> Journal:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         if document.get("omezarr_export_journal") != _VERSION:
-            raise ValueError("unknown journal version")
+            raise PercellFormatError("its version is not one this plugin writes")
         journal = Journal(
             root,
             RegionRecord.from_json(document["record"]),
@@ -171,21 +163,24 @@ def load(path: Path, root: Path) -> Journal:
 
 
 def _check(journal: Journal, path: Path) -> None:
-    """Refuse a journal whose names would reach outside its region's groups."""
+    """Refuse a journal whose names would reach outside its region's groups.
+
+    Raises `PercellFormatError` saying why; `load` puts the reason into its own message.
+    """
     parts = journal.record.parts
-    if not 2 <= len(parts) <= 3 or not all(_safe(p) for p in parts) or path != journal.path:
-        raise ValueError(f"region {parts!r} does not match the journal")
+    if not 2 <= len(parts) <= 3 or not all(safe_name(p) for p in parts) or path != journal.path:
+        raise PercellFormatError(f"region {parts!r} does not match the journal")
     for kind, name in [*((s.kind, s.name) for s in journal.swaps), *journal.removals]:
-        if kind not in _KINDS or (kind == "mask") != _safe(name):
-            raise ValueError(f"group {kind!r} {name!r} is not one of a region's groups")
+        if kind not in _KINDS or (kind == "mask") != safe_name(name):
+            raise PercellFormatError(f"group {kind!r} {name!r} is not one of a region's groups")
     if any(kind == "image" for kind, _ in journal.removals):
-        raise ValueError("a replacement never removes the region's image")
+        raise PercellFormatError("a replacement never removes the region's image")
     for swap in journal.swaps:
         target = journal.target(swap.kind, swap.name)
-        if not (_safe(swap.stage) and swap.stage.startswith(f".{target.name}{STAGING_MARK}")):
-            raise ValueError(f"{swap.stage!r} is not a staging folder of {target.name}")
+        if not (safe_name(swap.stage) and swap.stage.startswith(f".{target.name}{STAGING_MARK}")):
+            raise PercellFormatError(f"{swap.stage!r} is not a staging folder of {target.name}")
     if [s.kind for s in journal.swaps].count("image") != 1:
-        raise ValueError("a replacement has exactly one image")
+        raise PercellFormatError("a replacement has exactly one image")
 
 
 def commit(

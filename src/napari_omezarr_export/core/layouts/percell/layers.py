@@ -31,6 +31,7 @@ from napari_omezarr_export.core.layouts.percell.model import (
     segmentation_slots,
     stack_slots,
 )
+from napari_omezarr_export.core.layouts.percell.names import IMAGES, is_fov_group, mask_parts
 from napari_omezarr_export.core.read.discovery import Node
 from napari_omezarr_export.core.read.image import image_layers
 from napari_omezarr_export.core.read.labels import label_layer
@@ -176,9 +177,8 @@ def _mask_paths(link: Link | None) -> tuple[Path | None, Path | None]:
     """A threshold's mask group and particle labels group (None when absent)."""
     if link is None:
         return None, None
-    mask = link.path / "mask" if (link.path / "mask").is_dir() else link.path
-    particles = link.path / "particles"
-    return mask, particles if (particles / "0").is_dir() else None
+    _, mask, particles = mask_parts(link.path)
+    return mask, particles
 
 
 def _run_layers(regions: list[Region], base: LayerSpec) -> list[LayerSpec]:
@@ -240,7 +240,7 @@ def stacked_layers(exp: Experiment, regions: list[Region]) -> list[LayerSpec]:
     levels = [_stack([ms.levels[k] for ms, _ in opened]) for k in range(n_levels)]
     axes = (Axis("region"), *first.axes)
     stacked = Multiscale(
-        exp.root / "images.zarr", first.version, None, axes, levels,
+        exp.root / IMAGES, first.version, None, axes, levels,
         (1.0, *first.scale), (0.0, *first.translate),
     )  # fmt: skip
     extra = _meta(exp, None)
@@ -302,8 +302,8 @@ def read_percell_node(node: Node) -> list[LayerSpec] | None:
         (the generic reader then opens it).
     """
     root = node.percell_root
-    if node.kind == "percell_region" and (root / "images.zarr") in node.path.parents:
-        if not node.path.name.startswith("fov_"):
+    if node.kind == "percell_region" and (root / IMAGES) in node.path.parents:
+        if not is_fov_group(node.path):
             exp = Experiment(root, "names", [name_region(root, node.path)])
             return region_layers(exp, exp.regions[0])
     exp = load_experiment(root)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_omezarr_export.core.layouts.percell.names import mask_folder_name, mask_parts
 from napari_omezarr_export.core.read.labels import labels_data
 from napari_omezarr_export.core.read.layer_spec import (
     MASK_RGBA,
@@ -130,9 +131,8 @@ def mask_group_layers(
     list of LayerSpec
         The mask layer, then the particle labels when there are any.
     """
-    group = path.parent if path.name == "mask" else path
-    name = name or group.name.removeprefix("threshold_")
-    mask_dir = group / "mask" if (group / "mask").is_dir() else group
+    group, mask_dir, particles = mask_parts(path)
+    name = name or mask_folder_name(group) or group.name
     image = reference.path if reference else None
     layers = [
         mask_layer(
@@ -143,8 +143,7 @@ def mask_group_layers(
             image_path=image,
         )
     ]
-    particles = group / "particles"
-    if path.name != "mask" and (particles / "0").is_dir():
+    if particles is not None and path == group:  # a dropped thresh_<id>/mask is the mask alone
         layers.append(particles_layer(particles, reference, f"{name} particles", extra_metadata))
     return layers
 

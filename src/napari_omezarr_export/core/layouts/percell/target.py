@@ -16,6 +16,7 @@ from napari_omezarr_export.core.errors import (
     WriteFailedError,
 )
 from napari_omezarr_export.core.layouts.percell.database import read_only_db, table_names
+from napari_omezarr_export.core.layouts.percell.names import EXPERIMENT_DB, IMAGES
 
 __all__ = ["check_experiment_target", "is_percell_experiment"]
 
@@ -37,7 +38,7 @@ def is_percell_experiment(root: Path) -> bool:
     bool
         The same test the reader uses to recognise an experiment.
     """
-    return (root / "experiment.db").is_file() or (root / "images.zarr").is_dir()
+    return (root / EXPERIMENT_DB).is_file() or (root / IMAGES).is_dir()
 
 
 def check_experiment_target(root: Path) -> None:
@@ -65,7 +66,7 @@ def check_experiment_target(root: Path) -> None:
             "another name for the experiment, or move that file away first."
         )
     if is_percell_experiment(root):
-        _check_database(root / "experiment.db")
+        _check_database(root / EXPERIMENT_DB)
         return
     try:
         found = sorted(p.name for p in root.iterdir() if p.name not in _CLUTTER)

@@ -16,15 +16,28 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import zarr
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.percell.database_write import PERCELL_VERSION, RegionRecord
-from napari_omezarr_export.core.layouts.percell.journal import commit, finish_replacements, replay
-from napari_omezarr_export.core.layouts.percell.names import STORES, PercellRegion, experiment_path
+from napari_omezarr_export.core.layouts.percell.journal import (
+    commit,
+    finish_replacements,
+    pending_regions,
+    replay,
+)
+from napari_omezarr_export.core.layouts.percell.names import (
+    DEFAULT_CONDITION,
+    STORES,
+    GroupKind,
+    PercellRegion,
+    experiment_path,
+    mask_folder_name,
+    next_free_region,
+)
 from napari_omezarr_export.core.layouts.percell.target import check_experiment_target
 from napari_omezarr_export.core.options import (
     ChannelStyle,
@@ -32,6 +45,7 @@ from napari_omezarr_export.core.options import (
     PyramidOptions,
     StorageOptions,
 )
+from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.plan_export import (
     check_label_names,
@@ -47,7 +61,9 @@ from napari_omezarr_export.core.write.store_writer import (
 
 __all__ = [
     "PercellRegion",
+    "RegionJob",
     "RegionPlan",
+    "free_region",
     "iter_write_percell_region",
     "plan_percell_region",
     "preview_percell_region",
@@ -69,16 +85,17 @@ def _storage(ndim: int, codec: tuple[str, int]) -> StorageOptions:
     )
 
 
-def _ensure_groups(root: Path, parts: Sequence[str]) -> None:
+def _ensure_groups(root: Path, where: PercellRegion) -> None:
     """Create the three stores and the condition/timepoint groups a region needs."""
     root.mkdir(parents=True, exist_ok=True)
+    parts = where.parts
     for store in STORES:
         top = zarr.open_group(root / store, mode="a", zarr_format=2)
         if "percell_version" not in top.attrs:
             top.attrs["percell_version"] = PERCELL_VERSION
         for depth in range(1, len(parts)):
             top.require_group("/".join(parts[:depth]))
-    zarr.open_group(root / "masks.zarr" / Path(*parts), mode="a", zarr_format=2)
+    zarr.open_group(where.masks_path(root), mode="a", zarr_format=2)
 
 
 def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
@@ -121,17 +138,27 @@ def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -
     return plan_labels_like(spec, image, pyramid=LABELS_PYRAMID, storage=storage, path="")
 
 
+class RegionJob(NamedTuple):
+    """One group of a region: its plan, target folder and storage, and which group it is."""
+
+    plan: GroupPlan
+    target: Path
+    storage: StorageOptions
+    kind: GroupKind
+    mask: str | None = None
+
+
 @dataclass(frozen=True)
 class RegionPlan:
-    """A region's groups: (plan, target folder, storage) each, and the labels' image path."""
+    """A region's groups (the image first), and the labels' image path."""
 
-    jobs: list[tuple[GroupPlan, Path, StorageOptions]]
+    jobs: list[RegionJob]
     label_source: str
 
     @property
     def image(self) -> GroupPlan:
         """The region's image plan."""
-        return self.jobs[0][0]
+        return self.jobs[0].plan
 
 
 def plan_percell_region(
@@ -155,20 +182,17 @@ def plan_percell_region(
         data, axes=axes, scale=scale, units=units, channels=channels, name=where.region,
         storage=image_storage,
     )  # fmt: skip
-    region_path = Path(*where.parts)
-    source = "../" * (len(where.parts) + 1) + "images.zarr/" + "/".join(where.parts)
-    jobs = [(image, root / "images.zarr" / region_path, image_storage)]
+    jobs = [RegionJob(image, where.image_path(root), image_storage, "image")]
     if segmentation is not None:
         storage = _storage(2, LABEL_CODEC)
         seg = replace(segmentation, data=_as_int32(segmentation))
-        jobs.append(
-            (_follow_image(seg, image, storage), root / "labels.zarr" / region_path, storage)
-        )
+        target = where.labels_path(root)
+        jobs.append(RegionJob(_follow_image(seg, image, storage), target, storage, "segmentation"))
     for spec in masks:
         storage = _storage(2, MASK_CODEC)
-        target = root / "masks.zarr" / region_path / f"threshold_{spec.name}"
-        jobs.append((_follow_image(_mask_spec(spec), image, storage), target, storage))
-    return RegionPlan(jobs, source)
+        plan = _follow_image(_mask_spec(spec), image, storage)
+        jobs.append(RegionJob(plan, where.mask_path(spec.name, root), storage, "mask", spec.name))
+    return RegionPlan(jobs, where.image_source)
 
 
 def preview_percell_region(
@@ -190,34 +214,44 @@ def preview_percell_region(
     region = plan_percell_region(data, experiment, where, **options)
     root = experiment_path(experiment)
     previews = {}
-    for plan, target, storage in region.jobs:
-        scan_data([plan])
-        attrs = attributes_for([plan], storage.ngff_version, label_source=region.label_source)
-        previews[target.relative_to(root).as_posix()] = attrs[""]
+    source = region.label_source
+    for job in region.jobs:
+        scan_data([job.plan])
+        attrs = attributes_for([job.plan], job.storage.ngff_version, label_source=source)
+        previews[job.target.relative_to(root).as_posix()] = attrs[""]
     return previews
 
 
-Group = tuple[str, str | None]
+Group = tuple[GroupKind, str | None]
 
 
 def _dropped_groups(root: Path, where: PercellRegion, written: set[Path]) -> list[Group]:
     """A replaced region's old segmentation and masks that the new one does not have."""
-    region = Path(*where.parts)
-    masks = root / "masks.zarr" / region
-    candidates = [root / "labels.zarr" / region]
-    if masks.is_dir():
-        candidates += sorted(p for p in masks.iterdir() if p.name.startswith("threshold_"))
-    return [_group(root, p) for p in candidates if p not in written and is_zarr_store(p)]
+    old: list[tuple[Path, Group]] = [(where.labels_path(root), ("segmentation", None))]
+    masks = where.masks_path(root)
+    for folder in sorted(masks.iterdir()) if masks.is_dir() else ():
+        if (name := mask_folder_name(folder)) is not None:
+            old.append((folder, ("mask", name)))
+    return [group for path, group in old if path not in written and is_zarr_store(path)]
 
 
-def _group(root: Path, target: Path) -> Group:
-    """What a region's group is: ``("image"|"segmentation", None)`` or ``("mask", name)``."""
-    store = target.relative_to(root).parts[0]
-    if store == "images.zarr":
-        return "image", None
-    if store == "labels.zarr":
-        return "segmentation", None
-    return "mask", target.name.removeprefix("threshold_")
+def free_region(experiment: str | Path, condition: str = DEFAULT_CONDITION) -> PercellRegion:
+    """The first ``region_<n>`` of ``condition`` not yet in the experiment (nor being saved).
+
+    Parameters
+    ----------
+    experiment : str or Path
+        The experiment folder (``.percell`` is added when missing).
+    condition : str
+        The condition.
+
+    Returns
+    -------
+    PercellRegion
+        A region no write has taken.
+    """
+    root = experiment_path(experiment)
+    return next_free_region(root, condition, pending_regions(root))
 
 
 def iter_write_percell_region(
@@ -227,13 +261,13 @@ def iter_write_percell_region(
     *,
     experiment_name: str | None = None,
     **options: Any,
-) -> Iterator[tuple[int, int]]:
+) -> Iterator[Progress]:
     """Write a region like `write_percell_region`, yielding ``(groups done, groups total)``."""
     root = experiment_path(experiment)
     region = plan_percell_region(data, experiment, where, **options)
     jobs, source = region.jobs, region.label_source
     finish_replacements(root, where.parts)  # what a killed write committed comes first
-    _ensure_groups(root, where.parts)
+    _ensure_groups(root, where)
     record = RegionRecord.of(
         where, region.image, has_labels=options.get("segmentation") is not None,
         mask_names=[s.name for s in options.get("masks", ())],
@@ -242,16 +276,12 @@ def iter_write_percell_region(
     # Every group is staged in full first: a failure or a Cancel until then leaves the old
     # region whole. The journal then commits the replacement, and `replay` carries it out.
     with contextlib.ExitStack() as stages_left:
-        stages = [
-            stages_left.enter_context(staged_directory(target, swap=False))
-            for _, target, _ in jobs
-        ]
-        for done, ((plan, _, storage), stage) in enumerate(zip(jobs, stages, strict=True)):
-            for _ in iter_fill_stage([plan], stage, storage, label_source=source):
+        stages = [stages_left.enter_context(staged_directory(j.target, swap=False)) for j in jobs]
+        for done, (job, stage) in enumerate(zip(jobs, stages, strict=True)):
+            for _ in iter_fill_stage([job.plan], stage, job.storage, label_source=source):
                 yield done, len(jobs)
-        targets = [target for _, target, _ in jobs]
-        staged = [(*_group(root, t), s) for t, s in zip(targets, stages, strict=True)]
-        dropped = _dropped_groups(root, where, set(targets))
+        staged = [(j.kind, j.mask, s) for j, s in zip(jobs, stages, strict=True)]
+        dropped = _dropped_groups(root, where, {j.target for j in jobs})
         journal = commit(root, record, [*staged[1:], staged[0]], dropped)  # the image last
     replay(journal)
     yield len(jobs), len(jobs)
@@ -295,10 +325,8 @@ def write_percell_region(
     """
     for _ in iter_write_percell_region(data, experiment, where, **options):
         pass
-    root = experiment_path(experiment)
-    region_path = Path(*where.parts)
-    written = [root / "images.zarr" / region_path]
-    if options.get("segmentation") is not None:
-        written.append(root / "labels.zarr" / region_path)
-    mask_dir = root / "masks.zarr" / region_path
-    return written + [mask_dir / f"threshold_{m.name}" for m in options.get("masks", ())]
+    return where.group_paths(
+        experiment_path(experiment),
+        segmentation=options.get("segmentation") is not None,
+        masks=[m.name for m in options.get("masks", ())],
+    )

@@ -1,0 +1,122 @@
+"""The one place that knows Brieflow's file names, in both directions (build and parse).
+
+A run folder holds ``<step>/omezarr/<tile name>__<type>.zarr`` per image and
+``merge/zarr/<well name>__merge_table.zarr`` per well. Brieflow as written names a tile
+``P-{plate}_W-{well}_T-{tile}`` and a well ``P-{plate}_W-{well}``; the export design (which
+this plugin writes) names them ``{well}_{tile}`` and ``{well}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.options import check_choice
+from napari_omezarr_export.core.targets import local_path
+
+__all__ = [
+    "BRIEFLOW_STEPS",
+    "DEFAULT_TYPES",
+    "TileName",
+    "brieflow_store_path",
+    "merge_table_path",
+    "parse_tile_name",
+]
+
+BRIEFLOW_STEPS = ("preprocess", "sbs", "phenotype")
+DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phenotype"}
+_NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+# As written: P-1_W-A1_T-0__phenotype.zarr; by design: A1_0__phenotype.zarr.
+_WRITTEN = re.compile(
+    r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)__(?P<type>.+)\.zarr$"
+)
+_DESIGN = re.compile(r"^(?P<well>[^_]+)_(?P<tile>[^_]+)__(?P<type>.+)\.zarr$")
+
+
+@dataclass(frozen=True)
+class TileName:
+    """Plate (None in the design's names), well, tile and image type of a per-image store."""
+
+    plate: str | None
+    well: str
+    tile: str
+    image_type: str
+
+    @property
+    def _well_name(self) -> str:
+        return f"P-{self.plate}_W-{self.well}" if self.plate is not None else self.well
+
+    @property
+    def store_name(self) -> str:
+        """The store's file name: ``{well}_{tile}__{type}.zarr`` (or with ``P-``/``W-``/``T-``)."""
+        tile = f"_T-{self.tile}" if self.plate is not None else f"_{self.tile}"
+        return f"{self._well_name}{tile}__{self.image_type}.zarr"
+
+    @property
+    def table_name(self) -> str:
+        """The merge table's file name for this tile's well."""
+        return f"{self._well_name}__merge_table.zarr"
+
+
+def parse_tile_name(store: Path) -> TileName | None:
+    """Return plate, well and tile from a store's name, or None when it is not a tile store."""
+    for pattern in (_WRITTEN, _DESIGN):
+        match = pattern.match(store.name)
+        if match:
+            parts = match.groupdict()
+            return TileName(parts.get("plate"), parts["well"], parts["tile"], parts["type"])
+    return None
+
+
+def merge_table_path(store: Path, name: TileName) -> Path:
+    """The merge table of a per-image store's well: ``<run>/merge/zarr/<well>__merge_table.zarr``.
+
+    Parameters
+    ----------
+    store : Path
+        ``<run>/<step>/omezarr/<tile name>__<type>.zarr``.
+    name : TileName
+        The store's parsed name.
+
+    Returns
+    -------
+    Path
+        Where the table is (it may not exist).
+    """
+    run = store.parent.parent.parent
+    return run / "merge" / "zarr" / name.table_name
+
+
+def brieflow_store_path(
+    root: str | Path, *, step: str, well: str, tile: str | int, image_type: str | None = None
+) -> Path:
+    """Return ``<root>/<step>/omezarr/{well}_{tile}__{type}.zarr``.
+
+    Parameters
+    ----------
+    root : str or Path
+        The Brieflow run folder.
+    step : {"preprocess", "sbs", "phenotype"}
+        The pipeline step.
+    well, tile : str
+        Well (e.g. ``"A1"``) and tile (e.g. ``0``).
+    image_type : str, optional
+        The image type; by default ``image``, ``sbs_aligned`` or ``phenotype`` by step.
+
+    Returns
+    -------
+    Path
+        The store path.
+    """
+    check_choice("Brieflow step", step, BRIEFLOW_STEPS)
+    image_type = image_type or DEFAULT_TYPES[step]
+    for what, value in (("well", well), ("tile", tile), ("type", image_type)):
+        if not _NAME_PART.match(str(value)):
+            raise InvalidOptionError(
+                f"Brieflow {what} {value!r} cannot be part of a file name; use letters, digits, "
+                "'.', '-' or '_'."
+            )
+    name = TileName(None, well, str(tile), image_type)
+    return local_path(root) / step / "omezarr" / name.store_name
