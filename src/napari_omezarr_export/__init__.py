@@ -6,8 +6,11 @@ The public Python API below is napari-free: importing it loads numpy, zarr and d
 from __future__ import annotations
 
 from napari_omezarr_export.core.api import (
+    ExportPlan,
     iter_write_image,
     iter_write_labels,
+    plan_image,
+    plan_labels,
     preview_labels,
     preview_metadata,
     target_path,
@@ -41,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ChannelStyle",
     "ExportError",
+    "ExportPlan",
     "InvalidOptionError",
     "LabelsSpec",
     "LayerSpec",
@@ -57,6 +61,8 @@ __all__ = [
     "brieflow_store_path",
     "iter_write_image",
     "iter_write_labels",
+    "plan_image",
+    "plan_labels",
     "preview_labels",
     "preview_metadata",
     "read",

@@ -337,3 +337,59 @@ def test_labels_alone_and_window_tools(docked, qtbot, tmp_path):
     widget._apply.changed()
     assert layer.name == "ramp2" and layer.contrast_limits[1] == pytest.approx(row._end.value)
     assert tuple(layer.colormap.colors[-1][:3]) == (0, 1, 0)
+
+
+def _count_plans(monkeypatch) -> list:
+    """Return a list that gets every `ExportPlan` made from now on."""
+    from napari_omezarr_export import ExportPlan
+
+    made = []
+    original = ExportPlan.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExportPlan, "__init__", counting)
+    return made
+
+
+def test_one_plan_per_refresh_reused_by_export(docked, qtbot, tmp_path, monkeypatch, rng):
+    """A refresh plans once; Export runs that plan when nothing changed, else plans once more."""
+    image = rng.integers(0, 4000, (2, 64, 48), dtype=np.uint16)
+    lab = np.zeros((64, 48), np.int32)
+    lab[5:20, 5:20] = 2
+    _, widget = docked(
+        lambda v: v.add_image(image, name="img", channel_axis=0),
+        lambda v: v.add_labels(lab, name="cells"),
+    )
+    made = _count_plans(monkeypatch)
+    widget._dest.value = tmp_path / "counted.ome.zarr"
+    widget._pyramid._levels.value = 2  # an option change: one refresh, one plan
+    widget.refresh()
+    assert len(made) == 1
+    assert widget._pyramid._shapes.value == "0: 2 × 64 × 48\n1: 2 × 32 × 24"
+    assert made[0].paths == [tmp_path / "counted.ome.zarr"]
+    widget._export.changed()  # nothing changed: the refresh's plan is written
+    _wait(qtbot, widget)
+    assert len(made) == 1
+    assert _read_attrs(tmp_path / "counted.ome.zarr", "") == widget._preview_attrs[""]
+    widget._dest.value = tmp_path / "moved.ome.zarr"  # a new destination: planned once more
+    widget._export.changed()
+    _wait(qtbot, widget)
+    assert len(made) == 2
+    assert (tmp_path / "moved.ome.zarr" / "labels" / "cells").is_dir()
+
+
+def test_labels_alone_plan_once_per_refresh(docked, qtbot, tmp_path, monkeypatch):
+    lab = np.zeros((32, 32), np.int32)
+    lab[2:9, 2:9] = 1
+    _, widget = docked(lambda v: v.add_labels(lab, name="cells"))
+    made = _count_plans(monkeypatch)
+    widget._dest.value = tmp_path / "cells.ome.zarr"
+    widget.refresh()
+    assert len(made) == 1
+    widget._export.changed()
+    _wait(qtbot, widget)
+    assert len(made) == 1
+    assert _read_attrs(tmp_path / "cells.ome.zarr", "") == widget._preview_attrs[""]

@@ -19,6 +19,8 @@ from napari_omezarr_export import (
     WriteFailedError,
     iter_write_image,
     iter_write_labels,
+    plan_image,
+    plan_labels,
     preview_labels,
     target_path,
     write_brieflow_image,
@@ -26,7 +28,6 @@ from napari_omezarr_export import (
     write_labels,
     write_percell_region,
 )
-from napari_omezarr_export.core.api import plan_labels_export
 from napari_omezarr_export.core.layouts.brieflow.write import (
     iter_write_brieflow_image,
     preview_brieflow_image,
@@ -56,7 +57,8 @@ VERBS = {
     "write_labels": lambda t: write_labels(LabelsSpec(SEG, "cells"), t),
     "iter_write_labels": lambda t: _run(iter_write_labels(LabelsSpec(SEG, "cells"), t)),
     "preview_labels": lambda t: preview_labels(LabelsSpec(SEG, "cells"), t),
-    "plan_labels_export": lambda t: plan_labels_export(LabelsSpec(SEG, "cells"), t),
+    "plan_image": lambda t: plan_image(IMAGE, t),
+    "plan_labels": lambda t: plan_labels(LabelsSpec(SEG, "cells"), t),
     "write_percell_region": lambda t: write_percell_region(IMAGE, t, REGION, channels=CHANNELS),
     "iter_write_percell_region": lambda t: _run(
         iter_write_percell_region(IMAGE, t, REGION, channels=CHANNELS)

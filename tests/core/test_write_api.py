@@ -8,12 +8,15 @@ import zarr
 from napari_omezarr_export import (
     ChannelStyle,
     ExportError,
+    ExportPlan,
     InvalidOptionError,
     LabelsSpec,
     PyramidOptions,
     StorageOptions,
     TargetExistsError,
     iter_write_image,
+    plan_image,
+    plan_labels,
     preview_labels,
     preview_metadata,
     write_brieflow_image,
@@ -232,3 +235,44 @@ def test_channels_can_be_plain_names(tmp_path, image):
     channels = _attrs(path)["omero"]["channels"]
     assert [c["label"] for c in channels] == ["DAPI", "GFP"]
     assert len({c["color"] for c in channels}) == 2  # the default colours, one per channel
+
+
+def test_a_plan_previews_lists_its_paths_then_runs(tmp_path, image, labels):
+    cells = LabelsSpec(labels, "cells", colors={3: (255, 0, 0, 255)})
+    plan = plan_image(image, tmp_path / "planned", channels=STYLES, labels=[cells])
+    assert isinstance(plan, ExportPlan)
+    assert plan.paths == [tmp_path / "planned.ome.zarr"]
+    assert not plan.paths[0].exists()  # planning writes nothing
+    preview = plan.preview()
+    assert plan.run() == plan.paths
+    assert {key: _attrs(plan.target / key) for key in preview} == preview
+    with pytest.raises(AttributeError):
+        plan.target = tmp_path / "elsewhere"  # a plan never changes after it is made
+    edited = plan_labels([LabelsSpec(labels, "a"), LabelsSpec(labels, "b")], plan.target)
+    assert edited.paths == [plan.target / "labels" / "a", plan.target / "labels" / "b"]
+    steps = edited.iter_run()
+    next(steps)
+    steps.close()  # cancelled: nothing added
+    assert _attrs(plan.target / "labels")["labels"] == ["cells"]
+
+
+def test_a_plan_without_a_destination_only_previews(image):
+    plan = plan_image(image, None, channels=STYLES)
+    assert plan.paths == []
+    assert plan.preview() == preview_metadata(image, channels=STYLES)
+    with pytest.raises(InvalidOptionError, match="without a destination"):
+        plan.run()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda path, data: write_image(data, path, chanels=["a", "b"]),
+        lambda path, data: preview_metadata(data, chanels=["a", "b"]),
+        lambda path, data: write_labels(LabelsSpec(data[0], "x"), path, chanels=["a"]),
+    ],
+)
+def test_unknown_options_name_the_keyword(tmp_path, image, call):
+    with pytest.raises(TypeError, match="chanels"):
+        call(tmp_path / "typo.zarr", image)
+    assert not list(tmp_path.iterdir())

@@ -21,10 +21,10 @@ from napari_omezarr_export._napari._channel_styles import (
     channel_style,
     own_channel_styles,
 )
+from napari_omezarr_export.core.api import Concatenated
 from napari_omezarr_export.core.errors import ExportError
 from napari_omezarr_export.core.ngff.axes import default_axis_names
 from napari_omezarr_export.core.options import ChannelStyle, LabelsSpec
-from napari_omezarr_export.core.write.stacking import Concatenated
 
 __all__ = [
     "CHANNEL_NAMES_KEY",
@@ -111,7 +111,7 @@ def _per_axis(meta: dict, key: str, ndim: int) -> list:
     return values if key == "units" else [float(v) for v in values]
 
 
-def _stack_images(images: list[LayerTuple]) -> ImageExport:
+def _stack_images(images: list[LayerTuple], labels: list[LabelsSpec]) -> ImageExport:
     """Image layers of one shape -> one image whose channels are the layers, in order.
 
     The channel axis goes first here; ``write_image`` moves it after ``t`` (NGFF order). A
@@ -121,7 +121,7 @@ def _stack_images(images: list[LayerTuple]) -> ImageExport:
     if own and len(images) > 1:
         _refuse_mixing(images, own[0][0])
     if own:
-        return _own_channels(*images[0][:2], own[0][1])
+        return _own_channels(*images[0][:2], own[0][1], labels)
     shapes = {str(m.get("name")): tuple(_level0(d, m).shape) for d, m, _ in images}
     if len(set(shapes.values())) > 1:
         listing = ", ".join(f"{n!r} {s}" for n, s in shapes.items())
@@ -140,6 +140,7 @@ def _stack_images(images: list[LayerTuple]) -> ImageExport:
         units=[None, *_per_axis(meta, "units", ndim)],
         channels=[style for p in parts for style in p[1]],
         name=str(meta.get("name", "image")) if len(images) == 1 else "image",
+        labels=labels,
     )
 
 
@@ -185,7 +186,7 @@ def _layer_axes(meta: dict, ndim: int, names: Sequence[str] | None = None) -> st
     return "".join(names) if valid and {"y", "x"} <= set(names) else default_axis_names(ndim)
 
 
-def _own_channels(data: Any, meta: dict, c: int) -> ImageExport:
+def _own_channels(data: Any, meta: dict, c: int, labels: list[LabelsSpec]) -> ImageExport:
     """One layer whose axis ``c`` is labelled ``c``: saved with that axis, one channel per plane.
 
     The other axes keep their labels when they name t/z/y/x; ``write_image`` puts the axes in
@@ -205,6 +206,7 @@ def _own_channels(data: Any, meta: dict, c: int) -> ImageExport:
         units=units,
         channels=own_channel_styles(meta, data.shape[c]),
         name=str(meta.get("name", "image")),
+        labels=labels,
     )
 
 
@@ -276,6 +278,4 @@ def layers_to_export(layers: Sequence[LayerTuple]) -> tuple[ImageExport | None, 
     labels = [labels_spec(d, m) for d, m, kind in layers if kind == "labels"]
     if not images:
         return None, labels
-    export = _stack_images(images)
-    export.labels = labels
-    return export, []
+    return _stack_images(images, labels), []

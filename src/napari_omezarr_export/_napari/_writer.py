@@ -10,12 +10,7 @@ from pathlib import Path
 from npe2.types import FullLayerData
 
 from napari_omezarr_export._napari._convert import layers_to_export
-from napari_omezarr_export.core.api import (
-    iter_write_image,
-    iter_write_labels,
-    labels_paths,
-    target_path,
-)
+from napari_omezarr_export.core.api import plan_image, plan_labels
 from napari_omezarr_export.core.errors import OmeZarrError, WriteFailedError
 from napari_omezarr_export.core.progress import Progress
 
@@ -85,13 +80,12 @@ def errors_napari_shows(target: str | Path) -> Iterator[None]:
 
 def _write(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     image, labels = layers_to_export(layer_data)
-    target = target_path(path)
     if image is not None:
-        steps = iter_write_image(image.data, target, **image.as_kwargs())
-        _with_progress(steps, f"Saving {target.name}")
-        written = [target]
+        plan = plan_image(image.data, path, **image.as_kwargs())
+        _with_progress(plan.iter_run(), f"Saving {plan.target.name}")
     else:
-        _with_progress(iter_write_labels(labels, target), f"Saving labels to {target.name}")
-        written = labels_paths(labels, target)
+        plan = plan_labels(labels, path)
+        _with_progress(plan.iter_run(), f"Saving labels to {plan.target.name}")
+    written = plan.paths
     log.info("Saved %s", ", ".join(str(p) for p in written))
     return [str(Path(p)) for p in written]

@@ -1,14 +1,18 @@
-"""The public, napari-free Python API: write images and labels, preview their metadata.
+"""The public, napari-free Python API: plan, preview and write images and labels.
 
-Every function takes the data and the destination, then keyword-only options, and returns the
-paths written. ``iter_*`` variants yield ``(chunks done, chunks total)`` so that a GUI can show
-progress and cancel by closing the generator.
+`plan_image` and `plan_labels` return an `ExportPlan`, checked and frozen: ``preview()`` gives
+exactly the attributes it writes, ``paths`` the stores or groups it writes, ``run()`` writes
+and ``iter_run()`` yields ``(chunks done, chunks total)`` so that a GUI can show progress and
+cancel by closing the generator. The verbs below are those plans run at once:
+``write_image(...) == plan_image(...).run()``. Every option is keyword-only.
+
+The sizing helpers the export widget offers (chunk shapes near a memory target, their check,
+a display window from a sample) are re-exported here, so adapters use this module only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +26,48 @@ from napari_omezarr_export.core.options import (
 )
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.targets import local_path
-from napari_omezarr_export.core.write.plan import GroupPlan
+from napari_omezarr_export.core.write.chunk_shapes import (
+    check_chunks,
+    chunks_for_memory_target,
+    format_shape,
+    parse_shape,
+    window_from_sample,
+)
+from napari_omezarr_export.core.write.export_plan import ExportPlan
 from napari_omezarr_export.core.write.plan_export import (
+    ResolvedImage,
     check_label_names,
     plan_image_export,
     plan_labels_like,
     plan_standalone_labels,
+    resolve_image,
 )
+from napari_omezarr_export.core.write.stacking import Concatenated
 from napari_omezarr_export.core.write.staging import is_zarr_store
-from napari_omezarr_export.core.write.store_writer import (
-    attributes_for,
-    iter_add_labels,
-    iter_write_store,
-    labels_after,
-    labels_list_attributes,
-    scan_data,
-)
 
 __all__ = [
-    "LabelsExport",
+    "Concatenated",
+    "ExportPlan",
+    "ResolvedImage",
+    "check_chunks",
+    "check_label_names",
+    "chunks_for_memory_target",
+    "format_shape",
+    "is_zarr_store",
     "iter_write_image",
     "iter_write_labels",
     "labels_paths",
-    "plan_labels_export",
+    "parse_shape",
+    "plan_image",
+    "plan_labels",
     "preview_labels",
     "preview_metadata",
+    "resolve_image",
     "target_path",
+    "window_from_sample",
     "write_image",
     "write_labels",
 ]
-
 
 
 def target_path(path: str | Path) -> Path:
@@ -82,31 +98,9 @@ def target_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".ome.zarr")
 
 
-def iter_write_image(data: Any, path: str | Path, **options: Any) -> Iterator[Progress]:
-    """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
-
-    Parameters
-    ----------
-    data : array-like
-        The image.
-    path : str or Path
-        The destination store.
-    **options
-        The keyword options of `write_image`.
-
-    Yields
-    ------
-    tuple of int
-        Progress in chunks.
-    """
-    storage = options.get("storage") or StorageOptions()
-    plans = plan_image_export(data, **options)
-    yield from iter_write_store(plans, target_path(path), storage)
-
-
-def write_image(
+def plan_image(
     data: Any,
-    path: str | Path,
+    path: str | Path | None,
     *,
     axes: str | None = None,
     scale: Sequence[float] | None = None,
@@ -117,18 +111,18 @@ def write_image(
     labels: Sequence[LabelsSpec] = (),
     pyramid: PyramidOptions | None = None,
     storage: StorageOptions | None = None,
-) -> list[Path]:
-    """Write an array as an OME-Zarr image, with its pyramid and optional labels.
+) -> ExportPlan:
+    """Plan writing an array as an OME-Zarr image, with its pyramid and labels; nothing is read.
 
     Parameters
     ----------
     data : array-like
         2-D to 5-D numpy, dask or zarr array; read lazily, one band at a time.
-    path : str or Path
+    path : str or Path or None
         Destination; ``.ome.zarr`` is added when the name has no ``.zarr`` suffix. An existing
         zarr store there is replaced atomically; anything else there is an error. A local
         ``file://`` URL is accepted; other ``<scheme>://`` targets (remote stores) raise
-        `InvalidOptionError` before anything is created (see `target_path`).
+        `InvalidOptionError` (see `target_path`). None plans a preview only.
     axes : str, optional
         Axis names of ``data`` such as ``"cyx"`` or ``"tczyx"``; by default inferred from the
         number of dimensions (and ``channels``).
@@ -150,98 +144,127 @@ def write_image(
 
     Returns
     -------
-    list of Path
-        The store written.
+    ExportPlan
+        The checked plan: ``preview()``, ``paths``, ``run()``, ``iter_run()``.
+
+    Raises
+    ------
+    InvalidOptionError, ExportError
+        For options that cannot be written, before anything is read or written.
     """
-    options = {
-        "axes": axes,
-        "scale": scale,
-        "translation": translation,
-        "units": units,
-        "channels": channels,
-        "name": name,
-        "labels": labels,
-        "pyramid": pyramid,
-        "storage": storage,
-    }
-    for _ in iter_write_image(data, path, **options):
-        pass
-    return [target_path(path)]
+    storage = storage or StorageOptions()
+    groups = plan_image_export(
+        data, axes=axes, scale=scale, translation=translation, units=units, channels=channels,
+        name=name, labels=labels, pyramid=pyramid, storage=storage,
+    )  # fmt: skip
+    target = None if path is None else target_path(path)
+    return ExportPlan(target, tuple(groups), storage)
 
 
-def _labels_target(path: Path, labels: Sequence[LabelsSpec]) -> existing.ImageGeometry | None:
-    """The existing image to add labels into, or None for a new labels store."""
-    if not is_zarr_store(path):
-        return None
-    return existing.read_image_geometry(path)
-
-
-def iter_write_labels(
-    labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path, **options: Any
+def iter_write_image(
+    data: Any,
+    path: str | Path,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
+    name: str = "image",
+    labels: Sequence[LabelsSpec] = (),
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
 ) -> Iterator[Progress]:
-    """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
+    """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
 
     Parameters
     ----------
-    labels : LabelsSpec or sequence of LabelsSpec
-        The label images.
-    path : str or Path
-        An existing OME-Zarr image to add them to, or a new store.
-    **options
-        The keyword options of `plan_labels_export`.
+    data, path, axes, scale, translation, units, channels, name, labels, pyramid, storage
+        As for `plan_image`.
 
     Yields
     ------
     tuple of int
-        Progress in chunks.
+        Progress in chunks; closing the generator cancels the write.
     """
-    export = plan_labels_export(labels, path, **options)
-    if export.image is not None:
-        names = export.image.label_names
-        yield from iter_add_labels(export.plans, export.target, export.storage, names)
-        return
-    yield from iter_write_store(export.plans, export.target, export.storage, label_source=None)
+    yield from plan_image(
+        data, path, axes=axes, scale=scale, translation=translation, units=units,
+        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
+    ).iter_run()  # fmt: skip
 
 
-@dataclass
-class LabelsExport:
-    """Where and how labels are written: into an existing image, or as a new store.
+def write_image(
+    data: Any,
+    path: str | Path,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
+    name: str = "image",
+    labels: Sequence[LabelsSpec] = (),
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+) -> list[Path]:
+    """Write an array as an OME-Zarr image, with its pyramid and optional labels.
 
     Parameters
     ----------
-    target : Path
-        The store written to.
-    plans : list of GroupPlan
-        One per label image.
-    storage : StorageOptions
-        The storage used (the image's format when adding to an image).
-    image : ImageGeometry or None
-        The existing image the labels go into, or None for a new labels store.
+    data, path, axes, scale, translation, units, channels, name, labels, pyramid, storage
+        As for `plan_image` (``path`` is required).
+
+    Returns
+    -------
+    list of Path
+        The store written.
     """
-
-    target: Path
-    plans: list[GroupPlan]
-    storage: StorageOptions
-    image: existing.ImageGeometry | None
-
-    def attributes(self) -> dict[str, dict]:
-        """Return the attributes the write produces (the plans' summaries must be filled).
-
-        Returns
-        -------
-        dict of str to dict
-            Attributes per group path inside the store.
-        """
-        version = self.storage.ngff_version
-        if self.image is None:
-            return attributes_for(self.plans, version, label_source=None)
-        attrs = {p.path: attributes_for([replace(p, path="")], version)[""] for p in self.plans}
-        names = labels_after(self.image.label_names, self.plans)
-        attrs["labels"] = labels_list_attributes(self.target / "labels", names, self.storage)
-        return attrs
+    return plan_image(
+        data, path, axes=axes, scale=scale, translation=translation, units=units,
+        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
+    ).run()  # fmt: skip
 
 
-def plan_labels_export(
+def preview_metadata(
+    data: Any = None,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
+    name: str = "image",
+    labels: Sequence[LabelsSpec] = (),
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+) -> dict[str, dict]:
+    """Return exactly the attributes `write_image` would write, without writing.
+
+    The data is read when the metadata depends on it: float value ranges, unset windows and
+    the label values that get colours.
+
+    Parameters
+    ----------
+    data, axes, scale, translation, units, channels, name, labels, pyramid, storage
+        As for `plan_image`.
+
+    Returns
+    -------
+    dict of str to dict
+        Attributes per group path inside the store (``""`` is the image, then ``labels`` and
+        ``labels/<name>``).
+    """
+    return plan_image(
+        data, None, axes=axes, scale=scale, translation=translation, units=units,
+        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
+    ).preview()  # fmt: skip
+
+
+def _as_specs(labels: LabelsSpec | Sequence[LabelsSpec]) -> list[LabelsSpec]:
+    return [labels] if isinstance(labels, LabelsSpec) else list(labels)
+
+
+def plan_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
     path: str | Path,
     *,
@@ -250,8 +273,13 @@ def plan_labels_export(
     scale: Sequence[float] | None = None,
     translation: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
-) -> LabelsExport:
-    """Plan a labels write; nothing is written.
+) -> ExportPlan:
+    """Plan a labels write: into an existing OME-Zarr image, or as a new labels store.
+
+    When ``path`` is an OME-Zarr image, the labels go under its ``labels/`` (replacing
+    same-named ones) and the image itself is not touched; labels whose size does not match the
+    image raise `ExportError`. Otherwise one label image is planned as a standalone store, and
+    several as one folder of label images. Nothing is read or written.
 
     Parameters
     ----------
@@ -259,50 +287,111 @@ def plan_labels_export(
         The label images.
     path : str or Path
         An existing OME-Zarr image to add them to, or a new store.
-    pyramid, storage : optional
-        Options, as for `write_image` (an image's format is kept when adding to it).
+    pyramid : PyramidOptions, optional
+        Level count (an image's is followed) and the labels' downsampling method.
+    storage : StorageOptions, optional
+        As for `plan_image`; an image's format is kept when adding to it.
     scale, translation, units : sequence, optional
         Transforms and units for standalone labels (an image's are used when adding to it).
 
     Returns
     -------
-    LabelsExport
-        The target, plans and storage.
+    ExportPlan
+        The checked plan: ``preview()``, ``paths``, ``run()``, ``iter_run()``.
     """
-    specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
+    specs = _as_specs(labels)
     if not specs:
         raise InvalidOptionError("No labels were given to write.")
     check_label_names(specs)
     pyramid = pyramid or PyramidOptions()
     target = target_path(path)
-    image = _labels_target(target, specs)
+    image = existing.read_image_geometry(target) if is_zarr_store(target) else None
     if image is not None:
         storage = existing.storage_like(image, storage)
-        plans = [
+        groups = [
             plan_labels_like(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs
         ]
-        return LabelsExport(target, plans, storage, image)
+        return ExportPlan(target, tuple(groups), storage, existing_labels=tuple(image.label_names))
     storage = storage or StorageOptions()
-    plans = [
+    groups = [
         plan_standalone_labels(s, specs, pyramid, storage, scale, translation, units)
         for s in specs
     ]
-    return LabelsExport(target, plans, storage, None)
+    return ExportPlan(target, tuple(groups), storage, label_source=None)
+
+
+def iter_write_labels(
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    *,
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+) -> Iterator[Progress]:
+    """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
+
+    Parameters
+    ----------
+    labels, path, pyramid, storage, scale, translation, units
+        As for `plan_labels`.
+
+    Yields
+    ------
+    tuple of int
+        Progress in chunks; closing the generator cancels the write.
+    """
+    yield from plan_labels(
+        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
+        units=units,
+    ).iter_run()  # fmt: skip
+
+
+def write_labels(
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    *,
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+) -> list[Path]:
+    """Write label images: into an existing OME-Zarr image, or as a new labels store.
+
+    Parameters
+    ----------
+    labels, path, pyramid, storage, scale, translation, units
+        As for `plan_labels`.
+
+    Returns
+    -------
+    list of Path
+        The label groups written.
+    """
+    return plan_labels(
+        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
+        units=units,
+    ).run()  # fmt: skip
 
 
 def preview_labels(
-    labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path, **options: Any
+    labels: LabelsSpec | Sequence[LabelsSpec],
+    path: str | Path,
+    *,
+    pyramid: PyramidOptions | None = None,
+    storage: StorageOptions | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_labels` would write to ``path``, without writing.
 
     Parameters
     ----------
-    labels : LabelsSpec or sequence of LabelsSpec
-        The label images.
-    path : str or Path
-        An existing OME-Zarr image (the labels go into its ``labels/``), or a new store.
-    **options
-        The keyword options of `write_labels`.
+    labels, path, pyramid, storage, scale, translation, units
+        As for `plan_labels`.
 
     Returns
     -------
@@ -310,40 +399,10 @@ def preview_labels(
         Attributes per group path inside the store: ``labels`` and ``labels/<name>`` for an
         image, the label groups of a new store otherwise.
     """
-    export = plan_labels_export(labels, path, **options)
-    scan_data(export.plans)
-    return export.attributes()
-
-
-def write_labels(
-    labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
-    **options: Any,
-) -> list[Path]:
-    """Write label images: into an existing OME-Zarr image, or as a new labels store.
-
-    When ``path`` is an OME-Zarr image, the labels are added under its ``labels/`` (replacing
-    same-named ones) and the image itself is not touched; labels whose size does not match the
-    image raise `ExportError`. Otherwise one label image is written as a standalone store, and
-    several as one folder of label images.
-
-    Parameters
-    ----------
-    labels : LabelsSpec or sequence of LabelsSpec
-        The label images.
-    path : str or Path
-        The destination.
-    **options
-        ``pyramid``, ``storage``, and for standalone labels ``scale``, ``translation``, ``units``.
-
-    Returns
-    -------
-    list of Path
-        The label groups written.
-    """
-    for _ in iter_write_labels(labels, path, **options):
-        pass
-    return labels_paths(labels, path)
+    return plan_labels(
+        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
+        units=units,
+    ).preview()  # fmt: skip
 
 
 def labels_paths(labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path) -> list[Path]:
@@ -362,39 +421,7 @@ def labels_paths(labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path) ->
         Under the image's ``labels/`` when ``path`` is an image, else the new store(s).
     """
     target = target_path(path)
-    specs = [labels] if isinstance(labels, LabelsSpec) else list(labels)
+    specs = _as_specs(labels)
     if existing.is_image_store(target):
         return [target / "labels" / s.name for s in specs]
     return [target] if len(specs) == 1 else [target / s.name for s in specs]
-
-
-def preview_metadata(
-    data: Any = None,
-    *,
-    labels: Sequence[LabelsSpec] = (),
-    **options: Any,
-) -> dict[str, dict]:
-    """Return exactly the attributes `write_image` would write, without writing.
-
-    The data is read when the metadata depends on it: float value ranges, unset windows and
-    the label values that get colours.
-
-    Parameters
-    ----------
-    data : array-like
-        The image, as for `write_image`.
-    labels : sequence of LabelsSpec
-        Its labels.
-    **options
-        The other keyword options of `write_image`.
-
-    Returns
-    -------
-    dict of str to dict
-        Attributes per group path inside the store (``""`` is the image, then ``labels`` and
-        ``labels/<name>``).
-    """
-    storage = options.get("storage") or StorageOptions()
-    plans = plan_image_export(data, labels=labels, **options)
-    scan_data(plans)
-    return attributes_for(plans, storage.ngff_version)

@@ -2,8 +2,9 @@
 
 `run_steps` is the generator a napari ``thread_worker`` runs; it closes the core's write
 generator when cancelled, so the staging folder is removed and the target keeps its old
-content. `PreviewCache` remembers what the preview learned by reading data (value ranges, label
-values) so that changing an option does not rescan a large label layer.
+content. `PreviewCache` remembers what a plan's preview learned by reading data (value ranges,
+label values) so that changing an option, which makes a new plan, does not rescan a large
+label layer.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from typing import Any
 
 from napari.utils.notifications import show_error, show_info
 
+from napari_omezarr_export.core.api import ExportPlan
 from napari_omezarr_export.core.errors import OmeZarrError
-from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
-from napari_omezarr_export.core.write.plan import GroupPlan
-from napari_omezarr_export.core.write.store_writer import attributes_for, scan_data
 
 __all__ = ["ExportRunner", "PreviewCache", "run_steps"]
 
@@ -78,46 +77,28 @@ class PreviewCache:
         self.revision += 1
         self._summaries.clear()
 
-    def attributes(
-        self, plans: Sequence[GroupPlan], sources: Sequence[tuple], storage: StorageOptions
-    ) -> dict[str, dict]:
-        """Return the attributes the write would produce, reading data only on a cache miss.
+    def attributes(self, plan: ExportPlan, sources: Sequence[object]) -> dict[str, dict]:
+        """Return the attributes the plan writes, reading data only on a cache miss.
 
         Parameters
         ----------
-        plans : sequence of GroupPlan
-            The image plan then its label plans, as planned by the core.
-        sources : sequence of tuple
-            One hashable identity per plan (for example the ids of its source layers).
-        storage : StorageOptions
-            The storage options (for the NGFF version).
+        plan : ExportPlan
+            The planned export.
+        sources : sequence
+            One hashable identity per planned group (for example the ids of its layers).
 
         Returns
         -------
         dict of str to dict
-            Attributes per group path, as `preview_metadata` returns them.
+            Attributes per group path, as ``plan.preview()`` returns them.
         """
-        self.summarize(plans, sources)
-        return attributes_for(plans, storage.ngff_version)
-
-    def summarize(self, plans: Sequence[GroupPlan], sources: Sequence[object]) -> None:
-        """Fill each plan's data summary, reading its data only on a cache miss.
-
-        Parameters
-        ----------
-        plans : sequence of GroupPlan
-            Planned groups.
-        sources : sequence
-            One hashable identity per plan (for example the ids of its source layers).
-        """
-        for plan, source in zip(plans, sources, strict=True):
-            key = (plan.kind, plan.path, plan.dtype.str, source, self.revision)
-            cached = self._summaries.get(key)
-            if cached is None:
-                scan_data([plan])
-                self._summaries[key] = plan.summary
-            else:
-                plan.summary = cached
+        keys = [
+            (group.kind, group.path, group.dtype.str, source, self.revision)
+            for group, source in zip(plan.groups, sources, strict=True)
+        ]
+        summaries = plan.summarize([self._summaries.get(key) for key in keys])
+        self._summaries.update(zip(keys, summaries, strict=True))
+        return plan.preview(summaries)
 
 
 class ExportRunner:

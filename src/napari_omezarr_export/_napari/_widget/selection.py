@@ -14,8 +14,8 @@ from typing import Any
 from napari.layers import Image, Labels
 
 from napari_omezarr_export._napari._convert import layers_to_export
+from napari_omezarr_export.core.api import check_label_names, plan_image
 from napari_omezarr_export.core.errors import OmeZarrError
-from napari_omezarr_export.core.write.plan_export import check_label_names, plan_image_export
 
 __all__ = ["default_selection", "export_problem"]
 
@@ -42,7 +42,7 @@ def export_problem(layers: Sequence[Any]) -> str:
         if image is None:
             check_label_names(labels)
         else:
-            plan_image_export(image.data, **image.as_kwargs())
+            plan_image(image.data, None, **image.as_kwargs())
     except (OmeZarrError, ValueError) as exc:
         return str(exc)
     return ""

@@ -12,6 +12,12 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox
 
+from napari_omezarr_export.core.api import (
+    check_chunks,
+    chunks_for_memory_target,
+    format_shape,
+    parse_shape,
+)
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import (
     CODECS,
@@ -19,12 +25,6 @@ from napari_omezarr_export.core.options import (
     LABEL_METHODS,
     PyramidOptions,
     StorageOptions,
-)
-from napari_omezarr_export.core.write.chunk_shapes import (
-    check_chunks,
-    chunks_for_memory_target,
-    format_shape,
-    parse_shape,
 )
 
 __all__ = ["PyramidPanel", "StoragePanel", "wrap_text"]

@@ -3,8 +3,9 @@
 It lists the viewer's Image and Labels layers (starting from a selection that can be written,
 see `default_selection`), shows one editable row per channel, the pyramid and storage options,
 a live preview of the metadata (or, in its place, why the selection cannot be written), and
-writes in a napari ``thread_worker`` with a progress bar and Cancel. Building options and
-writing belong to ``core``.
+writes in a napari ``thread_worker`` with a progress bar and Cancel. Each refresh makes one
+`ExportPlan`, which gives the level shapes and the preview, and which Export runs when nothing
+changed since. Building options and writing belong to ``core``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,12 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 
-from napari_omezarr_export._napari._convert import channel_axis, labels_spec, layers_to_export
+from napari_omezarr_export._napari._convert import (
+    ImageExport,
+    channel_axis,
+    labels_spec,
+    layers_to_export,
+)
 from napari_omezarr_export._napari._widget.channels import ChannelsPanel
 from napari_omezarr_export._napari._widget.export import ExportRunner, PreviewCache
 from napari_omezarr_export._napari._widget.layouts import LayoutPanel
@@ -41,12 +48,16 @@ from napari_omezarr_export._napari._widget.storage import (
     StoragePanel,
     wrap_text,
 )
-from napari_omezarr_export.core.api import plan_labels_export, target_path
+from napari_omezarr_export.core.api import (
+    ExportPlan,
+    is_zarr_store,
+    plan_image,
+    plan_labels,
+    resolve_image,
+    target_path,
+    window_from_sample,
+)
 from napari_omezarr_export.core.errors import OmeZarrError
-from napari_omezarr_export.core.options import StorageOptions
-from napari_omezarr_export.core.write.chunk_shapes import window_from_sample
-from napari_omezarr_export.core.write.plan_export import plan_image_export
-from napari_omezarr_export.core.write.staging import is_zarr_store
 
 __all__ = ["ExportWidget"]
 
@@ -152,6 +163,8 @@ class ExportWidget(ExportRunner, Container):
         self._wrap_in_scroll_area()
         self._worker: Any = None
         self._preview_attrs: dict[str, dict] = {}
+        self._plan: ExportPlan | None = None  # the last refresh's plan, when it has one
+        self._problem = ""  # why the last refresh could not plan, when it could not
         self._cache = PreviewCache()
         self._selected: list[Any] = []
         self._auto_name = ""
@@ -288,15 +301,17 @@ class ExportWidget(ExportRunner, Container):
 
     # -- options and preview --------------------------------------------------------------
 
-    def _build(self) -> tuple[Any, list, dict]:
-        """Return (image export or None, labels, options) from the selection and controls."""
+    def _convert(self) -> tuple[ImageExport | None, list]:
+        """Return the image export (or None) and labels from the selection and channel rows."""
         if not self._selected:
             raise OmeZarrError("Select at least one Image or Labels layer to export.")
         image, labels = layers_to_export([layer.as_layer_data_tuple() for layer in self._selected])
         if image is not None:
-            image.channels = self._channels.styles()
-        options = {"pyramid": self._pyramid.options(), "storage": self._storage.options()}
-        return image, labels, options
+            image = replace(image, channels=self._channels.styles())
+        return image, labels
+
+    def _options(self) -> dict:
+        return {"pyramid": self._pyramid.options(), "storage": self._storage.options()}
 
     def _schedule(self) -> None:
         self._timer.start()
@@ -307,34 +322,40 @@ class ExportWidget(ExportRunner, Container):
         return self._timer.isActive()
 
     def refresh(self) -> None:
-        """Re-plan the export: chunk geometry, level shapes, preview and status message.
+        """Re-plan the export once: chunk geometry, level shapes, preview and status message.
 
         When the selection or the options cannot be written, the preview area and the level
         shapes say why (``Cannot export: <reason>``).
         """
         self._timer.stop()
+        self._plan, self._problem = None, ""
         try:
-            self._update_geometry()
-            image, _, options = self._build()
+            image, _ = self._convert()
+            self._update_geometry(image)
+            options = self._options()
             if image is None:
                 self._show_labels_preview(options)
                 return
-            plans = plan_image_export(image.data, **image.as_kwargs(), **options)
-            self._pyramid.show_shapes(plans[0].level_shapes)
+            dest = self._destination()
+            plan = plan_image(image.data, dest, **image.as_kwargs(), **options)
+            self._pyramid.show_shapes(plan.groups[0].level_shapes)
             layout = self._destination_layout
             if layout.kind != "image":
-                dest = self._destination() or Path("export")
-                self._show_preview(layout.preview(image, self._labels_layers(), dest), LAYOUT_NOTE)
+                placeholder = dest or Path("export")
+                self._show_preview(
+                    layout.preview(image, self._labels_layers(), placeholder), LAYOUT_NOTE
+                )
                 return
             sources = [self._image_ids(), *(id(layer) for layer in self._labels_layers())]
-            attrs = self._cache.attributes(plans, sources, options["storage"])
-            self._show_preview(attrs, "")
+            self._show_preview(self._cache.attributes(plan, sources), "")
+            self._plan = plan
         except (OmeZarrError, ValueError) as exc:
             self._show_problem(str(exc))
 
     def _show_problem(self, reason: str) -> None:
         """Say why nothing can be written where the preview and the level shapes would be."""
         self._pyramid.show_shapes(None, reason=_first_sentence(reason))
+        self._problem = reason
         self._preview_attrs = {}
         self._preview.value = PROBLEM_PREFIX + reason
         self._status.value = ""  # the preview says it; the status line is for the export
@@ -349,11 +370,11 @@ class ExportWidget(ExportRunner, Container):
             return
         layers = self._labels_layers()
         specs = [labels_spec(*layer.as_layer_data_tuple()[:2]) for layer in layers]
-        export = plan_labels_export(specs, dest, **options)
-        if len(export.plans) == 1:
-            self._pyramid.show_shapes(export.plans[0].level_shapes)
-        self._cache.summarize(export.plans, [id(layer) for layer in layers])
-        self._show_preview(export.attributes(), "")
+        plan = plan_labels(specs, dest, **options)
+        if len(plan.groups) == 1:
+            self._pyramid.show_shapes(plan.groups[0].level_shapes)
+        self._show_preview(self._cache.attributes(plan, [id(layer) for layer in layers]), "")
+        self._plan = plan
 
     def _show_preview(self, attrs: dict[str, dict], message: str) -> None:
         self._preview_attrs = attrs
@@ -366,16 +387,13 @@ class ExportWidget(ExportRunner, Container):
     def _labels_layers(self) -> list[Any]:
         return [layer for layer in self._selected if isinstance(layer, Labels)]
 
-    def _update_geometry(self) -> None:
-        """Give the storage panel the image's NGFF shape, so chunks fit it."""
-        images = [layer for layer in self._selected if isinstance(layer, Image)]
-        if not images:
+    def _update_geometry(self, image: ImageExport | None) -> None:
+        """Give the storage panel the image's NGFF shape, so chunks fit it (nothing is planned)."""
+        if image is None:
             self._storage.set_geometry(None)
             return
-        image, _ = layers_to_export([layer.as_layer_data_tuple() for layer in images])
-        kwargs = {**image.as_kwargs(), "channels": None, "labels": ()}
-        plan = plan_image_export(image.data, **kwargs, storage=StorageOptions())[0]
-        self._storage.set_geometry(plan.level_shapes[0], plan.dtype, plan.axis_names)
+        ngff = resolve_image(image.data, axes=image.axes, units=image.units)
+        self._storage.set_geometry(ngff.shape, ngff.dtype, ngff.axis_names)
 
     def windows_from_data(self) -> None:
         """Set every channel's window from percentiles of its layer's lowest level."""
@@ -391,28 +409,51 @@ class ExportWidget(ExportRunner, Container):
     # -- export ---------------------------------------------------------------------------
 
     def export(self) -> None:
-        """Check the options, confirm replacing an existing store, and start writing."""
+        """Check the options, confirm replacing an existing store, and start writing.
+
+        The plain image layout runs the plan of the last refresh when nothing changed since
+        (same options, same destination); otherwise it refreshes first, which plans once.
+        """
         if self._worker is not None:
             return
         try:
             target = self._destination()
             if target is None:
                 raise OmeZarrError("Choose where to save the store (Save as).")
-            image, _, options = self._build()
-            replaced = self._destination_layout.target(target)
-            if is_zarr_store(replaced) and not self._confirm_replace(replaced):
-                return
-            if image is not None and self._destination_layout.kind == "image":
-                plan_image_export(image.data, **image.as_kwargs(), **options)  # fail early
-            steps, written = self._destination_layout.steps(
-                image, self._labels_layers(), options, target
-            )
+            if self._destination_layout.kind == "image":
+                plan = self._current_plan(target)
+                if is_zarr_store(plan.target) and not self._confirm_replace(plan.target):
+                    return
+                steps, written = plan.iter_run(), plan.paths
+            else:
+                steps, written = self._layout_steps(target)
+                if steps is None:
+                    return
         except (OmeZarrError, ValueError) as exc:
             self._status.value = str(exc)
             show_error(str(exc))
             return
         self._remember(target)
         self._start(steps, written)
+
+    def _current_plan(self, target: Path) -> ExportPlan:
+        """The last refresh's plan when it still holds for ``target``, else a fresh one."""
+        plan = self._plan
+        if self.refresh_pending or plan is None or plan.target != target_path(target):
+            self.refresh()
+            plan = self._plan
+        if plan is None:
+            raise OmeZarrError(self._problem or LABELS_NOTE)
+        return plan
+
+    def _layout_steps(self, target: Path) -> tuple[Any, list[Path]]:
+        """The PerCell or Brieflow write and its paths; (None, []) when the user declines."""
+        image, _ = self._convert()
+        options = self._options()
+        replaced = self._destination_layout.target(target)
+        if is_zarr_store(replaced) and not self._confirm_replace(replaced):
+            return None, []
+        return self._destination_layout.steps(image, self._labels_layers(), options, target)
 
     def _confirm_replace(self, path: Path) -> bool:
         """Ask before replacing (or adding labels to) the store at ``path``."""

@@ -3,7 +3,8 @@
 A plan holds, per zarr group, the source array in NGFF order, its axes, level shapes, chunks,
 dtype and transforms. The metadata that depends on the data (float value ranges, missing
 windows, the label values that get colours) is gathered by a `DataSummary` while the data is
-read, so a preview and a write produce the same JSON from the same code.
+read, so a preview and a write produce the same JSON from the same code. Plans are frozen:
+the summaries live beside them (see `new_summary`), never inside.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from napari_omezarr_export.core.options import (
 )
 from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_shapes
 
-__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks"]
+__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks", "new_summary"]
 
 # Label colours are listed for at most this many label values: beyond it the list would
 # dwarf the metadata (and readers' parsing) while readers fall back to their own colormap.
@@ -87,12 +88,16 @@ class DataSummary:
         return self.low.get(channel, fallback[0]), self.high.get(channel, fallback[1])
 
 
-@dataclass
+@dataclass(frozen=True)
 class GroupPlan:
-    """One zarr group of the export: an image or a label image with all its levels."""
+    """One zarr group of the export: an image or a label image with all its levels.
+
+    ``kind`` is ``"image"`` or ``"labels"``; ``channels`` are the image's styles and
+    ``labels_spec`` the labels' own spec (colours, properties, display).
+    """
 
     path: str
-    kind: str  # "image" or "labels"
+    kind: str
     data: Any
     axes: list[Axis]
     level_shapes: list[tuple[int, ...]]
@@ -106,12 +111,35 @@ class GroupPlan:
     name: str
     channels: list[ChannelStyle] = field(default_factory=list)
     labels_spec: LabelsSpec | None = None
-    summary: DataSummary = field(default_factory=DataSummary)
 
     @property
     def axis_names(self) -> str:
         """The axes as a string such as ``"cyx"``."""
         return "".join(a.name for a in self.axes)
+
+
+def new_summary(plan: GroupPlan) -> DataSummary:
+    """Return an empty summary that tracks what ``plan``'s metadata needs from its data.
+
+    Parameters
+    ----------
+    plan : GroupPlan
+        The group.
+
+    Returns
+    -------
+    DataSummary
+        Value ranges are tracked for float images and channels without a window; label
+        values for labels that list colours.
+    """
+    names = plan.axis_names
+    summary = DataSummary(channel_axis=names.index("c") if "c" in names else None)
+    if plan.kind == "image":
+        unset = any(c.start is None or c.end is None for c in plan.channels)
+        summary.track_range = plan.dtype.kind == "f" or unset
+    else:
+        summary.track_values = bool(plan.labels_spec and plan.labels_spec.colors is not None)
+    return summary
 
 
 def default_chunks(shape: Sequence[int]) -> tuple[int, ...]:
@@ -182,6 +210,8 @@ def plan_group(
     pyramid: PyramidOptions,
     storage: StorageOptions,
     n_levels: int | None = None,
+    channels: Sequence[ChannelStyle] = (),
+    labels_spec: LabelsSpec | None = None,
 ) -> GroupPlan:
     """Plan one group: level shapes, chunks, shards, method and dtype.
 
@@ -203,6 +233,10 @@ def plan_group(
         The options.
     n_levels : int, optional
         Force this many levels (labels follow their image).
+    channels : sequence of ChannelStyle
+        An image's channel styles.
+    labels_spec : LabelsSpec, optional
+        Labels' own spec (colours, properties, display).
 
     Returns
     -------
@@ -242,4 +276,6 @@ def plan_group(
         scale=tuple(float(s) for s in scale),
         translation=tuple(float(t) for t in translation),
         name=name,
+        channels=list(channels),
+        labels_spec=labels_spec,
     )

@@ -7,7 +7,7 @@ chunks, axes and transforms are all checked, so a bad option fails before any by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,12 @@ from napari_omezarr_export.core.options import (
 from napari_omezarr_export.core.write.plan import GroupPlan, plan_group
 
 __all__ = [
+    "ResolvedImage",
     "check_label_names",
     "plan_image_export",
     "plan_labels_like",
     "plan_standalone_labels",
+    "resolve_image",
 ]
 
 DEFAULT_COLORS = ("FFFFFF",)
@@ -116,6 +118,67 @@ def transpose_lazily(data: Any, order: Sequence[int]) -> Any:
     return da.asarray(data).transpose(order)
 
 
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image's data, axes and transforms in NGFF order (t, c, z, y, x), not yet planned.
+
+    Parameters
+    ----------
+    data : array-like
+        The data, lazily transposed to NGFF order.
+    axes : list of Axis
+        Its axes, with units.
+    scale, translation : list of float
+        Level-0 transforms per axis.
+    """
+
+    data: Any
+    axes: list[Axis]
+    scale: list[float]
+    translation: list[float]
+
+    @property
+    def axis_names(self) -> str:
+        """The axes as a string such as ``"cyx"``."""
+        return "".join(a.name for a in self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Level-0 shape in NGFF order."""
+        return tuple(int(n) for n in self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype written (booleans are written as uint8)."""
+        dtype = np.dtype(self.data.dtype)
+        return np.dtype(np.uint8) if dtype.kind == "b" else dtype
+
+
+def resolve_image(
+    data: Any,
+    *,
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+    translation: Sequence[float] | None = None,
+    units: Sequence[object] | None = None,
+    channels: Sequence[ChannelStyle | str] | None = None,
+) -> ResolvedImage:
+    """Put an image in NGFF axis order; nothing is read (see `write_image` for the options).
+
+    Returns
+    -------
+    ResolvedImage
+        Data, axes and transforms in NGFF order.
+    """
+    ndim = len(data.shape)
+    has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
+    ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
+    ordered_scale, ordered_translation = _in_ngff_order(scale, translation, ndim, order)
+    return ResolvedImage(
+        transpose_lazily(data, order), ngff_axes, ordered_scale, ordered_translation
+    )
+
+
 def _plan_image(
     data: Any,
     *,
@@ -128,32 +191,29 @@ def _plan_image(
     pyramid: PyramidOptions,
     storage: StorageOptions,
 ) -> GroupPlan:
-    ndim = len(data.shape)
-    has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
-    ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
-    data = transpose_lazily(data, order)
-    scale, translation = _in_ngff_order(scale, translation, ndim, order)
-    names = "".join(a.name for a in ngff_axes)
-    n_channels = data.shape[names.index("c")] if "c" in names else 1
+    image = resolve_image(
+        data, axes=axes, scale=scale, translation=translation, units=units, channels=channels
+    )
+    names = image.axis_names
+    n_channels = image.data.shape[names.index("c")] if "c" in names else 1
     styles = channel_styles(channels, n_channels)
     if len(styles) != n_channels:
         raise InvalidOptionError(
             f"{len(styles)} channel styles were given for {n_channels} channels (axes "
-            f"{names!r}, shape {tuple(data.shape)}); give one style per channel."
+            f"{names!r}, shape {tuple(image.data.shape)}); give one style per channel."
         )
-    plan = plan_group(
+    return plan_group(
         path="",
         kind="image",
-        data=data,
-        axes=ngff_axes,
-        scale=scale,
-        translation=translation,
+        data=image.data,
+        axes=image.axes,
+        scale=image.scale,
+        translation=image.translation,
         name=name,
         pyramid=pyramid,
         storage=storage,
+        channels=styles,
     )
-    plan.channels = styles
-    return plan
 
 
 def plan_labels_like(
@@ -198,11 +258,11 @@ def plan_labels_like(
             f"{image.name!r} has {expected} on axes {names!r}. Labels saved with an image must "
             "match its size; save them on their own instead, or resize them."
         )
-    plan = plan_group(
+    return plan_group(
         path=f"labels/{spec.name}" if path is None else path,
         kind="labels",
         data=spec.data,
-        axes=[Axis(n, image.axes[by_name[n]].unit) for n in names],
+        axes=[Axis(n, unit=image.axes[by_name[n]].unit) for n in names],
         scale=[image.scale[by_name[n]] for n in names],
         translation=[image.translation[by_name[n]] for n in names],
         name=spec.name,
@@ -213,9 +273,8 @@ def plan_labels_like(
             shards=tuple(image.shards[by_name[n]] for n in names) if image.shards else None,
         ),
         n_levels=len(image.level_shapes),
+        labels_spec=spec,
     )
-    plan.labels_spec = spec
-    return plan
 
 
 def check_label_names(labels: Sequence[LabelsSpec]) -> None:
@@ -278,7 +337,7 @@ def plan_standalone_labels(
     units = spec.units if spec.units is not None else units
     ngff_axes, order = resolve_axes(ndim, spec.axes, units)
     ordered_scale, ordered_translation = _in_ngff_order(scale, translation, ndim, order)
-    plan = plan_group(
+    return plan_group(
         path="" if len(specs) == 1 else spec.name,
         kind="labels",
         data=transpose_lazily(spec.data, order),
@@ -288,6 +347,5 @@ def plan_standalone_labels(
         name=spec.name,
         pyramid=pyramid,
         storage=storage,
+        labels_spec=spec,
     )
-    plan.labels_spec = spec
-    return plan

@@ -35,10 +35,18 @@ from napari_omezarr_export.core.write.band_writer import (
     iter_write_levels,
 )
 from napari_omezarr_export.core.write.codecs import compressors_for
-from napari_omezarr_export.core.write.plan import GroupPlan
+from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan, new_summary
 from napari_omezarr_export.core.write.staging import atomic_write_json, staged_directory
 
-__all__ = ["attributes_for", "iter_add_labels", "iter_fill_stage", "iter_write_store", "scan_data"]
+__all__ = [
+    "attributes_for",
+    "group_attributes_for",
+    "iter_add_labels",
+    "iter_fill_stage",
+    "iter_write_store",
+    "scan_data",
+    "scan_group",
+]
 
 NEUTRAL_RGBA = (128, 128, 128, 255)
 log = logging.getLogger(__name__)
@@ -60,20 +68,11 @@ def _source(plan: GroupPlan) -> Any:
     return _Converted(plan.data, plan.dtype)
 
 
-def _prepare_summary(plan: GroupPlan) -> None:
-    summary = plan.summary
-    names = plan.axis_names
-    summary.channel_axis = names.index("c") if "c" in names else None
-    if plan.kind == "image":
-        unset = any(c.start is None or c.end is None for c in plan.channels)
-        summary.track_range = plan.dtype.kind == "f" or unset
-    else:
-        summary.track_values = bool(plan.labels_spec and plan.labels_spec.colors is not None)
-
-
-def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | None:
+def _label_colors(
+    plan: GroupPlan, summary: DataSummary, extra: set[int]
+) -> dict[int, list[int]] | None:
     """Colours for the label values present in the data, plus ``extra`` ones."""
-    spec, summary = plan.labels_spec, plan.summary
+    spec = plan.labels_spec
     if spec is None or spec.colors is None or summary.too_many_values:
         return None
     found = sorted(summary.values | extra)
@@ -92,12 +91,12 @@ def _label_colors(plan: GroupPlan, extra: set[int]) -> dict[int, list[int]] | No
     return {int(v): list(spec.colors[v]) for v in values if int(v) in spec.colors}
 
 
-def _label_tables(plan: GroupPlan) -> tuple[dict | None, list[dict] | None]:
+def _label_tables(plan: GroupPlan, summary: DataSummary) -> tuple[dict | None, list[dict] | None]:
     """Colours and properties listing the same label values, as validators require."""
     spec = plan.labels_spec
     properties = [dict(row) for row in (spec.properties or [])] if spec else []
     described = {int(row["label-value"]) for row in properties}
-    colors = _label_colors(plan, described)
+    colors = _label_colors(plan, summary, described)
     if colors:
         properties += [{"label-value": v} for v in sorted(set(colors) - described)]
         properties.sort(key=lambda row: row["label-value"])
@@ -111,13 +110,15 @@ def _label_tables(plan: GroupPlan) -> tuple[dict | None, list[dict] | None]:
     return colors, properties or None
 
 
-def _group_ome(plan: GroupPlan, version: str, source_image: str | None) -> dict:
+def _group_ome(
+    plan: GroupPlan, summary: DataSummary, version: str, source_image: str | None
+) -> dict:
     transforms = level_transforms(
         plan.scale, plan.translation, plan.factors, len(plan.level_shapes)
     )
     ome: dict[str, Any] = {}
     if plan.kind == "labels":
-        colors, properties = _label_tables(plan)
+        colors, properties = _label_tables(plan, summary)
         ome["image-label"] = image_label(
             version, colors=colors, properties=properties, source_image=source_image
         )
@@ -125,8 +126,8 @@ def _group_ome(plan: GroupPlan, version: str, source_image: str | None) -> dict:
         plan.axes, transforms, name=plan.name, version=version, method=plan.method
     )
     if plan.kind == "image":
-        ranges = [plan.summary.value_range(i, plan.dtype) for i in range(len(plan.channels))]
-        data_ranges = [plan.summary.data_range(i, plan.dtype) for i in range(len(plan.channels))]
+        ranges = [summary.value_range(i, plan.dtype) for i in range(len(plan.channels))]
+        data_ranges = [summary.data_range(i, plan.dtype) for i in range(len(plan.channels))]
         styles = [
             _fill_window(style, data_range)
             for style, data_range in zip(plan.channels, data_ranges, strict=True)
@@ -144,36 +145,69 @@ def _fill_window(style: ChannelStyle, data_range: tuple[float, float]) -> Channe
     return replace(style, start=start, end=end)
 
 
+def group_attributes_for(
+    plan: GroupPlan, summary: DataSummary, version: str, label_source: str | None = "../../"
+) -> dict[str, Any]:
+    """Return one group's attributes, wherever the group is written.
+
+    Parameters
+    ----------
+    plan : GroupPlan
+        The planned group.
+    summary : DataSummary
+        What its data held (from `scan_data`, or gathered while writing).
+    version : {"0.4", "0.5"}
+        NGFF version.
+    label_source : str or None
+        ``image-label.source.image`` of a label image, as for `attributes_for`.
+
+    Returns
+    -------
+    dict
+        The group's attributes.
+    """
+    attrs = group_attributes(_group_ome(plan, summary, version, label_source), version)
+    if plan.labels_spec is not None:
+        spec = plan.labels_spec
+        attrs.update(display_attributes(spec.visible, spec.opacity))
+    return attrs
+
+
 def attributes_for(
-    plans: Sequence[GroupPlan], version: str, *, label_source: str | None = "../../"
+    plans: Sequence[GroupPlan],
+    version: str,
+    *,
+    label_source: str | None = "../../",
+    summaries: Sequence[DataSummary] | None = None,
 ) -> dict[str, dict]:
     """Return every group's attributes, keyed by path inside the store (``""`` is the root).
 
     Parameters
     ----------
     plans : sequence of GroupPlan
-        The planned groups, with their summaries filled in.
+        The planned groups.
     version : {"0.4", "0.5"}
         NGFF version.
     label_source : str or None
         ``image-label.source.image``: the image relative to each label image (``"../../"``
         under an image's ``labels/``), or None for labels without an image.
+    summaries : sequence of DataSummary, optional
+        One per plan: what its data held (gathered while writing, or by `scan_data`); by
+        default the data is read now.
 
     Returns
     -------
     dict of str to dict
         Attributes per group path.
     """
-    attrs: dict[str, dict] = {}
+    summaries = scan_data(plans) if summaries is None else summaries
+    attrs = {
+        plan.path: group_attributes_for(plan, summary, version, label_source)
+        for plan, summary in zip(plans, summaries, strict=True)
+    }
     label_plans = [p for p in plans if p.kind == "labels" and p.path]
-    label_names = [p.path.rsplit("/", 1)[-1] for p in label_plans]
-    source = label_source
-    for plan in plans:
-        attrs[plan.path] = group_attributes(_group_ome(plan, version, source), version)
-        if plan.labels_spec is not None:
-            spec = plan.labels_spec
-            attrs[plan.path].update(display_attributes(spec.visible, spec.opacity))
-    if label_names:
+    if label_plans:
+        label_names = [p.path.rsplit("/", 1)[-1] for p in label_plans]
         last = label_plans[-1].path
         parent = last.rsplit("/", 1)[0] if "/" in last else ""
         attrs[parent] = {
@@ -183,15 +217,41 @@ def attributes_for(
     return attrs
 
 
-def scan_data(plans: Sequence[GroupPlan]) -> None:
-    """Fill each plan's summary by reading its data once, without writing (for previews)."""
-    for plan in plans:
-        _prepare_summary(plan)
-        if not (plan.summary.track_range or plan.summary.track_values):
-            continue
+def scan_group(plan: GroupPlan) -> DataSummary:
+    """Return what ``plan``'s metadata needs from its data, reading it once without writing.
+
+    Parameters
+    ----------
+    plan : GroupPlan
+        The planned group.
+
+    Returns
+    -------
+    DataSummary
+        Its summary (nothing is read when the metadata needs nothing from the data).
+    """
+    summary = new_summary(plan)
+    if summary.track_range or summary.track_values:
         source = _source(plan)
         for _, index in iter_bands(source.shape, plan.chunks, plan.factors):
-            plan.summary.observe(index, np.asarray(source[index]))
+            summary.observe(index, np.asarray(source[index]))
+    return summary
+
+
+def scan_data(plans: Sequence[GroupPlan]) -> list[DataSummary]:
+    """Return each plan's summary by reading its data once, without writing (for previews).
+
+    Parameters
+    ----------
+    plans : sequence of GroupPlan
+        The planned groups.
+
+    Returns
+    -------
+    list of DataSummary
+        One per plan.
+    """
+    return [scan_group(plan) for plan in plans]
 
 
 def _create_levels(group: zarr.Group, plan: GroupPlan, storage: StorageOptions) -> list:
@@ -232,23 +292,38 @@ def total_chunks(plans: Sequence[GroupPlan]) -> int:
     )
 
 
-def _iter_fill(
-    root: zarr.Group, plans: Sequence[GroupPlan], storage: StorageOptions, done: int, total: int
+def _iter_fill_group(
+    group: zarr.Group,
+    plan: GroupPlan,
+    storage: StorageOptions,
+    summary: DataSummary,
+    done: int,
+    total: int,
 ) -> Iterator[Progress]:
+    """Write one plan's levels into ``group``, folding its data into ``summary``."""
+    arrays = _create_levels(group, plan, storage)
+    observe = summary.observe if (summary.track_range or summary.track_values) else None
+    for n in iter_write_levels(_source(plan), arrays, plan.factors, plan.method, observe=observe):
+        done += n
+        yield done, total
+
+
+def _iter_fill(
+    root: zarr.Group,
+    plans: Sequence[GroupPlan],
+    storage: StorageOptions,
+    summaries: list[DataSummary],
+    total: int,
+) -> Iterator[Progress]:
+    """Write every plan at its path under ``root``; ``summaries`` gets one per plan."""
+    done = 0
     for plan in plans:
-        _prepare_summary(plan)
+        summaries.append(new_summary(plan))
         group = root if not plan.path else root.require_group(plan.path)
-        arrays = _create_levels(group, plan, storage)
-        observe = (
-            plan.summary.observe
-            if (plan.summary.track_range or plan.summary.track_values)
-            else None
-        )
-        for n in iter_write_levels(
-            _source(plan), arrays, plan.factors, plan.method, observe=observe
-        ):
-            done += n
-            yield done, total
+        progress = (done, total)
+        for progress in _iter_fill_group(group, plan, storage, summaries[-1], done, total):
+            yield progress
+        done = progress[0]
 
 
 def iter_write_store(
@@ -305,8 +380,11 @@ def iter_fill_stage(
     """
     total = total_chunks(plans)
     root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
-    yield from _iter_fill(root, plans, storage, 0, total)
-    attrs = attributes_for(plans, storage.ngff_version, label_source=label_source)
+    summaries: list[DataSummary] = []
+    yield from _iter_fill(root, plans, storage, summaries, total)
+    attrs = attributes_for(
+        plans, storage.ngff_version, label_source=label_source, summaries=summaries
+    )
     for path, group_attrs in attrs.items():
         (root if not path else root[path]).attrs.update(group_attrs)
 
@@ -345,11 +423,12 @@ def iter_add_labels(
     for plan in plans:
         with staged_directory(image / plan.path) as stage:
             root = zarr.open_group(stage, mode="w", zarr_format=fmt)
-            local = replace(plan, path="")
-            for progress in _iter_fill(root, [local], storage, done, total):
+            summary = new_summary(plan)
+            progress = (done, total)
+            for progress in _iter_fill_group(root, plan, storage, summary, done, total):
                 yield progress
-                done = progress[0]
-            root.attrs.update(attributes_for([local], storage.ngff_version)[""])
+            done = progress[0]
+            root.attrs.update(group_attributes_for(plan, summary, storage.ngff_version))
     _write_labels_list(labels_dir, labels_after(existing, plans), storage)
     yield total, total
 

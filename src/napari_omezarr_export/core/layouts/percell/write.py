@@ -56,7 +56,6 @@ from napari_omezarr_export.core.write.staging import is_zarr_store, staged_direc
 from napari_omezarr_export.core.write.store_writer import (
     attributes_for,
     iter_fill_stage,
-    scan_data,
 )
 
 __all__ = [
@@ -216,7 +215,6 @@ def preview_percell_region(
     previews = {}
     source = region.label_source
     for job in region.jobs:
-        scan_data([job.plan])
         attrs = attributes_for([job.plan], job.storage.ngff_version, label_source=source)
         previews[job.target.relative_to(root).as_posix()] = attrs[""]
     return previews
