@@ -8,10 +8,12 @@ that already catch those keep working.
 from __future__ import annotations
 
 __all__ = [
+    "BrieflowTableError",
     "ExportError",
     "InvalidOptionError",
     "NotOmeZarrError",
     "OmeZarrError",
+    "PercellFormatError",
     "StoreFormatError",
     "TargetExistsError",
     "WriteCancelledError",

@@ -9,6 +9,7 @@ File > Open Sample, by the tests and by the benchmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class SyntheticCells:
     pixel_size: float = PIXEL_SIZE_UM
 
 
-def _ndimage():
+def _ndimage() -> ModuleType:
     # scipy comes with the [napari] extra: only the sample data, the demo and the benchmarks
     # make synthetic cells, and a bare install of the Python API should not carry 140 MB for it.
     try:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from napari_omezarr_export.core.errors import ExportError
+
 __all__ = ["Concatenated"]
 
 
@@ -32,7 +34,10 @@ class Concatenated:
         rest = {tuple(a.shape[1:]) for a in self.arrays}
         if len(rest) != 1:
             shapes = [tuple(a.shape) for a in self.arrays]
-            raise ValueError(f"Arrays of shapes {shapes} cannot be joined along axis 0.")
+            raise ExportError(
+                f"Arrays of shapes {shapes} cannot be joined along axis 0: all but the first "
+                "axis must match. Save layers of different shapes as separate images."
+            )
         self.dtype = np.result_type(*(np.dtype(a.dtype) for a in self.arrays))
         lengths = [int(a.shape[0]) for a in self.arrays]
         self.shape = (sum(lengths), *rest.pop())

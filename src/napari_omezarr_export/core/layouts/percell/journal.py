@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from napari_omezarr_export.core.errors import PercellFormatError, WriteFailedError
 from napari_omezarr_export.core.layouts.percell.database_write import RegionRecord, record_region
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_PREFIX = f"{STAGING_MARK}journal-"
 _VERSION = 1
-_KINDS = ("image", "segmentation", "mask")
+_KINDS = get_args(GroupKind)
 _LIVE_JOURNALS: set[Path] = set()  # this process's replacements in progress
 
 Groups = tuple[Path, list[tuple[str, Path]], list[tuple[str, Path]]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as da
 
@@ -28,7 +28,6 @@ from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, 
 from napari_omezarr_export.core.layouts.percell.model import (
     Link,
     Slot,
-    segmentation_slots,
     stack_slots,
 )
 from napari_omezarr_export.core.layouts.percell.names import IMAGES, is_fov_group, mask_parts
@@ -141,9 +140,11 @@ def _one_level(path: Path | None, shape: tuple[int, ...], dtype: str) -> Any:
     return level.astype("uint8") if level.dtype == bool else level
 
 
+LabelsKind = Literal["segmentation", "mask", "particles"]
+
 # How each kind of stacked labels layer looks: PerCell's conventions (masks magenta, 0.4,
 # hidden; segmentation 0.5), particles as in a single region (ordinary labels, hidden).
-_LOOK = {
+_LOOK: dict[LabelsKind, dict[str, Any]] = {
     "segmentation": {"opacity": 0.5, "visible": True},
     "mask": {"opacity": 0.4, "visible": False},
     "particles": {"opacity": 0.7, "visible": False},
@@ -151,7 +152,7 @@ _LOOK = {
 
 
 def _stacked_labels(
-    name: str, paths: list[Path | None], slot: Slot, base: LayerSpec, kind: str
+    name: str, paths: list[Path | None], slot: Slot, base: LayerSpec, kind: LabelsKind
 ) -> LayerSpec:
     """One labels layer: each region's level 0 of ``paths`` (zeros where None), stacked."""
     plane = tuple(base.data[0].shape[-2:])
@@ -186,7 +187,7 @@ def _run_layers(regions: list[Region], base: LayerSpec) -> list[LayerSpec]:
     layers = [
         _stacked_labels(slot.name, [link.path if link else None for link in slot.links],
                         slot, base, "segmentation")
-        for slot in segmentation_slots([r.segmentations for r in regions])
+        for slot in stack_slots([r.segmentations for r in regions], together="segmentation")
     ]  # fmt: skip
     for slot in stack_slots([r.thresholds for r in regions]):
         masks, particles = zip(*(_mask_paths(link) for link in slot.links), strict=True)

@@ -8,7 +8,6 @@ opacity 0.4), hidden until the user ticks it, with ``metadata["percell_type"] ==
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,6 @@ from napari_omezarr_export.core.read.multiscales import Multiscale, open_multisc
 from napari_omezarr_export.core.read.zarr_nodes import child_path, open_level, read_node_meta
 
 __all__ = ["mask_group_layers", "mask_layer", "particles_layer"]
-
-logger = logging.getLogger(__name__)
 
 
 def _mask_levels(path: Path) -> tuple[list[Any], tuple[str, ...], Multiscale | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 __all__ = [
     "Experiment",
@@ -19,7 +19,6 @@ __all__ = [
     "Region",
     "Slot",
     "name_stem",
-    "segmentation_slots",
     "stack_slots",
 ]
 
@@ -111,7 +110,7 @@ class Experiment:
     """
 
     root: Path
-    layout: str
+    layout: Literal["names", "ids"]
     regions: list[Region]
     channels: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -145,7 +144,7 @@ def _display_name(group: str, names: list[str]) -> str:
     return stems.pop() if len(stems) == 1 else group
 
 
-def stack_slots(per_region: list[list[Link]]) -> list[Slot]:
+def stack_slots(per_region: list[list[Link]], *, together: str | None = None) -> list[Slot]:
     """Put the runs of many regions into layers, one layer per group of runs.
 
     A region with two runs of one group (two thresholds of ``g1`` in one field) gets its
@@ -156,12 +155,18 @@ def stack_slots(per_region: list[list[Link]]) -> list[Slot]:
     ----------
     per_region : list of list of Link
         Each region's runs, in slider order.
+    together : str, optional
+        When no region has more than one run, they all go into one layer of this name,
+        whatever their names. PerCell shows one ``segmentation`` layer so: each field's own
+        ``cyto3_DAPI_<n>``, or a hand-edited ``napari_edit_DAPI_<n>``, in one layer.
 
     Returns
     -------
     list of Slot
-        In the order the groups first appear.
+        In the order the groups first appear; none when no region has a run.
     """
+    if together is not None and any(per_region) and all(len(r) <= 1 for r in per_region):
+        return [Slot(together, [links[0] if links else None for links in per_region])]
     found: dict[tuple[str, int], list[Link | None]] = {}
     for i, links in enumerate(per_region):
         seen: dict[str, int] = {}
@@ -176,27 +181,3 @@ def stack_slots(per_region: list[list[Link]]) -> list[Slot]:
             name = f"{name} ({nth + 1})" if nth else f"{name} ({group})"
         slots.append(Slot(name, links))
     return slots
-
-
-def segmentation_slots(per_region: list[list[Link]]) -> list[Slot]:
-    """The segmentation layers of a whole experiment.
-
-    PerCell shows one ``segmentation`` layer: when no region has more than one segmentation,
-    that is one layer whatever the runs' names (each field's own ``cyto3_DAPI_<n>``, or a
-    hand-edited ``napari_edit_DAPI_<n>``). Otherwise each group of runs gets its layer.
-
-    Parameters
-    ----------
-    per_region : list of list of Link
-        Each region's segmentations, in slider order.
-
-    Returns
-    -------
-    list of Slot
-        No slot when no region has a segmentation.
-    """
-    if not any(per_region):
-        return []
-    if all(len(links) <= 1 for links in per_region):
-        return [Slot("segmentation", [links[0] if links else None for links in per_region])]
-    return stack_slots(per_region)
