@@ -36,7 +36,7 @@ def test_units():
     assert ngff_unit("pixel", "x") is None
     assert ngff_unit("µm", "y") == "micrometer"
     assert ngff_unit("s", "t") == "second"
-    assert Axis("c", "micrometer").to_json() == {"name": "c", "type": "channel"}
+    assert Axis("c", unit="micrometer").to_json() == {"name": "c", "type": "channel"}
 
 
 def test_options_are_checked_with_clear_messages():

@@ -1,4 +1,4 @@
-"""NGFF axes: names, types and units, inferred from an array and the names a user gave.
+"""NGFF axes: names, types and units, inferred from an array and the names a user gave, or read.
 
 NGFF orders axes as time, channel, then space (``t, c, z, y, x``). Arrays whose names are in
 another order are transposed lazily into NGFF order before writing.
@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.errors import InvalidOptionError, StoreFormatError
 
-__all__ = ["Axis", "default_axis_names", "ngff_unit", "resolve_axes"]
+__all__ = ["STORE_FIX", "Axis", "default_axis_names", "ngff_unit", "parse_axes", "resolve_axes"]
+
+STORE_FIX = " The store's metadata does not follow OME-NGFF; fix it or re-export the image."
 
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 NGFF_ORDER = "tczyx"
@@ -93,27 +95,32 @@ NGFF_TIME_UNITS = {
 
 @dataclass(frozen=True)
 class Axis:
-    """One NGFF axis.
+    """One NGFF axis, written or read.
 
     Parameters
     ----------
     name : str
-        One of ``t, c, z, y, x``.
+        ``t, c, z, y, x`` when written; any name when read.
+    type : str or None
+        ``time``, ``channel``, ``space`` or another NGFF type; by default the type of the
+        name (``t, c, z, y, x`` in any case), else None.
     unit : str or None
         An NGFF unit name such as ``"micrometer"`` or ``"second"``.
     """
 
     name: str
+    type: str | None = None
     unit: str | None = None
 
-    @property
-    def type(self) -> str:
-        """The NGFF axis type: ``time``, ``channel`` or ``space``."""
-        return AXIS_TYPES[self.name]
+    def __post_init__(self) -> None:
+        if self.type is None:
+            object.__setattr__(self, "type", AXIS_TYPES.get(self.name.lower()))
 
     def to_json(self) -> dict:
         """Return the axis as an NGFF ``axes`` entry."""
-        entry = {"name": self.name, "type": self.type}
+        entry = {"name": self.name}
+        if self.type:
+            entry["type"] = self.type
         if self.unit and self.type != "channel":
             entry["unit"] = self.unit
         return entry
@@ -208,5 +215,57 @@ def resolve_axes(
         chosen = list(default_axis_names(ndim, has_channels=has_channels))
     order = tuple(sorted(range(ndim), key=lambda i: NGFF_ORDER.index(chosen[i])))
     unit_list = list(units) if units is not None and len(units) == ndim else [None] * ndim
-    axes = [Axis(chosen[i], ngff_unit(unit_list[i], chosen[i])) for i in order]
+    axes = [Axis(chosen[i], unit=ngff_unit(unit_list[i], chosen[i])) for i in order]
     return axes, order
+
+
+def parse_axes(where: object, raw: object, version: str, ndim: int) -> tuple[Axis, ...]:
+    """Parse a multiscale's ``axes`` (any NGFF version) into one `Axis` per dimension.
+
+    Parameters
+    ----------
+    where : object
+        The image path, named in error messages.
+    raw : object
+        The ``axes`` value: None (0.1/0.2, always ``t, c, z, y, x``), a list of names (0.3) or
+        a list of objects with ``name``, ``type`` and ``unit`` (0.4+).
+    version : str
+        The NGFF version.
+    ndim : int
+        The number of dimensions of the image's arrays.
+
+    Returns
+    -------
+    tuple of Axis
+        One per dimension.
+
+    Raises
+    ------
+    StoreFormatError
+        When the axes are not a list, lack names, repeat a name or do not match ``ndim``.
+    """
+    if raw is None or version in ("0.1", "0.2"):
+        if ndim > 5:
+            raise StoreFormatError(f"{where}: {ndim}-D levels need named axes.{STORE_FIX}")
+        return tuple(Axis(n) for n in NGFF_ORDER[-ndim:])
+    if not isinstance(raw, list):
+        raise StoreFormatError(
+            f"{where}: 'axes' must be a list, not {type(raw).__name__}.{STORE_FIX}"
+        )
+    axes = []
+    for item in raw:
+        if isinstance(item, str):
+            axes.append(Axis(item))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            axes.append(Axis(item["name"], item.get("type"), item.get("unit") or None))
+        else:
+            raise StoreFormatError(f"{where}: axis {item!r} has no name.{STORE_FIX}")
+    if len(axes) != ndim:
+        raise StoreFormatError(
+            f"{where}: the multiscale names {len(axes)} axes but its arrays have {ndim} "
+            f"dimensions.{STORE_FIX}"
+        )
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names):
+        raise StoreFormatError(f"{where}: the axis names {names} repeat.{STORE_FIX}")
+    return tuple(axes)

@@ -17,8 +17,9 @@ import numpy as np
 
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.attributes import display_kwargs
+from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
-from napari_omezarr_export.core.read.multiscales import Axis, Multiscale, open_multiscale
+from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.omero import pixel_size_scale
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, read_node_meta
 

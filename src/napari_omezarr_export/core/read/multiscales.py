@@ -9,31 +9,18 @@ the array shapes, which is also what napari uses.
 
 from __future__ import annotations
 
-import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.ngff.axes import STORE_FIX, Axis, parse_axes
+from napari_omezarr_export.core.ngff.transforms import level_transforms
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, open_level
 
-__all__ = ["KNOWN_VERSIONS", "Axis", "Multiscale", "open_multiscale"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["KNOWN_VERSIONS", "Multiscale", "open_multiscale"]
 
 KNOWN_VERSIONS = ("0.1", "0.2", "0.3", "0.4", "0.5")
-_FIX = " The store's metadata does not follow OME-NGFF; fix it or re-export the image."
-_DEFAULT_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One axis: its name, NGFF type and unit (None when not given)."""
-
-    name: str
-    type: str | None = None
-    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,67 +80,6 @@ def _version(meta: NodeMeta, block: dict[str, Any]) -> str:
     return version
 
 
-def _axes(path: Path, raw: object, version: str, ndim: int) -> tuple[Axis, ...]:
-    if raw is None or version in ("0.1", "0.2"):
-        names = "tczyx"[-ndim:] if ndim <= 5 else None
-        if names is None:
-            raise StoreFormatError(f"{path}: {ndim}-D levels need named axes.{_FIX}")
-        return tuple(Axis(n, _DEFAULT_TYPES[n]) for n in names)
-    if not isinstance(raw, list):
-        raise StoreFormatError(f"{path}: 'axes' must be a list, not {type(raw).__name__}.{_FIX}")
-    axes = []
-    for item in raw:
-        if isinstance(item, str):
-            axes.append(Axis(item, _DEFAULT_TYPES.get(item.lower())))
-        elif isinstance(item, dict) and isinstance(item.get("name"), str):
-            unit = item.get("unit")
-            axes.append(Axis(item["name"], item.get("type"), unit if unit else None))
-        else:
-            raise StoreFormatError(f"{path}: axis {item!r} has no name.{_FIX}")
-    if len(axes) != ndim:
-        raise StoreFormatError(
-            f"{path}: the multiscale names {len(axes)} axes but its arrays have {ndim} "
-            f"dimensions.{_FIX}"
-        )
-    names = [a.name for a in axes]
-    if len(set(names)) != len(names):
-        raise StoreFormatError(f"{path}: the axis names {names} repeat.{_FIX}")
-    return tuple(axes)
-
-
-def _transform(path: Path, transforms: object, ndim: int) -> tuple[list[float], list[float]]:
-    """Fold a coordinateTransformations list into (scale, translation)."""
-    scale, shift = [1.0] * ndim, [0.0] * ndim
-    if transforms is None:
-        return scale, shift
-    if not isinstance(transforms, list):
-        raise StoreFormatError(f"{path}: coordinateTransformations must be a list.{_FIX}")
-    for tr in transforms:
-        kind = tr.get("type") if isinstance(tr, dict) else None
-        if kind == "identity":
-            continue
-        if kind not in ("scale", "translation"):
-            raise StoreFormatError(
-                f"{path}: unsupported coordinate transformation {tr!r}; only scale and "
-                "translation are read."
-            )
-        values = tr.get(kind)
-        if not isinstance(values, list) or len(values) != ndim:
-            raise StoreFormatError(
-                f"{path}: the {kind} transform {values!r} must list {ndim} numbers.{_FIX}"
-            )
-        try:
-            values = [float(v) for v in values]
-        except (TypeError, ValueError) as exc:
-            raise StoreFormatError(f"{path}: {kind} {values!r} is not numeric.{_FIX}") from exc
-        if kind == "scale":
-            shift = [s * v for s, v in zip(shift, values, strict=True)]
-            scale = [s * v for s, v in zip(scale, values, strict=True)]
-        else:
-            shift = [s + v for s, v in zip(shift, values, strict=True)]
-    return scale, shift
-
-
 def _check_shapes(path: Path, shapes: list[tuple[int, ...]], paths: list[str]) -> None:
     for i in range(1, len(shapes)):
         prev, cur = shapes[i - 1], shapes[i]
@@ -191,14 +117,16 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
     path = meta.path
     blocks = meta.attrs.get("multiscales")
     if not isinstance(blocks, list) or not blocks or not isinstance(blocks[0], dict):
-        raise StoreFormatError(f"{path}: 'multiscales' must be a non-empty list of objects.{_FIX}")
+        raise StoreFormatError(
+            f"{path}: 'multiscales' must be a non-empty list of objects.{STORE_FIX}"
+        )
     block = blocks[0]
     version = _version(meta, block)
     datasets = block.get("datasets")
     if not isinstance(datasets, list) or not datasets:
-        raise StoreFormatError(f"{path}: the multiscale lists no datasets (levels).{_FIX}")
+        raise StoreFormatError(f"{path}: the multiscale lists no datasets (levels).{STORE_FIX}")
     if not all(isinstance(d, dict) for d in datasets):
-        raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{_FIX}")
+        raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{STORE_FIX}")
     paths = [d.get("path") for d in datasets]
     levels = [
         open_level(child_path(path, p, what="dataset path"), zarr_format=meta.zarr_format)
@@ -207,20 +135,7 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
     shapes = [tuple(int(n) for n in lv.shape) for lv in levels]
     _check_shapes(path, shapes, [str(p) for p in paths])
     ndim = len(shapes[0])
-    axes = _axes(path, block.get("axes"), version, ndim)
-    ds_scale, ds_shift = _transform(path, datasets[0].get("coordinateTransformations"), ndim)
-    ms_scale, ms_shift = _transform(path, block.get("coordinateTransformations"), ndim)
-    scale = tuple(m * s for m, s in zip(ms_scale, ds_scale, strict=True))
-    translate = tuple(m * s + t for m, s, t in zip(ms_scale, ds_shift, ms_shift, strict=True))
-    if not all(math.isfinite(s) and s > 0 for s in scale):
-        raise StoreFormatError(
-            f"{path}: the scale {list(scale)} must hold finite positive numbers; fix the "
-            "coordinateTransformations in the store's metadata."
-        )
-    if not all(math.isfinite(t) for t in translate):
-        raise StoreFormatError(
-            f"{path}: the translation {list(translate)} must hold finite numbers; fix the "
-            "coordinateTransformations in the store's metadata."
-        )
+    axes = parse_axes(path, block.get("axes"), version, ndim)
+    level0 = level_transforms(path, block, ndim)[0]
     name = block.get("name") if isinstance(block.get("name"), str) else None
-    return Multiscale(path, version, name, axes, levels, scale, translate)
+    return Multiscale(path, version, name, axes, levels, level0.scale, level0.translation)

@@ -24,7 +24,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from napari_omezarr_export.core.errors import OmeZarrError, TargetExistsError, WriteFailedError
+from napari_omezarr_export.core.errors import (
+    OmeZarrError,
+    StoreFormatError,
+    TargetExistsError,
+    WriteFailedError,
+)
+from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
 __all__ = [
     "atomic_write_json",
@@ -55,18 +61,12 @@ def _root_kind(path: Path) -> str | None:
     if (path / ".zarray").is_file():
         return "a zarr array, not an OME-Zarr image"
     try:
-        if (path / "zarr.json").is_file():
-            document = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
-            if document.get("node_type") == "array":
-                return "a zarr array, not an OME-Zarr image"
-            attrs = document.get("attributes") or {}
-        else:
-            zattrs = path / ".zattrs"
-            attrs = json.loads(zattrs.read_text(encoding="utf-8")) if zattrs.is_file() else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        meta = read_node_meta(path)
+    except StoreFormatError:
         return None  # broken metadata: a failed earlier write of ours, safe to replace
-    ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else {}
-    ome = ome if isinstance(ome, dict) else {}
+    if meta.node_type == "array":
+        return "a zarr array, not an OME-Zarr image"
+    ome = meta.attrs
     collection = {"plate", "well", "bioformats2raw.layout", "series"} & set(ome)
     if collection:
         return f"an OME-Zarr collection ({', '.join(sorted(collection))}) of several images"

@@ -31,11 +31,12 @@ from napari_omezarr_export.core.layouts.percell.model import (
     stack_slots,
 )
 from napari_omezarr_export.core.layouts.percell.names import IMAGES, is_fov_group, mask_parts
+from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.discovery import Node
 from napari_omezarr_export.core.read.image import image_layers
 from napari_omezarr_export.core.read.labels import label_layer
 from napari_omezarr_export.core.read.layer_spec import MASK_RGBA, TRANSPARENT, LayerSpec, Reference
-from napari_omezarr_export.core.read.multiscales import Axis, Multiscale, open_multiscale
+from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.omero import ChannelStyle, channel_styles, guess_color
 from napari_omezarr_export.core.read.zarr_nodes import child_path, open_level, read_node_meta
 
