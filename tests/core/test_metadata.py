@@ -3,6 +3,7 @@ import pytest
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.ngff.attributes import level_transforms
 from napari_omezarr_export.core.ngff.axes import Axis, default_axis_names, ngff_unit, resolve_axes
+from napari_omezarr_export.core.ngff.colors import css_hex, hex_digits, hex_to_rgb, rgb_to_hex
 from napari_omezarr_export.core.options import ChannelStyle, PyramidOptions, StorageOptions
 
 
@@ -51,3 +52,31 @@ def test_options_are_checked_with_clear_messages():
     with pytest.raises(InvalidOptionError, match="'mean', 'nearest'"):
         PyramidOptions(image_method="bilinear")
     assert ChannelStyle("GFP", "#00ff00").color == "00FF00"
+
+
+@pytest.mark.parametrize(
+    ("value", "digits"),
+    [
+        ("#00ff00", "00FF00"),
+        ("00FF00", "00FF00"),
+        (" 12ab34 ", "12AB34"),
+        ("#12AB34FF", "12AB34"),
+        ("green", None),
+        ("#0f0", None),
+        (0x00FF00, None),
+        (None, None),
+    ],
+)
+def test_one_hex_colour_rule(value, digits):
+    assert hex_digits(value) == digits
+    assert css_hex(value) == (f"#{digits.lower()}" if digits else None)
+    if digits:
+        assert ChannelStyle("a", color=value).color == digits
+        assert rgb_to_hex(hex_to_rgb(value)) == digits
+    else:
+        with pytest.raises(InvalidOptionError, match="6-digit hex colour"):
+            ChannelStyle("a", color=value)
+
+
+def test_rgb_to_hex_drops_alpha():
+    assert rgb_to_hex((1.0, 0.5, 0.0, 1.0)) == "FF8000"

@@ -13,7 +13,7 @@ import pytest
 
 from napari_omezarr_export import LabelsSpec, StorageOptions, read, write_image, write_labels
 from napari_omezarr_export.core.errors import StoreFormatError
-from napari_omezarr_export.core.ngff.transforms import level_transforms
+from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 
 
 def _scale(values):
@@ -32,13 +32,13 @@ def test_level_transforms_apply_the_multiscale_transform_after_each_level():
         ],
         "coordinateTransformations": [_scale([3.0, 2.0]), _shift([10.0, -1.0])],
     }
-    level0, level1 = level_transforms("image", block, 2)
+    level0, level1 = parse_level_transforms("image", block, 2)
     assert level0.scale == (3.0, 1.0) and level0.translation == (10.0, 3.0)
     assert level1.scale == (6.0, 2.0) and level1.translation == (10.0, 3.5)
 
 
 def test_level_transforms_without_any_are_identity():
-    (level,) = level_transforms("image", {"datasets": [{"path": "0"}]}, 3)
+    (level,) = parse_level_transforms("image", {"datasets": [{"path": "0"}]}, 3)
     assert level.scale == (1.0, 1.0, 1.0) and level.translation == (0.0, 0.0, 0.0)
 
 
@@ -56,7 +56,7 @@ def test_level_transforms_without_any_are_identity():
 def test_malformed_multiscale_transforms_say_what_to_fix(outer, message):
     block = {"datasets": [{"path": "0"}], "coordinateTransformations": outer}
     with pytest.raises(StoreFormatError, match=message):
-        level_transforms("image", block, 2)
+        parse_level_transforms("image", block, 2)
 
 
 def _add_multiscale_transform(path, version):

@@ -8,14 +8,13 @@ palette), and the layer's contrast limits as every channel's window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from napari_omezarr_export.core.errors import ExportError
-from napari_omezarr_export.core.options import ChannelStyle
+from napari_omezarr_export.core.options import ChannelStyle, rgb_to_hex
 from napari_omezarr_export.core.write.plan_export import MULTI_CHANNEL_COLORS
 
 __all__ = [
@@ -27,10 +26,6 @@ __all__ = [
 ]
 
 CHANNEL_NAMES_KEY = "channel_names"  # layer.metadata[...]: names along a layer's own c axis
-
-
-def _hex(rgb: Sequence[float]) -> str:
-    return "".join(f"{round(float(c) * 255):02X}" for c in list(rgb)[:3])
 
 
 def _colors(colormap: Any) -> Any:
@@ -55,7 +50,7 @@ def top_color(colormap: Any) -> str:
     colors = _colors(colormap)
     if colors is None or len(colors) == 0:
         return "FFFFFF"
-    return _hex(np.asarray(colors)[-1])
+    return rgb_to_hex(np.asarray(colors)[-1])
 
 
 def single_color(colormap: Any) -> str | None:
@@ -82,7 +77,7 @@ def single_color(colormap: Any) -> str | None:
     if not top.any() or np.allclose(top, top[0]):
         return None  # black or a grey: no hue
     shades = np.clip(rgb @ top / (top @ top), 0.0, 1.0)
-    return _hex(top) if np.allclose(rgb, np.outer(shades, top), atol=1 / 255) else None
+    return rgb_to_hex(top) if np.allclose(rgb, np.outer(shades, top), atol=1 / 255) else None
 
 
 def channel_style(

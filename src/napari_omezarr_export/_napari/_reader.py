@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from napari_omezarr_export.core.errors import BrieflowTableError
+from napari_omezarr_export.core.options import hex_to_rgb
 from napari_omezarr_export.core.reader import NGFF_UNITS, LayerSpec, Node, discover, read_node
 
 if TYPE_CHECKING:  # npe2 costs 0.2 s to import; the getter must stay cheap
@@ -148,8 +149,7 @@ def _image_colormap(color: str | None) -> Any:
 
     if color is None or color in _NAMED:
         return _NAMED.get(color or "#ffffff")
-    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    return Colormap([[0.0, 0.0, 0.0, 1.0], [*rgb, 1.0]], name=f"omero {color}")
+    return Colormap([[0.0, 0.0, 0.0, 1.0], [*hex_to_rgb(color), 1.0]], name=f"omero {color}")
 
 
 def _valid_units(units: Sequence[str]) -> tuple[str, ...]:

@@ -6,7 +6,6 @@ the value and the allowed choices, long before anything touches the disk.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -14,6 +13,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.ngff.colors import hex_digits, hex_to_rgb, rgb_to_hex
 
 __all__ = [
     "CODECS",
@@ -28,6 +28,9 @@ __all__ = [
     "NgffVersion",
     "PyramidOptions",
     "StorageOptions",
+    "hex_to_rgb",
+    "normalize_hex_color",
+    "rgb_to_hex",
 ]
 
 NgffVersion = Literal["0.4", "0.5"]
@@ -45,8 +48,6 @@ LABEL_METHODS: tuple[str, ...] = get_args(LabelMethod)
 DEFAULT_BLOSC_BLOCKSIZE = 1 << 20
 MIN_BLOSC_BLOCKSIZE = 1 << 10
 MAX_BLOSC_BLOCKSIZE = 1 << 26
-
-_HEX_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 
 
 def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -67,7 +68,7 @@ def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
 
 
 def normalize_hex_color(color: str) -> str:
-    """Return ``color`` as 6 upper-case hex digits without ``#``.
+    """Return ``color`` as 6 upper-case hex digits without ``#`` (the rule of `ngff.colors`).
 
     Parameters
     ----------
@@ -78,14 +79,19 @@ def normalize_hex_color(color: str) -> str:
     -------
     str
         The colour as ``"RRGGBB"``.
+
+    Raises
+    ------
+    InvalidOptionError
+        When ``color`` is not a hex colour.
     """
-    text = str(color).strip().lstrip("#")
-    if not _HEX_COLOR.match(text):
+    digits = hex_digits(color)
+    if digits is None:
         raise InvalidOptionError(
             f"Channel colour {color!r} is not a 6-digit hex colour; write it as 'RRGGBB', "
             "for example '00FF00' for green."
         )
-    return text.upper()
+    return digits
 
 
 @dataclass(frozen=True)

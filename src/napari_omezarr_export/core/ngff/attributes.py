@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from napari_omezarr_export.core.ngff.axes import Axis
-from napari_omezarr_export.core.options import ChannelStyle
 
 __all__ = [
     "DISPLAY_KEY",
+    "OmeroChannel",
     "display_attributes",
     "display_kwargs",
     "group_attributes",
@@ -130,8 +130,18 @@ def multiscales(
     return [entry]
 
 
+class OmeroChannel(Protocol):
+    """What an ``omero`` channel entry is built from (``options.ChannelStyle`` is one)."""
+
+    label: str
+    color: str
+    start: float | None
+    end: float | None
+    active: bool
+
+
 def omero(
-    channels: Sequence[ChannelStyle],
+    channels: Sequence[OmeroChannel],
     value_ranges: Sequence[tuple[float, float]],
     *,
     name: str,
@@ -142,7 +152,7 @@ def omero(
 
     Parameters
     ----------
-    channels : sequence of ChannelStyle
+    channels : sequence of OmeroChannel
         Name, colour, window and visibility per channel. A missing window start or end takes
         the channel's value range.
     value_ranges : sequence of (float, float)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import STORE_FIX
 
-__all__ = ["LevelTransform", "fold_transforms", "level_transforms"]
+__all__ = ["LevelTransform", "fold_transforms", "parse_level_transforms"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _checked(where: object, level: LevelTransform) -> LevelTransform:
     return level
 
 
-def level_transforms(where: object, multiscale: dict, ndim: int) -> list[LevelTransform]:
+def parse_level_transforms(where: object, multiscale: dict, ndim: int) -> list[LevelTransform]:
     """Return each level's world transform: its own, then the multiscale's.
 
     Parameters

@@ -15,7 +15,7 @@ from typing import Any
 
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import STORE_FIX, Axis, parse_axes
-from napari_omezarr_export.core.ngff.transforms import level_transforms
+from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, open_level
 
 __all__ = ["KNOWN_VERSIONS", "Multiscale", "open_multiscale"]
@@ -136,6 +136,6 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
     _check_shapes(path, shapes, [str(p) for p in paths])
     ndim = len(shapes[0])
     axes = parse_axes(path, block.get("axes"), version, ndim)
-    level0 = level_transforms(path, block, ndim)[0]
+    level0 = parse_level_transforms(path, block, ndim)[0]
     name = block.get("name") if isinstance(block.get("name"), str) else None
     return Multiscale(path, version, name, axes, levels, level0.scale, level0.translation)

@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from napari_omezarr_export.core.ngff.colors import css_hex
+
 __all__ = [
     "ChannelStyle",
     "channel_styles",
     "guess_color",
     "limits_from_plane",
-    "norm_hex",
     "pixel_size_scale",
     "sample_plane",
 ]
 
 logger = logging.getLogger(__name__)
 
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 _GUESSES = (
     (re.compile(r"dapi|hoechst|\bblue\b|405", re.I), "#0000ff"),
     (re.compile(r"gfp|fitc|\bgreen\b|488", re.I), "#00ff00"),
@@ -57,25 +57,6 @@ class ChannelStyle:
     color: str
     window: tuple[float, float] | None
     visible: bool = True
-
-
-def norm_hex(value: object) -> str | None:
-    """Return ``#rrggbb`` for a hex colour string with or without ``#``, else None.
-
-    Parameters
-    ----------
-    value : object
-        A colour as found in metadata or a database.
-
-    Returns
-    -------
-    str or None
-        The normalised lowercase colour.
-    """
-    if not isinstance(value, str):
-        return None
-    match = _HEX.match(value.strip())
-    return f"#{match.group(1).lower()}" if match else None
 
 
 def guess_color(name: str) -> str:
@@ -183,14 +164,14 @@ def channel_styles(
     """
     where = str(source) if source is not None else "image"
     channels = _raw_channels(omero, n_channels, where)
-    colors = [norm_hex(c.get("color")) for c in channels[:n_channels]]
+    colors = [css_hex(c.get("color")) for c in channels[:n_channels]]
     all_white = n_channels > 1 and all(c in (None, "#ffffff") for c in colors)
     styles = []
     for i in range(n_channels):
         channel = channels[i] if i < len(channels) else {}
         label = channel.get("label")
         name = str(label) if isinstance(label, str | int) and str(label) else f"channel {i}"
-        color = norm_hex(channel.get("color"))
+        color = css_hex(channel.get("color"))
         if color is None and channel.get("color") is not None:
             logger.warning(
                 "%s: channel %r has colour %r, which is not a 6-digit hex colour; "

@@ -14,7 +14,7 @@ import zarr
 
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import Axis, parse_axes
-from napari_omezarr_export.core.ngff.transforms import level_transforms
+from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.read.zarr_nodes import child_path, read_node_meta
 from napari_omezarr_export.core.write.plan import GroupPlan
@@ -95,7 +95,7 @@ def read_image_geometry(path: Path) -> ImageGeometry | None:
     version = "0.5" if meta.zarr_format == 3 else "0.4"
     ndim = arrays[0].ndim
     block_version = str(multiscale.get("version", meta.ome_version or version))
-    level0 = level_transforms(path, multiscale, ndim)[0]
+    level0 = parse_level_transforms(path, multiscale, ndim)[0]
     return ImageGeometry(
         path=path,
         version=version,

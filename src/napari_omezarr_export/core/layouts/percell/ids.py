@@ -20,7 +20,7 @@ from napari_omezarr_export.core.layouts.percell.names import (
     segmentation_group,
     threshold_group,
 )
-from napari_omezarr_export.core.read.omero import norm_hex
+from napari_omezarr_export.core.ngff.colors import css_hex
 
 __all__ = ["id_experiment"]
 
@@ -163,5 +163,5 @@ def id_experiment(root: Path, conn: sqlite3.Connection, tables: set[str]) -> Exp
     if "channels" in tables:
         for row in conn.execute("SELECT name, color FROM channels ORDER BY display_order, id"):
             name = row["name"] if row["name"] not in (None, "") else f"channel {len(channels)}"
-            channels.append((str(name), norm_hex(row["color"])))
+            channels.append((str(name), css_hex(row["color"])))
     return Experiment(root, "ids", regions, channels)
