@@ -17,7 +17,7 @@ from napari_omezarr_export import (
     write_percell_region,
 )
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.layouts.percell import preview_percell_region
+from napari_omezarr_export.core.layouts.percell import plan_percell_region, preview_percell_region
 from validation import assert_valid_store
 
 STYLES = [ChannelStyle("DAPI", "0000FF", 0, 900), ChannelStyle("GFP", "00FF00", 0, 700)]
@@ -352,3 +352,16 @@ def test_an_empty_folder_becomes_an_experiment(tmp_path, field, clutter):
     # ... and, now an experiment, it takes more regions.
     write_percell_region(image, root, PercellRegion("c", "r2"), channels=STYLES)
     assert set(_read(root)) >= {"DAPI", "GFP"}
+
+
+def test_a_region_plan_lists_previews_and_writes_the_same_groups(tmp_path, field):
+    image, cells, mask = field
+    where = PercellRegion("c", "r1")
+    options = {"channels": STYLES, "segmentation": LabelsSpec(cells, "segmentation"),
+               "masks": [LabelsSpec(mask, "GFP")]}  # fmt: skip
+    plan = plan_percell_region(image, tmp_path / "exp", where, **options)
+    root = tmp_path / "exp.percell"
+    assert plan.paths == where.group_paths(root, segmentation=True, masks=["GFP"])
+    assert sorted(plan.preview()) == sorted(p.relative_to(root).as_posix() for p in plan.paths)
+    assert plan.preview() == preview_percell_region(image, tmp_path / "exp", where, **options)
+    assert plan.run() == write_percell_region(image, tmp_path / "exp", where, **options)

@@ -6,6 +6,7 @@ adapter use. File names, in both directions, are known only to `names`.
 
 from napari_omezarr_export.core.layouts.brieflow.names import BRIEFLOW_STEPS, brieflow_store_path
 from napari_omezarr_export.core.layouts.brieflow.write import (
+    BrieflowOptions,
     flatten_cycles,
     iter_write_brieflow_image,
     preview_brieflow_image,
@@ -14,6 +15,7 @@ from napari_omezarr_export.core.layouts.brieflow.write import (
 
 __all__ = [
     "BRIEFLOW_STEPS",
+    "BrieflowOptions",
     "brieflow_store_path",
     "flatten_cycles",
     "iter_write_brieflow_image",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import check_choice
@@ -19,13 +20,15 @@ from napari_omezarr_export.core.targets import local_path
 __all__ = [
     "BRIEFLOW_STEPS",
     "DEFAULT_TYPES",
+    "Step",
     "TileName",
     "brieflow_store_path",
     "merge_table_path",
     "parse_tile_name",
 ]
 
-BRIEFLOW_STEPS = ("preprocess", "sbs", "phenotype")
+Step = Literal["preprocess", "sbs", "phenotype"]
+BRIEFLOW_STEPS: tuple[Step, ...] = get_args(Step)
 DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phenotype"}
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 # As written: P-1_W-A1_T-0__phenotype.zarr; by design: A1_0__phenotype.zarr.
@@ -90,7 +93,7 @@ def merge_table_path(store: Path, name: TileName) -> Path:
 
 
 def brieflow_store_path(
-    root: str | Path, *, step: str, well: str, tile: str | int, image_type: str | None = None
+    root: str | Path, *, step: Step, well: str, tile: str | int, image_type: str | None = None
 ) -> Path:
     """Return ``<root>/<step>/omezarr/{well}_{tile}__{type}.zarr``.
 

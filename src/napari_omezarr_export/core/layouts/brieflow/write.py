@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Required, TypedDict, Unpack, get_args
 
 import numpy as np
 
-from napari_omezarr_export.core.api import iter_write_image, preview_metadata
+from napari_omezarr_export.core.api import iter_write_image, preview_metadata, write_image
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.layouts.brieflow.names import brieflow_store_path
+from napari_omezarr_export.core.layouts.brieflow.names import Step, brieflow_store_path
 from napari_omezarr_export.core.options import (
     ChannelStyle,
     LabelsSpec,
@@ -30,6 +30,7 @@ from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan_export import channel_styles
 
 __all__ = [
+    "BrieflowOptions",
     "brieflow_image_arguments",
     "flatten_cycles",
     "iter_write_brieflow_image",
@@ -37,6 +38,7 @@ __all__ = [
     "write_brieflow_image",
 ]
 
+Cycles = Literal["none", "axis", "flatten"]  # SBS cycles: none, the t axis, or flattened
 STORAGE = StorageOptions(ngff_version="0.4")  # Blosc zstd, as the design asks
 PYRAMID = PyramidOptions(image_method="mean", label_method="nearest")
 
@@ -81,12 +83,12 @@ def brieflow_image_arguments(
     data: Any,
     root: str | Path,
     *,
-    step: str,
+    step: Step,
     well: str,
     tile: str | int,
     channels: Sequence[ChannelStyle],
     image_type: str | None = None,
-    cycles: str = "none",
+    cycles: Cycles = "none",
     nuclei: Any = None,
     cells: Any = None,
     scale: Sequence[float] | None = None,
@@ -96,15 +98,15 @@ def brieflow_image_arguments(
 
     Parameters
     ----------
-    data, root, **options
-        As for `write_brieflow_image`.
+    data, root, step, well, tile, channels, image_type, cycles, nuclei, cells, scale, units
+        As for `write_brieflow_image` (its ``**options``).
 
     Returns
     -------
     tuple
         The (possibly cycle-flattened) data, the store path and the keyword options.
     """
-    check_choice("Cycle handling", cycles, ("none", "axis", "flatten"))
+    check_choice("Cycle handling", cycles, get_args(Cycles))
     target = brieflow_store_path(root, step=step, well=well, tile=tile, image_type=image_type)
     axes = "cyx" if len(data.shape) == 3 else None
     if cycles == "flatten":
@@ -122,19 +124,40 @@ def brieflow_image_arguments(
     return data, target, options
 
 
-def iter_write_brieflow_image(data: Any, root: str | Path, **options: Any) -> Iterator[Progress]:
+class BrieflowOptions(TypedDict, total=False):
+    """The keyword options of the Brieflow verbs (see `write_brieflow_image`)."""
+
+    step: Required[Step]
+    well: Required[str]
+    tile: Required[str | int]
+    channels: Required[Sequence[ChannelStyle]]
+    image_type: str | None
+    cycles: Cycles
+    nuclei: Any
+    cells: Any
+    scale: Sequence[float] | None
+    units: Sequence[object] | None
+
+
+def iter_write_brieflow_image(
+    data: Any, root: str | Path, **options: Unpack[BrieflowOptions]
+) -> Iterator[Progress]:
     """Write like `write_brieflow_image`, yielding ``(chunks done, chunks total)``."""
     data, target, write_options = brieflow_image_arguments(data, root, **options)
     yield from iter_write_image(data, target, **write_options)
 
 
-def preview_brieflow_image(data: Any, root: str | Path, **options: Any) -> dict[str, dict]:
+def preview_brieflow_image(
+    data: Any, root: str | Path, **options: Unpack[BrieflowOptions]
+) -> dict[str, dict]:
     """Return exactly the attributes `write_brieflow_image` would write, without writing."""
     data, _, write_options = brieflow_image_arguments(data, root, **options)
     return preview_metadata(data, **write_options)
 
 
-def write_brieflow_image(data: Any, root: str | Path, **options: Any) -> list[Path]:
+def write_brieflow_image(
+    data: Any, root: str | Path, **options: Unpack[BrieflowOptions]
+) -> list[Path]:
     """Write one Brieflow per-image store, with its nuclei and cells labels when given.
 
     Parameters
@@ -143,21 +166,20 @@ def write_brieflow_image(data: Any, root: str | Path, **options: Any) -> list[Pa
         (c, y, x), or for SBS (cycle, c, y, x).
     root : str or Path
         The Brieflow run folder; the store goes to ``<step>/omezarr/``.
-    **options
-        ``step``, ``well``, ``tile`` and ``channels`` (required); ``image_type``; ``cycles``
-        (``"none"``, ``"axis"`` to keep cycles as the t axis, or ``"flatten"`` for
-        ``C<k>-<name>`` channels); ``nuclei`` and ``cells`` label arrays; ``scale``, ``units``.
+    **options : BrieflowOptions
+        Keyword-only, typed: ``step`` (``"preprocess"``, ``"sbs"`` or ``"phenotype"``),
+        ``well`` (e.g. ``"A1"``), ``tile`` (e.g. ``0``) and ``channels`` (one `ChannelStyle`
+        per channel of a cycle) are required; ``image_type`` (by default ``image``,
+        ``sbs_aligned`` or ``phenotype`` by step); ``cycles`` (``"none"``, ``"axis"`` to keep
+        SBS cycles as the t axis, or ``"flatten"`` for ``C<k>-<name>`` channels); ``nuclei``
+        and ``cells`` label arrays (``labels/nuclei``, ``labels/cells``); ``scale`` and
+        ``units`` per axis.
 
     Returns
     -------
     list of Path
         The store written.
     """
-    for _ in iter_write_brieflow_image(data, root, **options):
-        pass
-    return [
-        brieflow_store_path(
-            root, step=options["step"], well=options["well"], tile=options["tile"],
-            image_type=options.get("image_type"),
-        )
-    ]  # fmt: skip
+    data, target, write_options = brieflow_image_arguments(data, root, **options)
+    write_image(data, target, **write_options)
+    return [target]

@@ -10,6 +10,8 @@ from napari_omezarr_export.core.layouts.percell.names import (
     experiment_path,
 )
 from napari_omezarr_export.core.layouts.percell.write import (
+    RegionOptions,
+    RegionPlan,
     free_region,
     iter_write_percell_region,
     plan_percell_region,
@@ -20,6 +22,8 @@ from napari_omezarr_export.core.layouts.percell.write import (
 __all__ = [
     "DEFAULT_CONDITION",
     "PercellRegion",
+    "RegionOptions",
+    "RegionPlan",
     "experiment_path",
     "free_region",
     "iter_write_percell_region",

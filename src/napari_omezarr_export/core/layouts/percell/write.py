@@ -4,40 +4,27 @@
 ``labels.zarr/<same path>`` the int32 segmentation; ``masks.zarr/<same path>/threshold_<name>``
 each uint8 0/255 mask. Chunks and codecs follow the design's table; metadata is NGFF 0.4.
 A folder that is neither absent, empty nor a PerCell experiment is refused before anything is
-written (`target.py`). All of a region's groups are staged in
-full, then the replacement is committed by a journal and carried out, so that a reader sees the
-whole old region or the whole new one at every instant (`percell_journal`); other regions are
-never touched, and ``experiment.db`` is updated after the groups, in one transaction.
+written (`target`). The plan (`region_plan`) writes every group of the region all at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Required, TypedDict, Unpack
 
 import numpy as np
-import zarr
 
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.layouts.percell.database_write import PERCELL_VERSION, RegionRecord
-from napari_omezarr_export.core.layouts.percell.journal import (
-    commit,
-    finish_replacements,
-    pending_regions,
-    replay,
-)
+from napari_omezarr_export.core.layouts.percell.journal import pending_regions
 from napari_omezarr_export.core.layouts.percell.names import (
     DEFAULT_CONDITION,
-    STORES,
-    GroupKind,
     PercellRegion,
     experiment_path,
-    mask_folder_name,
     next_free_region,
 )
+from napari_omezarr_export.core.layouts.percell.region_plan import RegionJob, RegionPlan
 from napari_omezarr_export.core.layouts.percell.target import check_experiment_target
 from napari_omezarr_export.core.options import (
     ChannelStyle,
@@ -52,15 +39,10 @@ from napari_omezarr_export.core.write.plan_export import (
     plan_image_export,
     plan_labels_like,
 )
-from napari_omezarr_export.core.write.staging import is_zarr_store, staged_directory
-from napari_omezarr_export.core.write.store_writer import (
-    attributes_for,
-    iter_fill_stage,
-)
 
 __all__ = [
     "PercellRegion",
-    "RegionJob",
+    "RegionOptions",
     "RegionPlan",
     "free_region",
     "iter_write_percell_region",
@@ -82,19 +64,6 @@ def _storage(ndim: int, codec: tuple[str, int]) -> StorageOptions:
     return StorageOptions(
         ngff_version="0.4", chunks=chunks, codec=codec[0], level=codec[1], blocksize=0
     )
-
-
-def _ensure_groups(root: Path, where: PercellRegion) -> None:
-    """Create the three stores and the condition/timepoint groups a region needs."""
-    root.mkdir(parents=True, exist_ok=True)
-    parts = where.parts
-    for store in STORES:
-        top = zarr.open_group(root / store, mode="a", zarr_format=2)
-        if "percell_version" not in top.attrs:
-            top.attrs["percell_version"] = PERCELL_VERSION
-        for depth in range(1, len(parts)):
-            top.require_group("/".join(parts[:depth]))
-    zarr.open_group(where.masks_path(root), mode="a", zarr_format=2)
 
 
 def _mask_spec(spec: LabelsSpec) -> LabelsSpec:
@@ -137,27 +106,16 @@ def _follow_image(spec: LabelsSpec, image: GroupPlan, storage: StorageOptions) -
     return plan_labels_like(spec, image, pyramid=LABELS_PYRAMID, storage=storage, path="")
 
 
-class RegionJob(NamedTuple):
-    """One group of a region: its plan, target folder and storage, and which group it is."""
+class RegionOptions(TypedDict, total=False):
+    """The keyword options of the region verbs (see `write_percell_region`)."""
 
-    plan: GroupPlan
-    target: Path
-    storage: StorageOptions
-    kind: GroupKind
-    mask: str | None = None
-
-
-@dataclass(frozen=True)
-class RegionPlan:
-    """A region's groups (the image first), and the labels' image path."""
-
-    jobs: list[RegionJob]
-    label_source: str
-
-    @property
-    def image(self) -> GroupPlan:
-        """The region's image plan."""
-        return self.jobs[0].plan
+    channels: Required[Sequence[ChannelStyle]]
+    segmentation: LabelsSpec | None
+    masks: Sequence[LabelsSpec]
+    scale: Sequence[float] | None
+    units: Sequence[object] | None
+    axes: str | None
+    experiment_name: str | None
 
 
 def plan_percell_region(
@@ -171,8 +129,25 @@ def plan_percell_region(
     scale: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
     axes: str | None = None,
+    experiment_name: str | None = None,
 ) -> RegionPlan:
-    """Plan a region's image, segmentation and masks (see `write_percell_region`); no writing."""
+    """Plan a region's image, segmentation and masks; nothing is written.
+
+    Parameters
+    ----------
+    data, experiment, where, channels, segmentation, masks, scale, units, axes, experiment_name
+        As for `write_percell_region`.
+
+    Returns
+    -------
+    RegionPlan
+        The plan, to preview, list the paths of, or run.
+
+    Raises
+    ------
+    TargetExistsError
+        When ``experiment`` is a file or a folder that is not empty and not an experiment.
+    """
     root = experiment_path(experiment)
     check_experiment_target(root)
     check_label_names(masks)
@@ -191,46 +166,25 @@ def plan_percell_region(
         storage = _storage(2, MASK_CODEC)
         plan = _follow_image(_mask_spec(spec), image, storage)
         jobs.append(RegionJob(plan, where.mask_path(spec.name, root), storage, "mask", spec.name))
-    return RegionPlan(jobs, where.image_source)
+    return RegionPlan(root, where, jobs, experiment_name or root.stem)
 
 
 def preview_percell_region(
-    data: Any, experiment: str | Path, where: PercellRegion, **options: Any
+    data: Any, experiment: str | Path, where: PercellRegion, **options: Unpack[RegionOptions]
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_percell_region` would write, without writing.
 
     Parameters
     ----------
     data, experiment, where, **options
-        As for `write_percell_region` (``experiment_name`` is ignored).
+        As for `write_percell_region`.
 
     Returns
     -------
     dict of str to dict
         Attributes per group, keyed by its path inside the experiment folder.
     """
-    options.pop("experiment_name", None)
-    region = plan_percell_region(data, experiment, where, **options)
-    root = experiment_path(experiment)
-    previews = {}
-    source = region.label_source
-    for job in region.jobs:
-        attrs = attributes_for([job.plan], job.storage.ngff_version, label_source=source)
-        previews[job.target.relative_to(root).as_posix()] = attrs[""]
-    return previews
-
-
-Group = tuple[GroupKind, str | None]
-
-
-def _dropped_groups(root: Path, where: PercellRegion, written: set[Path]) -> list[Group]:
-    """A replaced region's old segmentation and masks that the new one does not have."""
-    old: list[tuple[Path, Group]] = [(where.labels_path(root), ("segmentation", None))]
-    masks = where.masks_path(root)
-    for folder in sorted(masks.iterdir()) if masks.is_dir() else ():
-        if (name := mask_folder_name(folder)) is not None:
-            old.append((folder, ("mask", name)))
-    return [group for path, group in old if path not in written and is_zarr_store(path)]
+    return plan_percell_region(data, experiment, where, **options).preview()
 
 
 def free_region(experiment: str | Path, condition: str = DEFAULT_CONDITION) -> PercellRegion:
@@ -253,40 +207,14 @@ def free_region(experiment: str | Path, condition: str = DEFAULT_CONDITION) -> P
 
 
 def iter_write_percell_region(
-    data: Any,
-    experiment: str | Path,
-    where: PercellRegion,
-    *,
-    experiment_name: str | None = None,
-    **options: Any,
+    data: Any, experiment: str | Path, where: PercellRegion, **options: Unpack[RegionOptions]
 ) -> Iterator[Progress]:
     """Write a region like `write_percell_region`, yielding ``(groups done, groups total)``."""
-    root = experiment_path(experiment)
-    region = plan_percell_region(data, experiment, where, **options)
-    jobs, source = region.jobs, region.label_source
-    finish_replacements(root, where.parts)  # what a killed write committed comes first
-    _ensure_groups(root, where)
-    record = RegionRecord.of(
-        where, region.image, has_labels=options.get("segmentation") is not None,
-        mask_names=[s.name for s in options.get("masks", ())],
-        experiment_name=experiment_name or root.stem,
-    )  # fmt: skip
-    # Every group is staged in full first: a failure or a Cancel until then leaves the old
-    # region whole. The journal then commits the replacement, and `replay` carries it out.
-    with contextlib.ExitStack() as stages_left:
-        stages = [stages_left.enter_context(staged_directory(j.target, swap=False)) for j in jobs]
-        for done, (job, stage) in enumerate(zip(jobs, stages, strict=True)):
-            for _ in iter_fill_stage([job.plan], stage, job.storage, label_source=source):
-                yield done, len(jobs)
-        staged = [(j.kind, j.mask, s) for j, s in zip(jobs, stages, strict=True)]
-        dropped = _dropped_groups(root, where, {j.target for j in jobs})
-        journal = commit(root, record, [*staged[1:], staged[0]], dropped)  # the image last
-    replay(journal)
-    yield len(jobs), len(jobs)
+    yield from plan_percell_region(data, experiment, where, **options).iter_run()
 
 
 def write_percell_region(
-    data: Any, experiment: str | Path, where: PercellRegion, **options: Any
+    data: Any, experiment: str | Path, where: PercellRegion, **options: Unpack[RegionOptions]
 ) -> list[Path]:
     """Write an image, its segmentation and masks as a region of a ``.percell`` experiment.
 
@@ -306,10 +234,12 @@ def write_percell_region(
         The ``.percell`` folder (the suffix is added when missing).
     where : PercellRegion
         Condition, optional timepoint, and region names.
-    **options
-        ``channels`` (one `ChannelStyle` per channel, required), ``segmentation`` (a
-        `LabelsSpec`), ``masks`` (`LabelsSpec` per threshold, named after it), ``scale``,
-        ``units``, ``axes`` and ``experiment_name``.
+    **options : RegionOptions
+        Keyword-only, typed: ``channels`` (one `ChannelStyle` per channel, required);
+        ``segmentation`` (a `LabelsSpec`, saved as int32 under ``labels.zarr``); ``masks``
+        (one `LabelsSpec` per threshold, named after it, saved as uint8 0/255); ``scale`` and
+        ``units`` per axis; ``axes`` (``"cyx"`` or ``"czyx"``); ``experiment_name`` (what
+        ``experiment.db`` records for a new experiment; the folder's name by default).
 
     Returns
     -------
@@ -321,10 +251,4 @@ def write_percell_region(
     TargetExistsError
         When ``experiment`` is a file or a folder that is not empty and not an experiment.
     """
-    for _ in iter_write_percell_region(data, experiment, where, **options):
-        pass
-    return where.group_paths(
-        experiment_path(experiment),
-        segmentation=options.get("segmentation") is not None,
-        masks=[m.name for m in options.get("masks", ())],
-    )
+    return plan_percell_region(data, experiment, where, **options).run()
