@@ -7,15 +7,18 @@ import math
 import numpy as np
 import pytest
 
+from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.write.chunk_shapes import (
     check_chunks,
     chunks_for_memory_target,
+    default_chunks,
+    fit_chunks,
+    fit_shards,
     format_shape,
     parse_shape,
     window_from_sample,
 )
-from napari_omezarr_export.core.write.plan import fit_shards
 
 
 @pytest.mark.parametrize(
@@ -101,3 +104,22 @@ def test_window_from_sample_ignores_nan_and_reads_dask_lazily():
     data = da.from_array(np.array([[np.nan, 1.0], [2.0, 3.0]]), chunks=1)
     assert window_from_sample(data, (0, 100)) == (1.0, 3.0)
     assert window_from_sample(np.full((3, 3), np.nan)) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "shards"),
+    [((1, 512), None), ((1, 256, 256), (1, 300, 256)), ((1, 256, 256), (1, 512))],
+    ids=["chunk-count", "shard-multiple", "shard-count"],
+)
+def test_the_writer_refuses_what_the_check_explains(chunks, shards):
+    shape = (2, 20000, 20000)
+    message = check_chunks(shape, chunks, "uint16", shards)
+    with pytest.raises(InvalidOptionError) as refused:
+        fit_shards(shape, fit_chunks(shape, chunks), shards)
+    assert str(refused.value) == message
+
+
+def test_fit_chunks_caps_to_the_array_and_defaults_to_1024_on_y_and_x():
+    assert fit_chunks((3, 100, 5000), None) == default_chunks((3, 100, 5000)) == (1, 100, 1024)
+    assert fit_chunks((3, 100, 5000), (8, 512, 512)) == (3, 100, 512)
+    assert fit_shards((3, 100, 5000), (1, 100, 512), (1, 200, 1024)) == (1, 100, 1024)

@@ -30,6 +30,7 @@ __all__ = [
     "StorageOptions",
     "hex_to_rgb",
     "normalize_hex_color",
+    "positive_shape_problem",
     "rgb_to_hex",
 ]
 
@@ -92,6 +93,31 @@ def normalize_hex_color(color: str) -> str:
             "for example '00FF00' for green."
         )
     return digits
+
+
+def positive_shape_problem(what: str, shape: Sequence[int] | None) -> str:
+    """Return why a chunk or shard shape is not all positive whole numbers, or ``""``.
+
+    The one shape rule that needs no array shape; `write.chunk_shapes` holds the others.
+
+    Parameters
+    ----------
+    what : str
+        ``"Chunk"`` or ``"Shard"``.
+    shape : sequence of int or None
+        The shape given; None (the default) is fine.
+
+    Returns
+    -------
+    str
+        An empty string, or a sentence saying what to change.
+    """
+    if shape is None or all(int(n) >= 1 for n in shape):
+        return ""
+    return (
+        f"{what} shape {tuple(shape)} has an entry below 1; every entry must be a positive "
+        "whole number."
+    )
 
 
 @dataclass(frozen=True)
@@ -216,11 +242,8 @@ class StorageOptions:
                 f"choice, or {MIN_BLOSC_BLOCKSIZE} to {MAX_BLOSC_BLOCKSIZE} bytes."
             )
         for what, shape in (("Chunk", self.chunks), ("Shard", self.shards)):
-            if shape is not None and any(int(n) < 1 for n in shape):
-                raise InvalidOptionError(
-                    f"{what} shape {tuple(shape)} has an entry below 1; every entry must be a "
-                    "positive whole number."
-                )
+            if problem := positive_shape_problem(what, shape):
+                raise InvalidOptionError(problem)
         if self.shards is not None and self.ngff_version != "0.5":
             raise InvalidOptionError(
                 "Shards need zarr v3; choose NGFF version '0.5' or leave shards unset."

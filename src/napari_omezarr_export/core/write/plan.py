@@ -9,7 +9,6 @@ the summaries live beside them (see `new_summary`), never inside.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from napari_omezarr_export.core.options import (
     PyramidOptions,
     StorageOptions,
 )
+from napari_omezarr_export.core.write.chunk_shapes import default_chunks, fit_chunks, fit_shards
 from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_shapes
 
 __all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks", "new_summary"]
@@ -31,7 +31,6 @@ __all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks", "ne
 # Label colours are listed for at most this many label values: beyond it the list would
 # dwarf the metadata (and readers' parsing) while readers fall back to their own colormap.
 MAX_LABEL_COLORS = 10_000
-DEFAULT_CHUNK_YX = 1024
 
 
 @dataclass
@@ -140,62 +139,6 @@ def new_summary(plan: GroupPlan) -> DataSummary:
     else:
         summary.track_values = bool(plan.labels_spec and plan.labels_spec.colors is not None)
     return summary
-
-
-def default_chunks(shape: Sequence[int]) -> tuple[int, ...]:
-    """Return the default chunk shape: 1 on leading axes, up to 1024 on y and x."""
-    ndim = len(shape)
-    return tuple(
-        min(DEFAULT_CHUNK_YX, int(n)) if i >= ndim - 2 else 1 for i, n in enumerate(shape)
-    )
-
-
-def fit_chunks(
-    shape: Sequence[int], chunks: Sequence[int] | None, what: str = "Chunk"
-) -> tuple[int, ...]:
-    """Check ``chunks`` against ``shape`` and cap each entry to the array's extent.
-
-    Parameters
-    ----------
-    shape : sequence of int
-        The array's shape.
-    chunks : sequence of int or None
-        The requested shape, or None for the default.
-    what : str
-        ``"Chunk"`` or ``"Shard"``, for messages.
-
-    Returns
-    -------
-    tuple of int
-        The chunk shape to use.
-    """
-    if chunks is None:
-        return default_chunks(shape)
-    if len(chunks) != len(shape):
-        raise InvalidOptionError(
-            f"{what} shape {tuple(chunks)} has {len(chunks)} entries but the data has "
-            f"{len(shape)} dimensions {tuple(shape)}; give one entry per dimension."
-        )
-    return tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, shape, strict=True))
-
-
-def fit_shards(
-    shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int] | None
-) -> tuple[int, ...] | None:
-    """Return shards capped to the array, each a whole multiple of the chunk; None if unset."""
-    if shards is None:
-        return None
-    requested = fit_chunks(shape, shards, "Shard")
-    for s, c, n in zip(requested, chunks, shape, strict=True):
-        if s < n and s % c:
-            suggestion = tuple(
-                math.ceil(r / k) * k for r, k in zip(requested, chunks, strict=True)
-            )
-            raise InvalidOptionError(
-                f"Shard shape {tuple(shards)} must be a whole multiple of the chunk shape "
-                f"{tuple(chunks)} on every axis; for example {suggestion}."
-            )
-    return tuple(math.ceil(s / c) * c for s, c in zip(requested, chunks, strict=True))
 
 
 def plan_group(
