@@ -11,7 +11,6 @@ changed since. Building options and writing belong to ``core``.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -55,13 +54,12 @@ from napari_omezarr_export.core.api import (
     plan_labels,
     resolve_image,
     target_path,
-    window_from_sample,
 )
 from napari_omezarr_export.core.errors import OmeZarrError
+from napari_omezarr_export.core.reader import window_from_sample
 
 __all__ = ["ExportWidget"]
 
-log = logging.getLogger(__name__)
 
 PREVIEW_DELAY_MS = 300
 LAYOUT_NOTE = (
