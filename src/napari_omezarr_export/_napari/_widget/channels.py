@@ -8,7 +8,6 @@ about 400 pixels; no column is narrower than its content.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,11 +21,10 @@ from magicgui.widgets import (
     PushButton,
 )
 
-from napari_omezarr_export.core.options import ChannelStyle
+from napari_omezarr_export.core.options import ChannelStyle, require_hex
 
 __all__ = ["PALETTE", "ChannelRow", "ChannelsPanel"]
 
-log = logging.getLogger(__name__)
 
 PALETTE: tuple[tuple[str, str], ...] = (
     ("red", "FF0000"),
@@ -135,7 +133,7 @@ class ChannelRow(Container):
         color : str
             Six hex digits, with or without ``#``.
         """
-        color = color.lstrip("#").upper()
+        color = require_hex(color, "Channel colour")
         if color not in self._color.choices:
             self._color.choices = self._palette(color)
             _paint_swatches(self._color)
