@@ -1,4 +1,4 @@
-"""Chunk sizing, chunk checks, shape parsing and sampled display windows."""
+"""Chunk sizing, chunk and shard checks and fitting, shape parsing."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from napari_omezarr_export.core.write.chunk_shapes import (
     fit_shards,
     format_shape,
     parse_shape,
-    window_from_sample,
 )
 
 
@@ -88,22 +87,6 @@ def test_parse_and_format_shape(text, expected):
 def test_parse_shape_rejects_words():
     with pytest.raises(ValueError, match="not a shape"):
         parse_shape("big")
-
-
-def test_window_from_sample_uses_percentiles_of_a_strided_sample():
-    data = np.arange(2000 * 2000, dtype=np.float32).reshape(2000, 2000)
-    start, end = window_from_sample(data, (0, 100), max_samples=10_000)
-    assert start == 0 and end >= 0.98 * data.max()
-    low, high = window_from_sample(np.full((4, 4), 7, np.uint8))
-    assert low == high == 7
-
-
-def test_window_from_sample_ignores_nan_and_reads_dask_lazily():
-    import dask.array as da
-
-    data = da.from_array(np.array([[np.nan, 1.0], [2.0, 3.0]]), chunks=1)
-    assert window_from_sample(data, (0, 100)) == (1.0, 3.0)
-    assert window_from_sample(np.full((3, 3), np.nan)) == (0.0, 1.0)
 
 
 @pytest.mark.parametrize(

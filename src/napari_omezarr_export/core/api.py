@@ -31,7 +31,6 @@ from napari_omezarr_export.core.write.chunk_shapes import (
     chunks_for_memory_target,
     format_shape,
     parse_shape,
-    window_from_sample,
 )
 from napari_omezarr_export.core.write.export_plan import ExportPlan
 from napari_omezarr_export.core.write.plan_export import (
@@ -64,7 +63,6 @@ __all__ = [
     "preview_metadata",
     "resolve_image",
     "target_path",
-    "window_from_sample",
     "write_image",
     "write_labels",
 ]

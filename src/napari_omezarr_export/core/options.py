@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.ngff.colors import hex_digits, hex_to_rgb, rgb_to_hex
+from napari_omezarr_export.core.ngff.colors import hex_to_rgb, require_hex, rgb_to_hex
 
 __all__ = [
     "CODECS",
@@ -29,8 +29,8 @@ __all__ = [
     "PyramidOptions",
     "StorageOptions",
     "hex_to_rgb",
-    "normalize_hex_color",
     "positive_shape_problem",
+    "require_hex",
     "rgb_to_hex",
 ]
 
@@ -66,33 +66,6 @@ def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
         raise InvalidOptionError(f"{what} {value!r} is not supported; choose one of {choices}.")
-
-
-def normalize_hex_color(color: str) -> str:
-    """Return ``color`` as 6 upper-case hex digits without ``#`` (the rule of `ngff.colors`).
-
-    Parameters
-    ----------
-    color : str
-        A colour such as ``"#00ff00"`` or ``"00FF00"``.
-
-    Returns
-    -------
-    str
-        The colour as ``"RRGGBB"``.
-
-    Raises
-    ------
-    InvalidOptionError
-        When ``color`` is not a hex colour.
-    """
-    digits = hex_digits(color)
-    if digits is None:
-        raise InvalidOptionError(
-            f"Channel colour {color!r} is not a 6-digit hex colour; write it as 'RRGGBB', "
-            "for example '00FF00' for green."
-        )
-    return digits
 
 
 def positive_shape_problem(what: str, shape: Sequence[int] | None) -> str:
@@ -144,7 +117,7 @@ class ChannelStyle:
     active: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "color", normalize_hex_color(self.color))
+        object.__setattr__(self, "color", require_hex(self.color, "Channel colour"))
         object.__setattr__(self, "label", str(self.label))
         if self.start is not None and self.end is not None and self.start > self.end:
             raise InvalidOptionError(

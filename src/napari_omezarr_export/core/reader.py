@@ -14,6 +14,7 @@ from napari_omezarr_export.core.errors import NotOmeZarrError, StoreFormatError
 from napari_omezarr_export.core.layouts.brieflow.tables import attach_tile_features, table_error
 from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, particles_layer
 from napari_omezarr_export.core.ngff.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
+from napari_omezarr_export.core.read.contrast import window_from_sample
 from napari_omezarr_export.core.read.discovery import Node, discover
 from napari_omezarr_export.core.read.image import open_image
 from napari_omezarr_export.core.read.labels import (
@@ -25,7 +26,15 @@ from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.series import series_layers
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
-__all__ = ["NGFF_UNITS", "LayerSpec", "Node", "discover", "read", "read_node"]
+__all__ = [
+    "NGFF_UNITS",
+    "LayerSpec",
+    "Node",
+    "discover",
+    "read",
+    "read_node",
+    "window_from_sample",  # the reader's contrast sampler, for the widget's "Windows from data"
+]
 
 NGFF_UNITS = frozenset(NGFF_SPACE_UNITS) | frozenset(NGFF_TIME_UNITS)  # what readers show as is
 PERCELL_KINDS = ("percell", "percell_region", "mask", "particles")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 
-__all__ = ["css_hex", "hex_digits", "hex_to_rgb", "rgb_to_hex"]
+__all__ = ["css_hex", "hex_digits", "hex_to_rgb", "require_hex", "rgb_to_hex"]
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 
@@ -69,6 +69,35 @@ def rgb_to_hex(rgb: Sequence[float]) -> str:
     return "".join(f"{round(float(c) * 255):02X}" for c in list(rgb)[:3])
 
 
+def require_hex(value: object, what: str = "Colour") -> str:
+    """Return a hex colour as ``"RRGGBB"``, refusing anything that is not one.
+
+    Parameters
+    ----------
+    value : object
+        Any form `hex_digits` accepts.
+    what : str
+        What the colour is, for the message (``"Channel colour"``).
+
+    Returns
+    -------
+    str
+        Six upper-case hex digits.
+
+    Raises
+    ------
+    InvalidOptionError
+        When ``value`` is not a hex colour.
+    """
+    digits = hex_digits(value)
+    if digits is None:
+        raise InvalidOptionError(
+            f"{what} {value!r} is not a 6-digit hex colour; write it as 'RRGGBB', for example "
+            "'00FF00' for green."
+        )
+    return digits
+
+
 def hex_to_rgb(value: str) -> tuple[float, float, float]:
     """Return a hex colour as red, green and blue from 0 to 1.
 
@@ -87,10 +116,5 @@ def hex_to_rgb(value: str) -> tuple[float, float, float]:
     InvalidOptionError
         When ``value`` is not a hex colour.
     """
-    digits = hex_digits(value)
-    if digits is None:
-        raise InvalidOptionError(
-            f"Colour {value!r} is not a 6-digit hex colour; write it as 'RRGGBB', for example "
-            "'00FF00' for green."
-        )
+    digits = require_hex(value)
     return tuple(int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))

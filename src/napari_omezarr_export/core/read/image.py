@@ -15,16 +15,11 @@ import dask
 import dask.threaded
 
 from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.read.contrast import limits_from_plane, sample_plane
 from napari_omezarr_export.core.read.labels import labels_group_layers
 from napari_omezarr_export.core.read.layer_spec import LayerSpec, Reference, units_of
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
-from napari_omezarr_export.core.read.omero import (
-    ChannelStyle,
-    channel_styles,
-    limits_from_plane,
-    pixel_size_scale,
-    sample_plane,
-)
+from napari_omezarr_export.core.read.omero import ChannelStyle, channel_styles, pixel_size_scale
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
 __all__ = ["fill_limits", "image_layers", "open_image"]

@@ -2,9 +2,9 @@
 
 Names from ``label``, colours from ``color`` (all-white lists and missing colours fall back to
 a guess from the channel name), visibility from ``active`` and contrast limits from ``window``.
-Windows that are missing, empty, or span the dtype's full range are replaced by limits computed
-from a small sample of the lowest-resolution level (a bounded crop when the store has one level
-only), so 12-bit data written with 0-65535 windows does not look black.
+Windows that are missing, empty, or span the dtype's full range are left out (None), so that the
+image reader computes them from the data (`read.contrast`) and 12-bit data written with
+0-65535 windows does not look black.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ __all__ = [
     "ChannelStyle",
     "channel_styles",
     "guess_color",
-    "limits_from_plane",
     "pixel_size_scale",
-    "sample_plane",
 ]
 
 logger = logging.getLogger(__name__)
@@ -34,7 +32,6 @@ _GUESSES = (
     (re.compile(r"gfp|fitc|\bgreen\b|488", re.I), "#00ff00"),
     (re.compile(r"rfp|mcherry|tomato|\bred\b|561|594|cy3|tritc", re.I), "#ff0000"),
 )
-_SAMPLE_EDGE = 1024
 
 
 @dataclass(frozen=True)
@@ -186,65 +183,6 @@ def channel_styles(
         window = _window(channel, dtype, where)
         styles.append(ChannelStyle(name, color, window, active is not False))
     return styles
-
-
-def sample_plane(levels: list[Any], spatial: tuple[int, ...]) -> Any:
-    """Take a lazy sample of one channel for contrast limits: the smallest level's middle plane.
-
-    Every non-spatial axis is indexed at its middle; spatial axes longer than 1024 pixels are
-    cropped to a central 1024-pixel window, so even a huge single-level image costs only a few
-    chunk reads.
-
-    Parameters
-    ----------
-    levels : list of dask.array.Array
-        One channel's levels, largest first.
-    spatial : tuple of int
-        Indices of the axes kept (usually y and x).
-
-    Returns
-    -------
-    dask.array.Array
-        The lazy sample.
-    """
-    level = levels[-1]
-    index: list[Any] = []
-    for axis, n in enumerate(level.shape):
-        if axis not in spatial:
-            index.append(n // 2)
-        elif n > _SAMPLE_EDGE:
-            start = (n - _SAMPLE_EDGE) // 2
-            index.append(slice(start, start + _SAMPLE_EDGE))
-        else:
-            index.append(slice(None))
-    return level[tuple(index)]
-
-
-def limits_from_plane(plane: Any) -> tuple[float, float]:
-    """Contrast limits from sampled pixels: the 0.1 and 99.9 percentiles (finite values only).
-
-    Parameters
-    ----------
-    plane : array-like
-        Sampled pixels (computed).
-
-    Returns
-    -------
-    tuple of float
-        (low, high) with high > low.
-    """
-    plane = np.asarray(plane)
-    values = plane[np.isfinite(plane)] if plane.dtype.kind in "fc" else plane.ravel()
-    if values.size == 0:
-        return (0.0, 1.0)
-    if values.dtype == bool:
-        values = values.astype(np.uint8)
-    low, high = (float(v) for v in np.percentile(values, [0.1, 99.9]))
-    if high <= low:
-        low, high = float(values.min()), float(values.max())
-    if high <= low:
-        high = low + 1.0
-    return (low, high)
 
 
 def pixel_size_scale(

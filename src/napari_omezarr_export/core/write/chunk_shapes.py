@@ -4,8 +4,6 @@ The writer fits shapes with `fit_chunks` and `fit_shards`; the GUI explains prob
 `check_chunks`, which applies the same rules. `StorageOptions` checks only what needs no
 array shape (positive entries, shards only on zarr v3).
 
-Also derives a display window from a small sample of an array (a low-resolution level or a
-strided view), so that a GUI can offer "window from data" without reading everything.
 Nothing here writes or imports napari, Qt or magicgui.
 """
 
@@ -30,7 +28,6 @@ __all__ = [
     "fit_shards",
     "format_shape",
     "parse_shape",
-    "window_from_sample",
 ]
 
 # Blosc cannot compress buffers above 2 GiB; we stay well below, as readers load whole chunks.
@@ -293,34 +290,3 @@ def format_shape(shape: Sequence[int] | None) -> str:
         Comma-separated entries, or ``""`` for None.
     """
     return "" if shape is None else ", ".join(str(int(n)) for n in shape)
-
-
-def window_from_sample(
-    data: Any, percentiles: tuple[float, float] = (0.1, 99.9), max_samples: int = 2**20
-) -> tuple[float, float]:
-    """Return a display window from percentiles of (a strided sample of) ``data``.
-
-    Parameters
-    ----------
-    data : array-like
-        One channel, ideally a low-resolution level; numpy, dask or zarr.
-    percentiles : tuple of float
-        Lower and upper percentiles.
-    max_samples : int
-        At most about this many values are read: larger arrays are strided on every axis.
-
-    Returns
-    -------
-    tuple of float
-        ``(start, end)`` with ``start <= end``.
-    """
-    shape = tuple(int(n) for n in data.shape)
-    ratio = math.prod(shape) / max(1, max_samples)
-    step = max(1, math.ceil(ratio ** (1 / max(1, len(shape))))) if ratio > 1 else 1
-    index = (slice(None, None, step),) * len(shape)
-    sample = np.asarray(data[index], dtype=np.float64)
-    sample = sample[np.isfinite(sample)]
-    if not sample.size:
-        return 0.0, 1.0
-    low, high = np.percentile(sample, percentiles)
-    return float(low), float(max(low, high))
