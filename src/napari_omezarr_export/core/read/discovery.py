@@ -141,7 +141,7 @@ def _percell_kind(path: Path, root: Path) -> NodeKind | None:
     return None
 
 
-def _kind_from_meta(path: Path, meta: NodeMeta) -> NodeKind | None:
+def _kind_from_meta(meta: NodeMeta) -> NodeKind | None:
     attrs = meta.attrs
     if "multiscales" in attrs:
         return "label_image" if "image-label" in attrs else "image"
@@ -167,7 +167,7 @@ def _discover(path: Path) -> Node:
         return Node(path, "not_ours")
     meta = read_node_meta(path)
     if kind is None:
-        kind = _kind_from_meta(path, meta)
+        kind = _kind_from_meta(meta)
     if kind is None:
         return Node(path, "not_ours", meta)
     return Node(path, kind, meta, percell_root=root)

@@ -19,7 +19,11 @@ from napari_omezarr_export.core.read.contrast import limits_from_plane, sample_p
 from napari_omezarr_export.core.read.labels import labels_group_layers
 from napari_omezarr_export.core.read.layer_spec import LayerSpec, Reference, units_of
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
-from napari_omezarr_export.core.read.omero import ChannelStyle, channel_styles, pixel_size_scale
+from napari_omezarr_export.core.read.omero import (
+    ChannelDisplay,
+    channel_displays,
+    pixel_size_scale,
+)
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
 __all__ = ["fill_limits", "image_layers", "open_image"]
@@ -51,7 +55,7 @@ SMALL_LEVEL_BYTES = 16 * 2**20
 SMALL_LEVELS_TOTAL_BYTES = 128 * 2**20
 
 
-def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: tuple[int, ...]):
+def fill_limits(styles: list[ChannelDisplay], channels: list[list[Any]], spatial: tuple[int, ...]):
     """Compute contrast limits, in one dask pass, for the styles that have no trusted window.
 
     A pyramid whose lowest level is one small plane (`SMALL_LEVEL_BYTES`) is read whole, and
@@ -59,7 +63,7 @@ def fill_limits(styles: list[ChannelStyle], channels: list[list[Any]], spatial: 
 
     Parameters
     ----------
-    styles : list of ChannelStyle
+    styles : list of ChannelDisplay
         One per channel.
     channels : list of list of dask.array.Array
         Each channel's levels, largest first.
@@ -107,7 +111,7 @@ def image_layers(
     *,
     scale: tuple[float, ...] | None = None,
     trust_colors: bool = True,
-    styles: list[ChannelStyle] | None = None,
+    styles: list[ChannelDisplay] | None = None,
     extra_metadata: dict[str, Any] | None = None,
 ) -> list[LayerSpec]:
     """Split an opened multiscale image into one image layer spec per channel.
@@ -122,7 +126,7 @@ def image_layers(
         A corrected level-0 scale (e.g. from ``omero.pixel_size``).
     trust_colors : bool
         False to treat white channel colours as "none given" (PerCell writes ``FFFFFF``).
-    styles : list of ChannelStyle, optional
+    styles : list of ChannelDisplay, optional
         Styles to use instead of those parsed from ``omero``.
     extra_metadata : dict, optional
         Merged into every layer's metadata.
@@ -136,11 +140,11 @@ def image_layers(
     c = _channel_axis(ms)
     n = ms.shapes[0][c] if c is not None else 1
     if styles is None:
-        styles = channel_styles(
+        styles = channel_displays(
             omero, n, ms.levels[0].dtype, trust_colors=trust_colors, source=ms.path
         )
         if c is None and not (isinstance(omero, dict) and omero.get("channels")):
-            styles = [ChannelStyle(ms.name or ms.path.name, styles[0].color, None)]
+            styles = [ChannelDisplay(ms.name or ms.path.name, styles[0].color, None)]
     keep = [i for i in range(len(ms.axes)) if i != c]
     if c is None:
         channels = [list(ms.levels)]  # a copy: fill_limits may swap in the lowest level read

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dask
 import dask.threaded
@@ -170,7 +170,7 @@ def label_layer(
     *,
     name: str | None = None,
     reference: Reference | None = None,
-    kind: str = "labels",
+    kind: Literal["labels", "mask"] = "labels",
     extra_metadata: dict[str, Any] | None = None,
     editable_budget: int | None = None,
 ) -> LayerSpec:

@@ -19,8 +19,8 @@ import numpy as np
 from napari_omezarr_export.core.ngff.colors import css_hex
 
 __all__ = [
-    "ChannelStyle",
-    "channel_styles",
+    "ChannelDisplay",
+    "channel_displays",
     "guess_color",
     "pixel_size_scale",
 ]
@@ -35,7 +35,7 @@ _GUESSES = (
 
 
 @dataclass(frozen=True)
-class ChannelStyle:
+class ChannelDisplay:
     """How to show one channel.
 
     Parameters
@@ -131,14 +131,14 @@ def _raw_channels(omero: object, n_channels: int, where: str) -> list[dict[str, 
     return channels
 
 
-def channel_styles(
+def channel_displays(
     omero: object,
     n_channels: int,
     dtype: np.dtype,
     *,
     trust_colors: bool = True,
     source: object = None,
-) -> list[ChannelStyle]:
+) -> list[ChannelDisplay]:
     """Build one style per channel from an ``omero`` block, tolerating every known quirk.
 
     Parameters
@@ -156,7 +156,7 @@ def channel_styles(
 
     Returns
     -------
-    list of ChannelStyle
+    list of ChannelDisplay
         Exactly ``n_channels`` styles.
     """
     where = str(source) if source is not None else "image"
@@ -181,7 +181,7 @@ def channel_styles(
             color = guess_color(name)
         active = channel.get("active", True)
         window = _window(channel, dtype, where)
-        styles.append(ChannelStyle(name, color, window, active is not False))
+        styles.append(ChannelDisplay(name, color, window, active is not False))
     return styles
 
 

@@ -9,7 +9,6 @@ reads one or two small JSON files per node (``.zgroup``/``.zattrs``/``.zarray`` 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,7 +18,6 @@ from napari_omezarr_export.core.errors import StoreFormatError
 
 __all__ = ["NodeMeta", "child_path", "has_zarr_metadata", "open_level", "read_node_meta"]
 
-logger = logging.getLogger(__name__)
 
 _V2_FILES = (".zgroup", ".zattrs", ".zarray")
 _MAX_JSON_BYTES = 16 * 1024 * 1024

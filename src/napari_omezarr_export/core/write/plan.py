@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from napari_omezarr_export.core.options import (
 )
 from napari_omezarr_export.core.write.chunk_shapes import default_chunks, fit_chunks, fit_shards
 from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_shapes
+
+PlanKind = Literal["image", "labels"]
 
 __all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks", "new_summary"]
 
@@ -96,7 +98,7 @@ class GroupPlan:
     """
 
     path: str
-    kind: str
+    kind: PlanKind
     data: Any
     axes: list[Axis]
     level_shapes: list[tuple[int, ...]]
@@ -144,7 +146,7 @@ def new_summary(plan: GroupPlan) -> DataSummary:
 def plan_group(
     *,
     path: str,
-    kind: str,
+    kind: PlanKind,
     data: Any,
     axes: list[Axis],
     scale: Sequence[float],

@@ -37,7 +37,7 @@ from napari_omezarr_export.core.read.image import image_layers
 from napari_omezarr_export.core.read.labels import label_layer
 from napari_omezarr_export.core.read.layer_spec import MASK_RGBA, TRANSPARENT, LayerSpec, Reference
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
-from napari_omezarr_export.core.read.omero import ChannelStyle, channel_styles, guess_color
+from napari_omezarr_export.core.read.omero import ChannelDisplay, channel_displays, guess_color
 from napari_omezarr_export.core.read.zarr_nodes import child_path, open_level, read_node_meta
 
 __all__ = ["read_percell_node", "region_layers", "stacked_layers"]
@@ -52,7 +52,7 @@ def _meta(exp: Experiment, region: Region | None) -> dict[str, Any]:
     return {"percell": info}
 
 
-def _open_region_image(exp: Experiment, region: Region) -> tuple[Multiscale, list[ChannelStyle]]:
+def _open_region_image(exp: Experiment, region: Region) -> tuple[Multiscale, list[ChannelDisplay]]:
     if not region.image.is_dir():
         raise PercellFormatError(
             f"{exp.root}: region {region.label!r} has no image folder {region.image.name} in "
@@ -62,12 +62,12 @@ def _open_region_image(exp: Experiment, region: Region) -> tuple[Multiscale, lis
     ms = open_multiscale(meta)
     c = ms.axis_index("c")
     n = ms.shapes[0][c] if c is not None else 1
-    styles = channel_styles(
+    styles = channel_displays(
         meta.attrs.get("omero"), n, ms.levels[0].dtype, trust_colors=False, source=region.image
     )
     if exp.channels and len(exp.channels) == n:
         styles = [
-            ChannelStyle(name, color or guess_color(name), s.window, s.visible)
+            ChannelDisplay(name, color or guess_color(name), s.window, s.visible)
             for (name, color), s in zip(exp.channels, styles, strict=True)
         ]
     spatial = [i for i, a in enumerate(ms.axes) if a.name in ("y", "x")]
