@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import napari_omezarr_export.core.write.target_image as existing
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import (
     ChannelStyle,
+    ImageOptions,
+    LabelsOptions,
     LabelsSpec,
     PyramidOptions,
     StorageOptions,
@@ -151,10 +153,11 @@ def plan_image(
         For options that cannot be written, before anything is read or written.
     """
     storage = storage or StorageOptions()
-    groups = plan_image_export(
-        data, axes=axes, scale=scale, translation=translation, units=units, channels=channels,
+    options = ImageOptions(
+        axes=axes, scale=scale, translation=translation, units=units, channels=channels,
         name=name, labels=labels, pyramid=pyramid, storage=storage,
     )  # fmt: skip
+    groups = plan_image_export(data, options)
     target = None if path is None else target_path(path)
     return ExportPlan(target, tuple(groups), storage)
 
@@ -162,16 +165,7 @@ def plan_image(
 def iter_write_image(
     data: Any,
     path: str | Path,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle | str] | None = None,
-    name: str = "image",
-    labels: Sequence[LabelsSpec] = (),
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
+    **options: Unpack[ImageOptions],
 ) -> Iterator[Progress]:
     """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
 
@@ -185,25 +179,13 @@ def iter_write_image(
     tuple of int
         Progress in chunks; closing the generator cancels the write.
     """
-    yield from plan_image(
-        data, path, axes=axes, scale=scale, translation=translation, units=units,
-        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
-    ).iter_run()  # fmt: skip
+    yield from plan_image(data, path, **options).iter_run()
 
 
 def write_image(
     data: Any,
     path: str | Path,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle | str] | None = None,
-    name: str = "image",
-    labels: Sequence[LabelsSpec] = (),
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
+    **options: Unpack[ImageOptions],
 ) -> list[Path]:
     """Write an array as an OME-Zarr image, with its pyramid and optional labels.
 
@@ -217,24 +199,12 @@ def write_image(
     list of Path
         The store written.
     """
-    return plan_image(
-        data, path, axes=axes, scale=scale, translation=translation, units=units,
-        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
-    ).run()  # fmt: skip
+    return plan_image(data, path, **options).run()
 
 
 def preview_metadata(
     data: Any = None,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle | str] | None = None,
-    name: str = "image",
-    labels: Sequence[LabelsSpec] = (),
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
+    **options: Unpack[ImageOptions],
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_image` would write, without writing.
 
@@ -252,10 +222,7 @@ def preview_metadata(
         Attributes per group path inside the store (``""`` is the image, then ``labels`` and
         ``labels/<name>``).
     """
-    return plan_image(
-        data, None, axes=axes, scale=scale, translation=translation, units=units,
-        channels=channels, name=name, labels=labels, pyramid=pyramid, storage=storage,
-    ).preview()  # fmt: skip
+    return plan_image(data, None, **options).preview()
 
 
 def _as_specs(labels: LabelsSpec | Sequence[LabelsSpec]) -> list[LabelsSpec]:
@@ -321,12 +288,7 @@ def plan_labels(
 def iter_write_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
     path: str | Path,
-    *,
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
+    **options: Unpack[LabelsOptions],
 ) -> Iterator[Progress]:
     """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
 
@@ -340,21 +302,13 @@ def iter_write_labels(
     tuple of int
         Progress in chunks; closing the generator cancels the write.
     """
-    yield from plan_labels(
-        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
-        units=units,
-    ).iter_run()  # fmt: skip
+    yield from plan_labels(labels, path, **options).iter_run()
 
 
 def write_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
     path: str | Path,
-    *,
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
+    **options: Unpack[LabelsOptions],
 ) -> list[Path]:
     """Write label images: into an existing OME-Zarr image, or as a new labels store.
 
@@ -368,21 +322,13 @@ def write_labels(
     list of Path
         The label groups written.
     """
-    return plan_labels(
-        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
-        units=units,
-    ).run()  # fmt: skip
+    return plan_labels(labels, path, **options).run()
 
 
 def preview_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
     path: str | Path,
-    *,
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
+    **options: Unpack[LabelsOptions],
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_labels` would write to ``path``, without writing.
 
@@ -397,10 +343,7 @@ def preview_labels(
         Attributes per group path inside the store: ``labels`` and ``labels/<name>`` for an
         image, the label groups of a new store otherwise.
     """
-    return plan_labels(
-        labels, path, pyramid=pyramid, storage=storage, scale=scale, translation=translation,
-        units=units,
-    ).preview()  # fmt: skip
+    return plan_labels(labels, path, **options).preview()
 
 
 def labels_paths(labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path) -> list[Path]:

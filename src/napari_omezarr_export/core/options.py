@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 import numpy as np
 
@@ -23,7 +23,9 @@ __all__ = [
     "ChannelStyle",
     "Codec",
     "ImageMethod",
+    "ImageOptions",
     "LabelMethod",
+    "LabelsOptions",
     "LabelsSpec",
     "NgffVersion",
     "PyramidOptions",
@@ -267,3 +269,32 @@ class LabelsSpec:
     units: Sequence[object] | None = None
     visible: bool | None = None
     opacity: float | None = None
+
+
+class ImageOptions(TypedDict, total=False):
+    """The keyword options of the image verbs, documented once on `plan_image`.
+
+    `write_image`, `iter_write_image` and `preview_metadata` take them as ``**options`` typed
+    by this dict and pass them to `plan_image`, whose explicit keyword-only signature rejects
+    a misspelt one with Python's own ``TypeError``.
+    """
+
+    axes: str | None
+    scale: Sequence[float] | None
+    translation: Sequence[float] | None
+    units: Sequence[object] | None
+    channels: Sequence[ChannelStyle | str] | None
+    name: str
+    labels: Sequence[LabelsSpec]
+    pyramid: PyramidOptions | None
+    storage: StorageOptions | None
+
+
+class LabelsOptions(TypedDict, total=False):
+    """The keyword options of the labels verbs, documented once on `plan_labels`."""
+
+    pyramid: PyramidOptions | None
+    storage: StorageOptions | None
+    scale: Sequence[float] | None
+    translation: Sequence[float] | None
+    units: Sequence[object] | None

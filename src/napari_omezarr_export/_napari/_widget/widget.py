@@ -56,6 +56,7 @@ from napari_omezarr_export.core.api import (
     target_path,
 )
 from napari_omezarr_export.core.errors import OmeZarrError
+from napari_omezarr_export.core.options import ImageOptions
 from napari_omezarr_export.core.reader import window_from_sample
 
 __all__ = ["ExportWidget"]
@@ -390,7 +391,7 @@ class ExportWidget(ExportRunner, Container):
         if image is None:
             self._storage.set_geometry(None)
             return
-        ngff = resolve_image(image.data, axes=image.axes, units=image.units)
+        ngff = resolve_image(image.data, ImageOptions(axes=image.axes, units=image.units))
         self._storage.set_geometry(ngff.shape, ngff.dtype, ngff.axis_names)
 
     def windows_from_data(self) -> None:

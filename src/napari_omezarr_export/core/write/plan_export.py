@@ -16,6 +16,7 @@ from napari_omezarr_export.core.errors import ExportError, InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import Axis, resolve_axes
 from napari_omezarr_export.core.options import (
     ChannelStyle,
+    ImageOptions,
     LabelsSpec,
     PyramidOptions,
     StorageOptions,
@@ -154,22 +155,23 @@ class ResolvedImage:
         return np.dtype(np.uint8) if dtype.kind == "b" else dtype
 
 
-def resolve_image(
-    data: Any,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle | str] | None = None,
-) -> ResolvedImage:
-    """Put an image in NGFF axis order; nothing is read (see `write_image` for the options).
+def resolve_image(data: Any, options: ImageOptions) -> ResolvedImage:
+    """Put an image in NGFF axis order; nothing is read (options as for `plan_image`).
+
+    Parameters
+    ----------
+    data : array-like
+        The image.
+    options : ImageOptions
+        Its ``axes``, ``scale``, ``translation``, ``units`` and ``channels`` are used.
 
     Returns
     -------
     ResolvedImage
         Data, axes and transforms in NGFF order.
     """
+    axes, units, channels = options.get("axes"), options.get("units"), options.get("channels")
+    scale, translation = options.get("scale"), options.get("translation")
     ndim = len(data.shape)
     has_channels = channels is not None and ndim >= 3 and len(channels) == data.shape[0] > 1
     ngff_axes, order = resolve_axes(ndim, axes, units, has_channels=has_channels)
@@ -180,20 +182,10 @@ def resolve_image(
 
 
 def _plan_image(
-    data: Any,
-    *,
-    axes: str | None,
-    scale: Sequence[float] | None,
-    translation: Sequence[float] | None,
-    units: Sequence[object] | None,
-    channels: Sequence[ChannelStyle | str] | None,
-    name: str,
-    pyramid: PyramidOptions,
-    storage: StorageOptions,
+    data: Any, options: ImageOptions, pyramid: PyramidOptions, storage: StorageOptions
 ) -> GroupPlan:
-    image = resolve_image(
-        data, axes=axes, scale=scale, translation=translation, units=units, channels=channels
-    )
+    image = resolve_image(data, options)
+    channels = options.get("channels")
     names = image.axis_names
     n_channels = image.data.shape[names.index("c")] if "c" in names else 1
     styles = channel_styles(channels, n_channels)
@@ -209,7 +201,7 @@ def _plan_image(
         axes=image.axes,
         scale=image.scale,
         translation=image.translation,
-        name=name,
+        name=options.get("name", "image"),
         pyramid=pyramid,
         storage=storage,
         channels=styles,
@@ -291,33 +283,26 @@ def check_label_names(labels: Sequence[LabelsSpec]) -> None:
         )
 
 
-def plan_image_export(
-    data: Any,
-    *,
-    axes: str | None = None,
-    scale: Sequence[float] | None = None,
-    translation: Sequence[float] | None = None,
-    units: Sequence[object] | None = None,
-    channels: Sequence[ChannelStyle | str] | None = None,
-    name: str = "image",
-    labels: Sequence[LabelsSpec] = (),
-    pyramid: PyramidOptions | None = None,
-    storage: StorageOptions | None = None,
-) -> list[GroupPlan]:
-    """Plan an image export (see `write_image` for the parameters); nothing is written."""
-    pyramid, storage = pyramid or PyramidOptions(), storage or StorageOptions()
+def plan_image_export(data: Any, options: ImageOptions) -> list[GroupPlan]:
+    """Plan an image export and its labels (options as for `plan_image`); nothing is written.
+
+    Parameters
+    ----------
+    data : array-like
+        The image.
+    options : ImageOptions
+        The image verbs' keyword options.
+
+    Returns
+    -------
+    list of GroupPlan
+        The image's group first, then one per label image.
+    """
+    pyramid = options.get("pyramid") or PyramidOptions()
+    storage = options.get("storage") or StorageOptions()
+    labels = options.get("labels", ())
     check_label_names(labels)
-    image = _plan_image(
-        data,
-        axes=axes,
-        scale=scale,
-        translation=translation,
-        units=units,
-        channels=channels,
-        name=name,
-        pyramid=pyramid,
-        storage=storage,
-    )
+    image = _plan_image(data, options, pyramid, storage)
     return [image, *(plan_labels_like(s, image, pyramid=pyramid, storage=storage) for s in labels)]
 
 

@@ -28,6 +28,7 @@ from napari_omezarr_export.core.layouts.percell.region_plan import RegionJob, Re
 from napari_omezarr_export.core.layouts.percell.target import check_experiment_target
 from napari_omezarr_export.core.options import (
     ChannelStyle,
+    ImageOptions,
     LabelsSpec,
     PyramidOptions,
     StorageOptions,
@@ -152,10 +153,11 @@ def plan_percell_region(
     check_experiment_target(root)
     check_label_names(masks)
     image_storage = _storage(len(data.shape), IMAGE_CODEC)
-    [image] = plan_image_export(
-        data, axes=axes, scale=scale, units=units, channels=channels, name=where.region,
+    options = ImageOptions(
+        axes=axes, scale=scale, units=units, channels=channels, name=where.region,
         storage=image_storage,
     )  # fmt: skip
+    [image] = plan_image_export(data, options)
     jobs = [RegionJob(image, where.image_path(root), image_storage, "image")]
     if segmentation is not None:
         storage = _storage(2, LABEL_CODEC)
