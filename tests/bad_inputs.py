@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_omezarr_export.core.errors import (
+from napari_omezarr_export import (
     PercellFormatError,
     StoreFormatError,
 )

@@ -31,8 +31,6 @@ import importlib, json, pkgutil, sys
 import numpy as np
 import napari_omezarr_export as api
 import napari_omezarr_export.core as core
-from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.reader import read_node
 
 image = np.random.default_rng(7).poisson(300, size=(2, 300, 260)).astype("uint16")
 nuclei = np.zeros((300, 260), dtype="int32")
@@ -41,7 +39,7 @@ nuclei[40:120, 50:140] = 3
     image, "bare.ome.zarr", channels=["DAPI", "GFP"],
     labels=[api.LabelsSpec(nuclei, "nuclei")], pyramid=api.PyramidOptions(levels=2),
 )
-specs = read_node(discover(store))  # what the napari reader builds its layers from
+specs = api.read(store)  # what the napari reader builds its layers from
 reopened = {s.kwargs["name"]: np.asarray(s.data[0]) for s in specs}
 
 for module in pkgutil.walk_packages(core.__path__, prefix="napari_omezarr_export.core."):

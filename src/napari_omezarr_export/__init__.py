@@ -18,10 +18,12 @@ from napari_omezarr_export.core.api import (
     write_labels,
 )
 from napari_omezarr_export.core.errors import (
+    BrieflowTableError,
     ExportError,
     InvalidOptionError,
     NotOmeZarrError,
     OmeZarrError,
+    PercellFormatError,
     StoreFormatError,
     TargetExistsError,
     WriteCancelledError,
@@ -42,6 +44,7 @@ from napari_omezarr_export.core.options import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BrieflowTableError",
     "ChannelStyle",
     "ExportError",
     "ExportPlan",
@@ -50,6 +53,7 @@ __all__ = [
     "LayerSpec",
     "NotOmeZarrError",
     "OmeZarrError",
+    "PercellFormatError",
     "PercellRegion",
     "PyramidOptions",
     "StorageOptions",

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_omezarr_export import StoreFormatError
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.errors import StoreFormatError
 from store_factories import (
     bioformats2raw_store,
     brieflow_phenotype,

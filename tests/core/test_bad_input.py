@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from bad_inputs import CASES, LOCKS, SENTINEL_VALUE, Case, write_sentinel
+from napari_omezarr_export import OmeZarrError
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.errors import OmeZarrError
 
 TIMEOUT_S = 10.0
 _AUDIT: dict[str, Any] = {"on": False, "paths": []}

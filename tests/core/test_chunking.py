@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export import InvalidOptionError
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.write.chunk_shapes import (
     check_chunks,

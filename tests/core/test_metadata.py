@@ -1,6 +1,6 @@
 import pytest
 
-from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export import InvalidOptionError
 from napari_omezarr_export.core.ngff.attributes import level_transforms
 from napari_omezarr_export.core.ngff.axes import Axis, default_axis_names, ngff_unit, resolve_axes
 from napari_omezarr_export.core.ngff.colors import css_hex, hex_digits, hex_to_rgb, rgb_to_hex

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.errors import InvalidOptionError, PercellFormatError
+import napari_omezarr_export
+from napari_omezarr_export import InvalidOptionError, PercellFormatError
 from napari_omezarr_export.core.layouts.percell import PercellRegion, free_region
 from napari_omezarr_export.core.layouts.percell.experiment import load_experiment
 from napari_omezarr_export.core.layouts.percell.model import Link, name_stem, stack_slots
 from napari_omezarr_export.core.layouts.percell.names import group_path, mask_parts
-from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.reader import read_node
 from store_factories import (
     PERCELL3_GROUPS,
     percell3_experiment,
@@ -29,7 +28,7 @@ from store_factories import (
 
 
 def read(path):
-    return {s.name: s for s in read_node(discover(path))}
+    return {s.name: s for s in napari_omezarr_export.read(path)}
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -112,7 +111,7 @@ def test_design_mask_dropped_alone(tmp_path, rng):
 def test_hundred_regions_stack_lazily_into_few_layers(tmp_path, rng, factory):
     kwargs = {"n_regions": 100} if factory is percell_names else {"n_fovs": 100}
     root = factory(tmp_path, rng, size=32, **kwargs)
-    specs = read_node(discover(root))
+    specs = napari_omezarr_export.read(root)
     assert len(specs) <= 6  # channels + segmentation + masks, not 100x that
     image = specs[0]
     assert image.data[0].shape == (100, 32, 32)
@@ -131,7 +130,7 @@ def test_opening_changes_no_file(tmp_path, rng, pending_wal, factory):
     if pending_wal:
         assert (root / "experiment.db-wal").is_file()
     before = snapshot(root)
-    specs = read_node(discover(root))
+    specs = napari_omezarr_export.read(root)
     third = "FOV 003" if factory is percell_ids else "FOV_003"
     assert specs[0].kwargs["metadata"]["percell"]["regions"][2]["region"] == third
     for spec in specs:
@@ -146,7 +145,7 @@ def test_empty_experiment_is_a_clear_error(tmp_path):
     (root / "images.zarr").mkdir(parents=True)
     (root / "images.zarr" / ".zgroup").write_text('{"zarr_format": 2}')
     with pytest.raises(PercellFormatError, match="holds no images"):
-        read_node(discover(root))
+        napari_omezarr_export.read(root)
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path):
@@ -154,7 +153,7 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
     root.mkdir()
     (root / "experiment.db").write_bytes(b"not a database at all" * 100)
     with pytest.raises(PercellFormatError, match=r"experiment\.db"):
-        read_node(discover(root))
+        napari_omezarr_export.read(root)
 
 
 # ---------------------------------------------------------------- PerCell 3 at scale (issue 13)
@@ -185,7 +184,7 @@ def edit_db(root: Path, *statements: tuple) -> None:
 
 def test_percell3_experiment_opens_as_a_handful_of_layers(tmp_path, rng):
     root = percell3_experiment(tmp_path, rng, n_fovs=100, size=32)
-    specs = read_node(discover(root))
+    specs = napari_omezarr_export.read(root)
     names = [s.name for s in specs]
     assert names == ["DAPI", "GFP", "segmentation", f"{G1} mask", f"{G1} particles",
                      f"{G2} mask", f"{G2} particles"]  # fmt: skip

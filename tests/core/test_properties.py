@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 from napari_omezarr_export import (
     ChannelStyle,
     LabelsSpec,
+    OmeZarrError,
     PyramidOptions,
     StorageOptions,
     write_image,
     write_labels,
 )
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.errors import OmeZarrError
 from napari_omezarr_export.core.read.omero import guess_color
 
 SETTINGS = settings(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export import InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.options import PyramidOptions
 from napari_omezarr_export.core.write.pyramid import downsample, level_factors, plan_level_shapes

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.errors import BrieflowTableError, StoreFormatError
+from napari_omezarr_export import BrieflowTableError, StoreFormatError, read
 from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.reader import read_node
 from store_factories import (
     bioformats2raw_store,
     brieflow_phenotype,
@@ -26,10 +25,6 @@ from store_factories import (
     write_labels,
     yx_axes,
 )
-
-
-def read(path):
-    return read_node(discover(path))
 
 
 def by_name(specs):

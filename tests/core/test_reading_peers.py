@@ -6,15 +6,12 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_omezarr_export.core.read.discovery import discover
-from napari_omezarr_export.core.reader import read_node
+import napari_omezarr_export
 from validation import assert_valid_store
 
 
 def read(path):
-    node = discover(path)
-    assert node.is_ours, node
-    return {s.name: s for s in read_node(node)}
+    return {s.name: s for s in napari_omezarr_export.read(path)}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import zarr
 from napari_omezarr_export import (
     ChannelStyle,
     LabelsSpec,
+    PercellFormatError,
     PercellRegion,
     StorageOptions,
     TargetExistsError,
@@ -25,7 +26,6 @@ from napari_omezarr_export import (
     write_percell_region,
 )
 from napari_omezarr_export._napari._reader import get_reader
-from napari_omezarr_export.core.errors import PercellFormatError
 from napari_omezarr_export.core.layouts.percell import journal as percell_journal
 from napari_omezarr_export.core.write import chunk_files
 from napari_omezarr_export.core.write import staging as store_module

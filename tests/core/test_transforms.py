@@ -11,8 +11,14 @@ import json
 import numpy as np
 import pytest
 
-from napari_omezarr_export import LabelsSpec, StorageOptions, read, write_image, write_labels
-from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export import (
+    LabelsSpec,
+    StorageOptions,
+    StoreFormatError,
+    read,
+    write_image,
+    write_labels,
+)
 from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 
 
