@@ -170,7 +170,7 @@ def _level0(layer):
 def test_a_layer_with_its_own_channel_axis_saves_with_it(
     make_napari_viewer, tmp_path, rng, labels
 ):
-    from napari_omezarr_export.core.write.plan_export import MULTI_CHANNEL_COLORS
+    from napari_omezarr_export.core.options import MULTI_CHANNEL_COLORS
 
     data = rng.integers(0, 4000, [SIZES[a] for a in labels], dtype=np.uint16)
     viewer = make_napari_viewer()

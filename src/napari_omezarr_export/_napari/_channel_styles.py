@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from napari_omezarr_export.core.errors import ExportError
-from napari_omezarr_export.core.options import ChannelStyle, rgb_to_hex
-from napari_omezarr_export.core.write.plan_export import MULTI_CHANNEL_COLORS
+from napari_omezarr_export.core.options import MULTI_CHANNEL_COLORS, ChannelStyle, rgb_to_hex
 
 __all__ = [
     "CHANNEL_NAMES_KEY",

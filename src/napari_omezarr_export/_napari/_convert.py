@@ -21,9 +21,8 @@ from napari_omezarr_export._napari._channel_styles import (
     channel_style,
     own_channel_styles,
 )
-from napari_omezarr_export.core.api import Concatenated
+from napari_omezarr_export.core.api import Concatenated, default_axis_names
 from napari_omezarr_export.core.errors import ExportError
-from napari_omezarr_export.core.ngff.axes import default_axis_names
 from napari_omezarr_export.core.options import ChannelStyle, LabelsSpec
 
 __all__ = [

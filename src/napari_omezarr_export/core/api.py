@@ -18,6 +18,7 @@ from typing import Any, Unpack
 
 import napari_omezarr_export.core.write.target_image as existing
 from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.ngff.axes import default_axis_names
 from napari_omezarr_export.core.options import (
     ChannelStyle,
     ImageOptions,
@@ -42,6 +43,7 @@ from napari_omezarr_export.core.write.plan_export import (
     plan_labels_like,
     plan_standalone_labels,
     resolve_image,
+    transpose_lazily,
 )
 from napari_omezarr_export.core.write.stacking import Concatenated
 from napari_omezarr_export.core.write.staging import is_zarr_store
@@ -53,6 +55,7 @@ __all__ = [
     "check_chunks",
     "check_label_names",
     "chunks_for_memory_target",
+    "default_axis_names",
     "format_shape",
     "is_zarr_store",
     "iter_write_image",
@@ -65,6 +68,7 @@ __all__ = [
     "preview_metadata",
     "resolve_image",
     "target_path",
+    "transpose_lazily",
     "write_image",
     "write_labels",
 ]

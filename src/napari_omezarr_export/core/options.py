@@ -17,8 +17,10 @@ from napari_omezarr_export.core.ngff.colors import hex_to_rgb, require_hex, rgb_
 
 __all__ = [
     "CODECS",
+    "DEFAULT_COLORS",
     "IMAGE_METHODS",
     "LABEL_METHODS",
+    "MULTI_CHANNEL_COLORS",
     "NGFF_VERSIONS",
     "ChannelStyle",
     "Codec",
@@ -93,6 +95,11 @@ def positive_shape_problem(what: str, shape: Sequence[int] | None) -> str:
         f"{what} shape {tuple(shape)} has an entry below 1; every entry must be a positive "
         "whole number."
     )
+
+
+# Default channel colours: one channel is white (gray); several take blue, green, red, ...
+DEFAULT_COLORS = ("FFFFFF",)
+MULTI_CHANNEL_COLORS = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from napari_omezarr_export.core.api import (
     iter_write_labels,
     labels_paths,
     target_path,
+    transpose_lazily,
 )
 from napari_omezarr_export.core.errors import ExportError
 from napari_omezarr_export.core.layouts.brieflow import (
@@ -36,7 +37,6 @@ from napari_omezarr_export.core.layouts.percell import (
     preview_percell_region,
 )
 from napari_omezarr_export.core.progress import Progress
-from napari_omezarr_export.core.write.plan_export import transpose_lazily
 
 __all__ = ["LAYOUTS", "LayoutPanel"]
 

@@ -15,6 +15,8 @@ import numpy as np
 from napari_omezarr_export.core.errors import ExportError, InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import Axis, resolve_axes
 from napari_omezarr_export.core.options import (
+    DEFAULT_COLORS,
+    MULTI_CHANNEL_COLORS,
     ChannelStyle,
     ImageOptions,
     LabelsSpec,
@@ -31,9 +33,6 @@ __all__ = [
     "plan_standalone_labels",
     "resolve_image",
 ]
-
-DEFAULT_COLORS = ("FFFFFF",)
-MULTI_CHANNEL_COLORS = ("0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 
 
 def _per_axis(values: Sequence[float] | None, ndim: int, default: float, what: str) -> list:
