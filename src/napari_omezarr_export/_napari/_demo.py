@@ -32,10 +32,7 @@ def _save_sample(viewer: object, out: Path) -> tuple[Path, Path]:
 
 def _save_v05_copy(out: Path) -> Path:
     """Write the same data as NGFF 0.5 (zarr v3, sharded) through the Python API."""
-    import napari_omezarr_export.ChannelStyle as ChannelStyle
-    import napari_omezarr_export.LabelsSpec as LabelsSpec
-    import napari_omezarr_export.StorageOptions as StorageOptions
-    import napari_omezarr_export.write_image as write_image
+    from napari_omezarr_export import ChannelStyle, LabelsSpec, StorageOptions, write_image
     from napari_omezarr_export.core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
 
     cells = synthetic_cells(2048)

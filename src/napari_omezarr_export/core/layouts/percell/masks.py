@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from napari_omezarr_export.core.layouts.percell.names import mask_folder_name, mask_parts
-from napari_omezarr_export.core.read.labels import labels_data
+from napari_omezarr_export.core.read.labels import editable_levels, labels_data
 from napari_omezarr_export.core.read.layer_spec import (
     MASK_RGBA,
     TRANSPARENT,
@@ -101,7 +101,8 @@ def mask_layer(
         "metadata": metadata,
     }
     colors = {0: TRANSPARENT, None: MASK_RGBA}
-    return LayerSpec("labels", levels, kwargs, label_colors=colors)
+    # A mask is drawn and corrected like any labels: open it editable when it fits in memory.
+    return LayerSpec("labels", editable_levels(levels), kwargs, label_colors=colors)
 
 
 def mask_group_layers(
