@@ -381,6 +381,28 @@ def test_one_plan_per_refresh_reused_by_export(docked, qtbot, tmp_path, monkeypa
     assert (tmp_path / "moved.ome.zarr" / "labels" / "cells").is_dir()
 
 
+def test_export_right_after_a_layer_change_writes_the_new_state(docked, qtbot, tmp_path, rng):
+    """Scale, translation and a labels layer's display state changed just before Export."""
+    image = rng.integers(0, 4000, (2, 64, 48), dtype=np.uint16)
+    viewer, widget = docked(
+        lambda v: v.add_image(image, name="img", channel_axis=0),
+        lambda v: v.add_labels(np.ones((64, 48), np.int32), name="cells"),
+    )
+    widget._dest.value = tmp_path / "changed.ome.zarr"
+    widget.refresh()  # the plan for this destination is current; no refresh is pending
+    assert not widget.refresh_pending
+    for layer in viewer.layers:
+        layer.scale = (0.5, 0.25)
+    viewer.layers["cells"].opacity = 0.3
+    widget._export.changed()  # at once, before the delayed refresh would have run
+    _wait(qtbot, widget)
+    attrs = _read_attrs(tmp_path / "changed.ome.zarr", "")
+    level0 = attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]
+    assert level0["scale"] == [1.0, 0.5, 0.25]
+    cells = _read_attrs(tmp_path / "changed.ome.zarr", "labels/cells")
+    assert cells["napari_display"]["opacity"] == 0.3
+
+
 def test_labels_alone_plan_once_per_refresh(docked, qtbot, tmp_path, monkeypatch):
     lab = np.zeros((32, 32), np.int32)
     lab[2:9, 2:9] = 1

@@ -13,6 +13,7 @@ from napari_omezarr_export import (
     LabelsSpec,
     PyramidOptions,
     StorageOptions,
+    StoreFormatError,
     TargetExistsError,
     iter_write_image,
     plan_image,
@@ -276,3 +277,21 @@ def test_unknown_options_name_the_keyword(tmp_path, image, call):
     with pytest.raises(TypeError, match="chanels"):
         call(tmp_path / "typo.zarr", image)
     assert not list(tmp_path.iterdir())
+
+
+def test_one_labels_spec_needs_no_list(tmp_path):
+    nuclei = np.zeros((32, 32), np.int32)
+    nuclei[4:9, 4:9] = 1
+    [store] = write_image(
+        np.ones((2, 32, 32), np.uint16), tmp_path / "one.ome.zarr", labels=LabelsSpec(nuclei, "n")
+    )
+    assert (store / "labels" / "n").is_dir()
+
+
+def test_labels_into_an_image_without_levels_say_it_is_broken(tmp_path):
+    [store] = write_image(np.ones((1, 32, 32), np.uint16), tmp_path / "img.ome.zarr")
+    attrs = json.loads((store / ".zattrs").read_text())
+    attrs["multiscales"][0]["datasets"] = []
+    (store / ".zattrs").write_text(json.dumps(attrs))
+    with pytest.raises(StoreFormatError, match="multiscales metadata or level arrays are broken"):
+        write_labels(LabelsSpec(np.ones((32, 32), np.int32), "x"), store)

@@ -98,7 +98,7 @@ def _expand(data: Any) -> Any:
 
 
 def _concatenate(arrays: list[Any]) -> Any:
-    """The layers' channels as one array, without copying any layer (see core.stacking)."""
+    """The layers' channels as one array, without copying any layer (see core.write.stacking)."""
     return arrays[0] if len(arrays) == 1 else Concatenated(arrays)
 
 

@@ -1,9 +1,10 @@
 """Layers > Annotate > "Edit labels (load full resolution)": make a large Labels layer paintable.
 
-napari does not let anyone paint a multiscale Labels layer, and labels larger than the reader's
-budget (`core.labels.EDITABLE_LABELS_BYTES`) open as one. This action swaps such a layer for an
-in-memory level 0 that keeps its name, place in the layer list, scale, translation, colours,
-features and ``metadata["ome_zarr"]`` (so that saving writes the edits back into its store).
+napari does not let anyone paint a multiscale Labels layer, and labels larger than the
+reader's budget (`core.read.labels.EDITABLE_LABELS_BYTES`) open as one. This action swaps such
+a layer for an in-memory level 0 that keeps its name, place in the layer list, scale,
+translation, colours, features and ``metadata["ome_zarr"]`` (so that saving writes the edits
+back into its store).
 """
 
 # No ``from __future__ import annotations``: napari's app-model reads the annotation below at

@@ -1,6 +1,6 @@
 """The npe2 reader: a cheap getter that never raises, and a reader returning layer data tuples.
 
-``get_reader`` asks :func:`core.discovery.discover` what the path is (a metadata file or two)
+``get_reader`` asks :func:`core.read.discovery.discover` what the path is (a metadata file or two)
 and returns None for anything that is not ours. The reader it returns opens the node with
 :func:`core.reader.read_node` and turns each napari-free :class:`LayerSpec` into a layer data
 tuple, building the napari colormaps here (the only reading code that knows napari).

@@ -6,8 +6,8 @@ and ``iter_run()`` yields ``(chunks done, chunks total)`` so that a GUI can show
 cancel by closing the generator. The verbs below are those plans run at once:
 ``write_image(...) == plan_image(...).run()``. Every option is keyword-only.
 
-The sizing helpers the export widget offers (chunk shapes near a memory target, their check,
-a display window from a sample) are re-exported here, so adapters use this module only.
+The sizing helpers the export widget offers (chunk shapes near a memory target and their
+check) are re-exported here, so adapters use this module only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
-import napari_omezarr_export.core.write.target_image as existing
+import napari_omezarr_export.core.write.target_image as target_image
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import default_axis_names
 from napari_omezarr_export.core.options import (
@@ -60,7 +60,6 @@ __all__ = [
     "is_zarr_store",
     "iter_write_image",
     "iter_write_labels",
-    "labels_paths",
     "parse_shape",
     "plan_image",
     "plan_labels",
@@ -207,7 +206,7 @@ def write_image(
 
 
 def preview_metadata(
-    data: Any = None,
+    data: Any,
     **options: Unpack[ImageOptions],
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_image` would write, without writing.
@@ -274,9 +273,9 @@ def plan_labels(
     check_label_names(specs)
     pyramid = pyramid or PyramidOptions()
     target = target_path(path)
-    image = existing.read_image_geometry(target) if is_zarr_store(target) else None
+    image = target_image.read_image_geometry(target) if is_zarr_store(target) else None
     if image is not None:
-        storage = existing.storage_like(image, storage)
+        storage = target_image.storage_like(image, storage)
         groups = [
             plan_labels_like(s, image.as_plan(), pyramid=pyramid, storage=storage) for s in specs
         ]
@@ -348,25 +347,3 @@ def preview_labels(
         image, the label groups of a new store otherwise.
     """
     return plan_labels(labels, path, **options).preview()
-
-
-def labels_paths(labels: LabelsSpec | Sequence[LabelsSpec], path: str | Path) -> list[Path]:
-    """Return the label groups that writing ``labels`` to ``path`` creates (or created).
-
-    Parameters
-    ----------
-    labels : LabelsSpec or sequence of LabelsSpec
-        The label images.
-    path : str or Path
-        The destination as given to `write_labels`.
-
-    Returns
-    -------
-    list of Path
-        Under the image's ``labels/`` when ``path`` is an image, else the new store(s).
-    """
-    target = target_path(path)
-    specs = _as_specs(labels)
-    if existing.is_image_store(target):
-        return [target / "labels" / s.name for s in specs]
-    return [target] if len(specs) == 1 else [target / s.name for s in specs]

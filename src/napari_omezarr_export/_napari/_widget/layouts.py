@@ -16,9 +16,6 @@ from magicgui.widgets import ComboBox, Container, LineEdit, Select
 
 from napari_omezarr_export._napari._convert import ImageExport, labels_spec
 from napari_omezarr_export.core.api import (
-    iter_write_image,
-    iter_write_labels,
-    labels_paths,
     target_path,
     transpose_lazily,
 )
@@ -121,9 +118,7 @@ class LayoutPanel(Container):
             image_type=self.image_type.value or None,
         )  # fmt: skip
 
-    def steps(
-        self, image: ImageExport | None, labels: Sequence[Any], options: dict, destination: Path
-    ) -> Steps:
+    def steps(self, image: ImageExport | None, labels: Sequence[Any], destination: Path) -> Steps:
         """Return the write generator and the paths it writes, for the chosen layout.
 
         Parameters
@@ -132,8 +127,6 @@ class LayoutPanel(Container):
             The channels, from the selected image layers.
         labels : sequence of napari Labels layers
             The selected Labels layers.
-        options : dict
-            ``pyramid`` and ``storage`` (used by the plain image layout).
         destination : Path
             The path in "Save as".
 
@@ -146,12 +139,9 @@ class LayoutPanel(Container):
             return self._percell_steps(image, labels, destination)
         if self.kind == "brieflow":
             return self._brieflow_steps(image, labels, destination)
-        target = target_path(destination)
-        specs = [labels_spec(*layer.as_layer_data_tuple()[:2]) for layer in labels]
-        if image is not None:
-            image.labels = specs
-            return iter_write_image(image.data, target, **image.as_kwargs(), **options), [target]
-        return iter_write_labels(specs, target, **options), labels_paths(specs, target)
+        raise ExportError(  # the plain image layout runs the widget's own plan
+            f"The {self.kind!r} layout has no steps of its own; export it through its plan."
+        )
 
     def preview(self, image: ImageExport | None, labels: Sequence[Any], dest: Path) -> dict:
         """Return the attributes the PerCell or Brieflow layout will write, keyed by group.

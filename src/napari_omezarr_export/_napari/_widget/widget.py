@@ -129,6 +129,16 @@ def _channel_keys(layer: Any) -> list[tuple]:
     return [(id(layer), i) for i in range(count)]
 
 
+# Layer properties an export writes besides the data (transforms, units, axes, labels' display
+# state and colours): a change re-plans, so Export never writes a stale plan.
+_WRITTEN_STATE = ("scale", "translate", "units", "axis_labels", "visible", "opacity", "colormap")
+
+
+def _written_state_events(layer: Any) -> list[Any]:
+    """The layer's events for `_WRITTEN_STATE` (an RGB image, for one, has no colormap)."""
+    return [getattr(layer.events, n) for n in _WRITTEN_STATE if hasattr(layer.events, n)]
+
+
 class ExportWidget(ExportRunner, Container):
     """Export the chosen Image and Labels layers as one OME-Zarr image.
 
@@ -236,6 +246,8 @@ class ExportWidget(ExportRunner, Container):
         layer.events.data.connect(self._on_data)
         if isinstance(layer, Labels):
             layer.events.paint.connect(self._on_data)
+        for emitter in _written_state_events(layer):  # re-plan when what is written changes
+            emitter.connect(self._schedule)
 
     def _on_inserted(self, event: Any) -> None:
         """Watch a new layer; it joins the selection when the selection stays exportable."""
@@ -252,6 +264,8 @@ class ExportWidget(ExportRunner, Container):
         layer.events.data.disconnect(self._on_data)
         if isinstance(layer, Labels):
             layer.events.paint.disconnect(self._on_data)
+        for emitter in _written_state_events(layer):
+            emitter.disconnect(self._schedule)
         self._selected = [s for s in self._selected if s is not layer]
         self._sync_layers()
 
@@ -448,11 +462,10 @@ class ExportWidget(ExportRunner, Container):
     def _layout_steps(self, target: Path) -> tuple[Any, list[Path]]:
         """The PerCell or Brieflow write and its paths; (None, []) when the user declines."""
         image, _ = self._convert()
-        options = self._options()
         replaced = self._destination_layout.target(target)
         if is_zarr_store(replaced) and not self._confirm_replace(replaced):
             return None, []
-        return self._destination_layout.steps(image, self._labels_layers(), options, target)
+        return self._destination_layout.steps(image, self._labels_layers(), target)
 
     def _confirm_replace(self, path: Path) -> bool:
         """Ask before replacing (or adding labels to) the store at ``path``."""

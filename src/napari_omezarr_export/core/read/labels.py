@@ -149,7 +149,7 @@ def editable_levels(levels: list[Any], budget: int | None = None) -> list[Any]:
     if level0.nbytes > (EDITABLE_LABELS_BYTES if budget is None else budget):
         return levels
     try:
-        # A scheduler given as a function skips dask's scheduler lookup (see reading.py).
+        # A scheduler given as a function skips dask's scheduler lookup (see read/image.py).
         (array,) = dask.compute(level0, scheduler=dask.threaded.get)
     except StoreFormatError as exc:
         logger.warning("%s The labels open read-only, as a pyramid.", exc)

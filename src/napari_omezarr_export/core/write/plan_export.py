@@ -300,6 +300,7 @@ def plan_image_export(data: Any, options: ImageOptions) -> list[GroupPlan]:
     pyramid = options.get("pyramid") or PyramidOptions()
     storage = options.get("storage") or StorageOptions()
     labels = options.get("labels", ())
+    labels = [labels] if isinstance(labels, LabelsSpec) else list(labels)  # one spec is fine too
     check_label_names(labels)
     image = _plan_image(data, options, pyramid, storage)
     return [image, *(plan_labels_like(s, image, pyramid=pyramid, storage=storage) for s in labels)]

@@ -87,13 +87,13 @@ def read_image_geometry(path: Path) -> ImageGeometry | None:
             zarr.open_array(child_path(path, d["path"], what="dataset path"), mode="r")
             for d in datasets
         ]
+        ndim = arrays[0].ndim  # an empty "datasets" list is broken too
     except (KeyError, IndexError, TypeError, FileNotFoundError, ValueError) as exc:
         raise StoreFormatError(
             f"{path} looks like an OME-Zarr image but its multiscales metadata or level arrays "
             f"are broken ({exc!r}); labels cannot be added to it. Save them to a new path."
         ) from exc
     version = "0.5" if meta.zarr_format == 3 else "0.4"
-    ndim = arrays[0].ndim
     block_version = str(multiscale.get("version", meta.ome_version or version))
     level0 = parse_level_transforms(path, multiscale, ndim)[0]
     return ImageGeometry(

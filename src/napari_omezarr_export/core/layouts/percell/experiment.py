@@ -6,8 +6,8 @@
 * PerCell 3 layout (id-based): ``images.zarr/fov_<id>``, ``labels.zarr/seg_<id>``,
   ``masks.zarr/thresh_<id>/{mask,particles}``; names and links only in ``experiment.db``.
 
-The result is an :class:`Experiment` of :class:`Region` records (:mod:`percell_model`); the
-id-based layout is read by :mod:`percell_ids`, and :mod:`percell_layers` makes the layers.
+The result is an :class:`Experiment` of :class:`Region` records (:mod:`model`); the
+id-based layout is read by :mod:`ids`, and :mod:`layers` makes the layers.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The records a ``.percell`` experiment is read into: regions and the runs linked to them.
 
-Both on-disk shapes (see :mod:`percell`) are read into the same :class:`Experiment`: a list of
+Both on-disk shapes (see :mod:`experiment`) are read into the same :class:`Experiment`: a list of
 :class:`Region` records, each with its image group and its segmentations and thresholds as
 :class:`Link` records. A link's ``group`` says which runs of different regions belong in the
 same stacked layer when a whole experiment opens with a region slider.
