@@ -94,7 +94,11 @@ def read_paths(path: Any = None, *, nodes: list[Node]) -> list[FullLayerData]:
             continue
         logger.debug("%s: %d layers", node.path, len(specs))
         tuples.extend(layer_data_tuple(spec) for spec in specs)
-        read_only = [s.name for s in specs if s.layer_type == "labels" and s.multiscale]
+        read_only = [
+            s.name
+            for s in specs
+            if s.layer_type == "labels" and s.multiscale and "plate" not in s.kwargs["metadata"]
+        ]  # a plate's well map is a guide, not something to paint
         if read_only:
             _tell(
                 f"{', '.join(read_only)}: too large to edit at once, opened as a read-only "

@@ -23,6 +23,7 @@ from napari_omezarr_export.core.read.labels import (
     parent_reference,
 )
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
+from napari_omezarr_export.core.read.plate import plate_layers, well_layers
 from napari_omezarr_export.core.read.series import series_layers
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
@@ -111,6 +112,10 @@ def read_node(node: Node) -> list[LayerSpec]:
         return layers
     if kind == "image_series":
         return series_layers(node.path, node.attrs)
+    if kind == "plate":
+        return plate_layers(node.path, node.attrs)
+    if kind == "well":
+        return well_layers(node.path)
     if kind == "label_image":
         reference = parent_reference(node.path, node.attrs)
         return [label_layer(read_node_meta(node.path), reference=reference)]

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 NodeKind = Literal[
     "image",
     "image_series",
+    "plate",
+    "well",
     "labels_group",
     "label_image",
     "mask",
@@ -147,6 +149,10 @@ def _kind_from_meta(meta: NodeMeta) -> NodeKind | None:
         return "label_image" if "image-label" in attrs else "image"
     if "bioformats2raw.layout" in attrs:
         return "image_series"
+    if "plate" in attrs:
+        return "plate"
+    if "well" in attrs:
+        return "well"
     if isinstance(attrs.get("labels"), list):
         return "labels_group"
     if {"columns", "num_rows"} <= set(attrs):
