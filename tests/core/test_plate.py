@@ -153,3 +153,27 @@ def test_wells_that_are_not_images_are_blank_with_a_warning(tmp_path, caplog):
     assert any("A2" in r.getMessage() for r in caplog.records)
     y0, x0, y1, x1 = image.kwargs["metadata"]["plate"]["wells"]["A2"]["box"]
     assert not np.asarray(image.data[0][:, y0:y1, x0:x1]).any()
+
+
+def test_labels_in_the_fields_become_a_mosaic_in_register(tmp_path):
+    from ome_zarr.writer import write_labels as write_field_labels
+
+    path, _ = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+    masks = {}
+    for well, column in (("A1", "1"), ("A2", "2")):
+        for field in (0, 1):
+            mask = np.zeros((48, 40), np.uint16)
+            mask[5 + field : 20, 3 : 10 + 5 * int(column)] = 1 + field
+            masks[(well, field)] = mask
+            group = zarr.open_group(path / "A" / column / str(field), mode="a")
+            write_field_labels(mask, group, name="nuclei", axes="yx", fmt=FormatV04(),
+                               scale_factors=[2])  # fmt: skip
+    specs = _by_name(napari_omezarr_export.read(path))
+    nuclei = specs["nuclei"]
+    assert nuclei.layer_type == "labels" and nuclei.kwargs["axis_labels"] == ("field", "y", "x")
+    assert nuclei.kwargs["scale"][-2:] == specs["channel 0"].kwargs["scale"][-2:]
+    wells = nuclei.kwargs["metadata"]["plate"]["wells"]
+    for (well, field), mask in masks.items():
+        y0, x0, _, _ = wells[well]["box"]
+        shown = np.asarray(nuclei.data[0][field, y0 : y0 + 48, x0 : x0 + 40])
+        np.testing.assert_array_equal(shown, mask)

@@ -1,11 +1,12 @@
 """HCS plates (NGFF ``plate`` and ``well`` groups): one lazy mosaic per channel, every field.
 
-A plate opens as one multiscale mosaic per channel with a leading ``field`` axis (a slider):
-wells sit by row and column in cells of one size (the largest field, padded) with a gap between
-them, and each well's field ``i`` is in place on slice ``i``. Missing wells and fields are
-blank; wells that cannot be read are blank with a warning naming them. A ``wells`` Labels layer
-numbers the cells, and its features (``well``, ``row``, ``column``) show the well under the
-cursor. Every layer's ``metadata["plate"]`` maps each well to its level-0 pixel box.
+A plate opens as one multiscale mosaic per channel, and one per label name found in the fields,
+with a leading ``field`` axis (a slider): wells sit by row and column in cells of one size (the
+largest field, padded) with a gap between them, and each well's field ``i`` is on slice ``i``.
+Missing wells and fields are blank; wells that cannot be read are blank with a warning naming
+them. A ``wells`` Labels layer numbers the cells, and its features (``well``, ``row``,
+``column``) show the well under the cursor. Every layer's ``metadata["plate"]`` maps each well
+to its level-0 pixel box.
 
 Only metadata is read at open (the fields' attributes, concurrently); a mosaic block reads one
 plane of one field when napari draws it.
@@ -25,6 +26,7 @@ import numpy as np
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.image import image_layers
+from napari_omezarr_export.core.read.labels import label_colors
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.zarr_nodes import (
@@ -377,8 +379,62 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     }
     omero = read_node_meta(first.path).attrs.get("omero")
     layers = image_layers(mosaic, omero, extra_metadata=meta)
+    layers += _labels_layers(grid, cells, layout, mosaic, meta)
     if kind == "plate":
         layers.append(_wells_layer(grid, wells, layout, mosaic, meta))
+    return layers
+
+
+def _field_labels(cells: dict) -> dict[str, dict]:
+    """Each label name in the fields' ``labels/`` -> ``{(row, column, field): Multiscale}``."""
+    found: dict[str, dict] = {}
+
+    def open_labels(item: tuple) -> list[tuple[str, tuple, Multiscale]]:
+        key, ms = item
+        labels_dir = ms.path / "labels"
+        names = read_node_meta(labels_dir).attrs.get("labels") if labels_dir.is_dir() else None
+        opened = []
+        for name in names if isinstance(names, list) else []:
+            try:
+                meta = read_node_meta(child_path(labels_dir, name, what="label name"))
+                opened.append((str(name), key, open_multiscale(meta)))
+            except StoreFormatError as exc:
+                logger.warning("%s The other labels are shown.", exc)
+        return opened
+
+    with ThreadPoolExecutor(_METADATA_THREADS) as pool:
+        for opened in pool.map(open_labels, cells.items()):
+            for name, key, ms in opened:
+                found.setdefault(name, {})[key] = ms
+    return found
+
+
+def _labels_layers(grid: Grid, cells: dict, layout: _Layout, image: Multiscale, meta: dict):
+    """One mosaic Labels layer per label name found in the fields, in register with the image."""
+    from dataclasses import replace
+
+    layers = []
+    for name, label_cells in _field_labels(cells).items():
+        first = label_cells[min(label_cells)]
+        kept = _compatible(label_cells, first, grid)
+        levels = min(layout.n_levels, *(len(ms.levels) for ms in kept.values()))
+        shape = replace(layout, mid=first.shapes[0][:-2], n_levels=levels)
+        data = [_mosaic(kept, k, shape, first.levels[0].dtype, name) for k in range(levels)]
+        axes = ("field", *first.axis_names)
+        spatial = {
+            a: (s, t)
+            for a, s, t in zip(image.axis_names, image.scale, image.translate, strict=True)
+        }
+        kwargs = {
+            "name": name,
+            "scale": tuple(spatial.get(a, (1.0, 0.0))[0] for a in axes),
+            "translate": tuple(spatial.get(a, (1.0, 0.0))[1] for a in axes),
+            "axis_labels": axes,
+            "metadata": meta,
+        }
+        image_label = read_node_meta(first.path).attrs.get("image-label")
+        colors = label_colors(image_label, first.path)
+        layers.append(LayerSpec("labels", data, kwargs, label_colors=colors))
     return layers
 
 
