@@ -1,0 +1,232 @@
+"""What a plate holds: its grid of wells, and its fields' metadata, read concurrently."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
+from napari_omezarr_export.core.read.zarr_nodes import (
+    child_path,
+    has_zarr_metadata,
+    read_node_meta,
+)
+
+__all__ = [
+    "MAX_WELLS",
+    "Grid",
+    "Well",
+    "compatible",
+    "field_labels",
+    "open_fields",
+    "read_grid",
+    "well_fields",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_WELLS = 10_000  # a 1536-well plate is the largest made; more is a broken declaration
+_METADATA_THREADS = 16  # metadata files are small: many at once hide each file's latency
+_FIX = " Fix the plate's metadata or open a well or field folder directly."
+
+
+@dataclass(frozen=True)
+class Well:
+    """One well of a plate: its name, grid position and field image folders."""
+
+    name: str
+    row: int
+    column: int
+    fields: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The wells laid out on a plate: row and column names, and the wells found."""
+
+    path: Path
+    rows: list[str]
+    columns: list[str]
+    wells: list[Well]
+
+
+def _names(attrs: dict[str, Any], key: str, path: Path) -> list[str]:
+    entries = attrs.get(key)
+    if not isinstance(entries, list) or not entries:
+        raise StoreFormatError(f"{path}: plate '{key}' must be a non-empty list.{_FIX}")
+    names = [e.get("name") if isinstance(e, dict) else None for e in entries]
+    if not all(isinstance(n, str) and n for n in names):
+        raise StoreFormatError(f"{path}: every plate '{key}' entry needs a 'name'.{_FIX}")
+    return names
+
+
+def _well_position(entry: dict, rows: list[str], columns: list[str]) -> tuple[int, int] | None:
+    """Row and column index of a well entry: its indices (0.4+), else its path ``A/1``."""
+    parts = str(entry.get("path", "")).split("/")
+    row, column = entry.get("rowIndex"), entry.get("columnIndex")
+    if not isinstance(row, int) and len(parts) == 2 and parts[0] in rows:
+        row = rows.index(parts[0])
+    if not isinstance(column, int) and len(parts) == 2 and parts[1] in columns:
+        column = columns.index(parts[1])
+    if isinstance(row, int) and isinstance(column, int):
+        if 0 <= row < len(rows) and 0 <= column < len(columns):
+            return row, column
+    return None
+
+
+def well_fields(well_path: Path) -> list[Path]:
+    """The field image folders a well lists (``well.images``), in order.
+
+    Parameters
+    ----------
+    well_path : Path
+        The well group.
+
+    Returns
+    -------
+    list of Path
+        One folder per field; empty when the well lists none.
+
+    Raises
+    ------
+    StoreFormatError
+        When a field path leads outside the well.
+    """
+    well = read_node_meta(well_path).attrs.get("well")
+    images = well.get("images") if isinstance(well, dict) else None
+    if not isinstance(images, list):
+        return []
+    paths = [i.get("path") for i in images if isinstance(i, dict)]
+    return [child_path(well_path, p, what="field path") for p in paths]
+
+
+def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
+    """Parse a plate's ``plate`` attribute into its grid of wells; nothing else is read.
+
+    Parameters
+    ----------
+    path : Path
+        The plate group.
+    attrs : dict
+        Its attributes.
+
+    Returns
+    -------
+    Grid
+        Rows, columns and the wells listed (well groups are not opened yet).
+
+    Raises
+    ------
+    StoreFormatError
+        For a malformed ``plate`` block, naming the plate and what is wrong.
+    """
+    plate = attrs.get("plate")
+    if not isinstance(plate, dict):
+        raise StoreFormatError(f"{path}: 'plate' must be an object.{_FIX}")
+    rows, columns = _names(plate, "rows", path), _names(plate, "columns", path)
+    entries = plate.get("wells")
+    if not isinstance(entries, list) or not entries:
+        raise StoreFormatError(f"{path}: plate 'wells' must be a non-empty list.{_FIX}")
+    if len(entries) > MAX_WELLS:
+        raise StoreFormatError(
+            f"{path} declares {len(entries):,} wells; a plate has at most {MAX_WELLS:,} "
+            f"(1536-well plates are the largest made).{_FIX}"
+        )
+    wells, unplaced = [], []
+    for entry in entries:
+        place = _well_position(entry, rows, columns) if isinstance(entry, dict) else None
+        if place is None:
+            unplaced.append(entry)
+            continue
+        well_path = child_path(path, entry.get("path"), what="well path")
+        wells.append(Well(f"{rows[place[0]]}{columns[place[1]]}", *place, [well_path]))
+    if unplaced:
+        logger.warning(
+            "%s: %d wells have no row and column in the plate's lists and are not shown, e.g. %r.",
+            path,
+            len(unplaced),
+            unplaced[0],
+        )
+    return Grid(path, rows, columns, wells)
+
+
+def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Multiscale]]:
+    """Open every well's fields concurrently (metadata only); broken ones are left blank."""
+
+    def open_well(well: Well) -> tuple[Well, list[Multiscale | str]]:
+        well_path = well.fields[0]
+        if not has_zarr_metadata(well_path):
+            return well, ["missing"]
+        try:
+            paths = well_fields(well_path)
+            return well, [open_multiscale(read_node_meta(p)) for p in paths]
+        except StoreFormatError as exc:
+            return well, [str(exc)]
+
+    with ThreadPoolExecutor(_METADATA_THREADS) as pool:
+        opened = list(pool.map(open_well, grid.wells))
+    cells: dict[tuple[int, int, int], Multiscale] = {}
+    placed, missing, broken = [], [], []
+    for well, fields in opened:
+        if fields == ["missing"]:
+            missing.append(well.name)
+        elif fields and isinstance(fields[0], str):
+            broken.append(f"{well.name} ({fields[0]})")
+        for i, ms in enumerate(f for f in fields if isinstance(f, Multiscale)):
+            cells[(well.row, well.column, i)] = ms
+        found = [f.path for f in fields if isinstance(f, Multiscale)]
+        placed.append(Well(well.name, well.row, well.column, found))
+    if missing:
+        logger.warning("%s: wells %s are listed but missing; they are blank.", grid.path, missing)
+    for reason in broken:
+        logger.warning("%s: well %s cannot be opened; it is blank.", grid.path, reason)
+    if not cells:
+        raise StoreFormatError(f"{grid.path}: no well of this plate holds a readable image.{_FIX}")
+    return placed, cells
+
+
+def compatible(cells: dict, first: Multiscale, grid: Grid) -> dict:
+    """Fields whose axes and non-spatial sizes match the first field's; others warned of."""
+    names, mid = first.axis_names, first.shapes[0][:-2]
+    kept = {
+        k: ms for k, ms in cells.items() if ms.axis_names == names and ms.shapes[0][:-2] == mid
+    }
+    if len(kept) < len(cells):
+        odd = sorted(
+            f"{grid.rows[r]}{grid.columns[c]} field {f}" for r, c, f in set(cells) - set(kept)
+        )
+        logger.warning(
+            "%s: %s have other axes or channel/time/z sizes than the first field %s; blank.",
+            grid.path,
+            odd[:5],
+            first.path,
+        )
+    return kept
+
+
+def field_labels(cells: dict) -> dict[str, dict]:
+    """Each label name in the fields' ``labels/`` -> ``{(row, column, field): Multiscale}``."""
+    found: dict[str, dict] = {}
+
+    def open_labels(item: tuple) -> list[tuple[str, tuple, Multiscale]]:
+        key, ms = item
+        labels_dir = ms.path / "labels"
+        names = read_node_meta(labels_dir).attrs.get("labels") if labels_dir.is_dir() else None
+        opened = []
+        for name in names if isinstance(names, list) else []:
+            try:
+                meta = read_node_meta(child_path(labels_dir, name, what="label name"))
+                opened.append((str(name), key, open_multiscale(meta)))
+            except StoreFormatError as exc:
+                logger.warning("%s The other labels are shown.", exc)
+        return opened
+
+    with ThreadPoolExecutor(_METADATA_THREADS) as pool:
+        for opened in pool.map(open_labels, cells.items()):
+            for name, key, ms in opened:
+                found.setdefault(name, {})[key] = ms
+    return found
