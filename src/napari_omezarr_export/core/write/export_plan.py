@@ -17,15 +17,14 @@ from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan, new_summary
-from napari_omezarr_export.core.write.store_writer import (
+from napari_omezarr_export.core.write.store_attributes import (
     attributes_for,
     group_attributes_for,
-    iter_add_labels,
-    iter_write_store,
     labels_after,
     labels_list_attributes,
     scan_group,
 )
+from napari_omezarr_export.core.write.store_writer import iter_add_labels, iter_write_store
 
 __all__ = ["ExportPlan"]
 

@@ -28,7 +28,14 @@ from napari_omezarr_export.core.write.pyramid import level_factors, plan_level_s
 
 PlanKind = Literal["image", "labels"]
 
-__all__ = ["MAX_LABEL_COLORS", "DataSummary", "GroupPlan", "default_chunks", "new_summary"]
+__all__ = [
+    "MAX_LABEL_COLORS",
+    "DataSummary",
+    "GroupPlan",
+    "default_chunks",
+    "new_summary",
+    "source_data",
+]
 
 # Label colours are listed for at most this many label values: beyond it the list would
 # dwarf the metadata (and readers' parsing) while readers fall back to their own colormap.
@@ -143,6 +150,59 @@ def new_summary(plan: GroupPlan) -> DataSummary:
     return summary
 
 
+class _Converted:
+    """A read-only view of an array that converts each read block to ``dtype``."""
+
+    def __init__(self, data: Any, dtype: np.dtype) -> None:
+        self._data, self.dtype, self.shape = data, dtype, tuple(data.shape)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self._data[index]).astype(self.dtype, copy=False)
+
+
+def source_data(plan: GroupPlan) -> Any:
+    """Return ``plan``'s level-0 data as it is read: converted block by block to its dtype.
+
+    Parameters
+    ----------
+    plan : GroupPlan
+        The group.
+
+    Returns
+    -------
+    array-like
+        ``plan.data`` itself when its dtype is the plan's, else a view converting each read.
+    """
+    if np.dtype(plan.data.dtype) == plan.dtype:
+        return plan.data
+    return _Converted(plan.data, plan.dtype)
+
+
+def _stored_dtype(data: Any, kind: PlanKind, name: str) -> np.dtype:
+    """The dtype the group is stored as (booleans as uint8); refuse what cannot be stored."""
+    dtype = np.dtype(data.dtype)
+    if dtype.kind == "b":
+        dtype = np.dtype(np.uint8)
+    if kind == "labels" and dtype.kind not in "iu":
+        raise InvalidOptionError(
+            f"Labels {name!r} have dtype {dtype}; label images must hold integers. Convert "
+            "them with .astype('int32') first."
+        )
+    if dtype.kind not in "iuf":
+        raise InvalidOptionError(f"Image {name!r} has dtype {dtype}, which OME-Zarr cannot store.")
+    return dtype
+
+
+def _nonempty_shape(data: Any, name: str) -> tuple[int, ...]:
+    """The data's shape; refuse an empty dimension."""
+    shape = tuple(int(n) for n in data.shape)
+    if 0 in shape:
+        raise InvalidOptionError(
+            f"{name!r} has shape {shape}, with an empty dimension; there is nothing to save."
+        )
+    return shape
+
+
 def plan_group(
     *,
     path: str,
@@ -188,21 +248,8 @@ def plan_group(
     GroupPlan
         The plan.
     """
-    dtype = np.dtype(data.dtype)
-    if dtype.kind == "b":
-        dtype = np.dtype(np.uint8)
-    if kind == "labels" and dtype.kind not in "iu":
-        raise InvalidOptionError(
-            f"Labels {name!r} have dtype {dtype}; label images must hold integers. Convert "
-            "them with .astype('int32') first."
-        )
-    if dtype.kind not in "iuf":
-        raise InvalidOptionError(f"Image {name!r} has dtype {dtype}, which OME-Zarr cannot store.")
-    shape = tuple(int(n) for n in data.shape)
-    if 0 in shape:
-        raise InvalidOptionError(
-            f"{name!r} has shape {shape}, with an empty dimension; there is nothing to save."
-        )
+    dtype = _stored_dtype(data, kind, name)
+    shape = _nonempty_shape(data, name)
     fitted = fit_chunks(shape, storage.chunks)
     factors = level_factors(axes, pyramid.downsample_z)
     level_options = pyramid if n_levels is None else PyramidOptions(levels=n_levels)

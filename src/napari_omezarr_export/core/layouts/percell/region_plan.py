@@ -28,7 +28,8 @@ from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plan import GroupPlan
 from napari_omezarr_export.core.write.staging import is_zarr_store, staged_directory
-from napari_omezarr_export.core.write.store_writer import attributes_for, iter_fill_stage
+from napari_omezarr_export.core.write.store_attributes import attributes_for
+from napari_omezarr_export.core.write.store_writer import iter_fill_stage
 
 __all__ = ["RegionJob", "RegionPlan"]
 
