@@ -8,6 +8,7 @@ Every factory writes into a folder given by the test (``tmp_path``) and returns 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -546,3 +547,39 @@ def bioformats2raw_store(tmp_path: Path, rng, *, listed: bool, layout: int = 3) 
                 scale=[2, 2])  # fmt: skip
     write_group(root / "OME", {"series": ["0", "1"]} if listed else {})
     return root
+
+
+def _plate_formats() -> dict:
+    from ome_zarr.format import FormatV04, FormatV05
+
+    return {"0.4": FormatV04, "0.5": FormatV05}
+
+
+def make_plate(path, version="0.4", *, rows="AB", columns=("1", "2", "3"), fields=2,
+               missing=(), sizes=None, size=(48, 40), levels=2):  # fmt: skip
+    """A plate of (2, y, x) uint16 fields; field i of well (r, c) holds 1000 * (i + 1) + ..."""
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    fmt = _plate_formats()[version]()
+    shutil.rmtree(path, ignore_errors=True)
+    root = zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
+    wells = [f"{r}/{c}" for r in rows for c in columns]
+    write_plate_metadata(root, list(rows), list(columns), wells, fmt=fmt, field_count=fields)
+    truth = {}
+    for w in wells:
+        if w in missing:
+            continue
+        row, column = w.split("/")
+        group = root.require_group(row).require_group(column)
+        write_well_metadata(group, [str(i) for i in range(fields)], fmt=fmt)
+        shape = (sizes or {}).get(w, size)
+        for i in range(fields):
+            base = 1000 * (i + 1) + 10 * len(truth)
+            data = (base + np.arange(2 * shape[0] * shape[1]).reshape(2, *shape) % 7).astype(
+                "uint16"
+            )
+            truth[(row + column, i)] = data
+            factors = [2**k for k in range(1, levels)]
+            write_image(data, group.require_group(str(i)), axes="cyx", fmt=fmt,
+                        scale_factors=factors)  # fmt: skip
+    return path, truth

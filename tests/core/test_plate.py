@@ -2,44 +2,15 @@
 
 import json
 import logging
-import shutil
 
 import numpy as np
 import pytest
 import zarr
-from ome_zarr.format import FormatV04, FormatV05
-from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+from ome_zarr.format import FormatV04
 
 import napari_omezarr_export
 from napari_omezarr_export import StoreFormatError
-
-FORMATS = {"0.4": FormatV04, "0.5": FormatV05}
-
-
-def make_plate(path, version="0.4", *, rows="AB", columns=("1", "2", "3"), fields=2,
-               missing=(), sizes=None, levels=2):  # fmt: skip
-    """A plate of (2, y, x) uint16 fields; field i of well (r, c) holds 1000 * (i + 1) + ..."""
-    fmt = FORMATS[version]()
-    shutil.rmtree(path, ignore_errors=True)
-    root = zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
-    wells = [f"{r}/{c}" for r in rows for c in columns]
-    write_plate_metadata(root, list(rows), list(columns), wells, fmt=fmt, field_count=fields)
-    truth = {}
-    for w in wells:
-        if w in missing:
-            continue
-        row, column = w.split("/")
-        group = root.require_group(row).require_group(column)
-        write_well_metadata(group, [str(i) for i in range(fields)], fmt=fmt)
-        size = (sizes or {}).get(w, (48, 40))
-        for i in range(fields):
-            base = 1000 * (i + 1) + 10 * len(truth)
-            data = (base + np.arange(2 * size[0] * size[1]).reshape(2, *size) % 7).astype("uint16")
-            truth[(row + column, i)] = data
-            factors = [2**k for k in range(1, levels)]
-            write_image(data, group.require_group(str(i)), axes="cyx", fmt=fmt,
-                        scale_factors=factors)  # fmt: skip
-    return path, truth
+from store_factories import make_plate
 
 
 def _by_name(specs):

@@ -83,9 +83,9 @@ def make_layout(grid: Grid, cells: dict, first: Multiscale) -> Layout:
     grid : Grid
         The plate's rows and columns.
     cells : dict
-        ``{(row, column, field): Multiscale}`` of the fields shown.
+        ``{(row, column, field): FieldImage}`` of the fields shown.
     first : Multiscale
-        The field whose non-spatial sizes every shown field has.
+        The first field, opened: its non-spatial sizes are every shown field's.
 
     Returns
     -------

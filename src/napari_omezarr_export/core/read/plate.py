@@ -29,7 +29,8 @@ from napari_omezarr_export.core.read.mosaic import (
     well_boxes,
     wells_layer,
 )
-from napari_omezarr_export.core.read.multiscales import Multiscale
+from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
+from napari_omezarr_export.core.read.omero import ChannelDisplay
 from napari_omezarr_export.core.read.plate_grid import (
     Grid,
     Well,
@@ -43,12 +44,27 @@ from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 __all__ = ["plate_layers", "well_layers"]
 
 
+def _first_field_styles(first: Multiscale) -> list[ChannelDisplay]:
+    """Names, colours and windows of the first field's channels, for the whole mosaic.
+
+    Windows missing from ``omero`` come from the first field's own lowest level: sampling the
+    mosaic's would open a field on every one of its blocks (2.3 s of a 384-well plate's 2.8 s,
+    benchmarks/plate_open.py).
+    """
+    omero = read_node_meta(first.path).attrs.get("omero")
+    return [
+        ChannelDisplay(s.name, s.color, tuple(s.kwargs["contrast_limits"]), s.kwargs["visible"])
+        for s in image_layers(first, omero)
+    ]
+
+
 def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     wells, cells = open_fields(grid)
-    first = cells[min(cells)]
-    cells = compatible(cells, first, grid)
+    cells = compatible(cells, cells[min(cells)], grid)
+    # the first field, opened in full: its axes, units and transforms are the mosaic's
+    first = open_multiscale(read_node_meta(cells[min(cells)].path))
     layout = make_layout(grid, cells, first)
-    dtype = first.levels[0].dtype
+    dtype = cells[min(cells)].dtype
     levels = [mosaic_level(cells, k, layout, dtype, "image") for k in range(layout.n_levels)]
     mosaic = Multiscale(
         grid.path,
@@ -69,8 +85,7 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
             "wells": well_boxes(wells, layout),
         }
     }
-    omero = read_node_meta(first.path).attrs.get("omero")
-    layers = image_layers(mosaic, omero, extra_metadata=meta)
+    layers = image_layers(mosaic, None, styles=_first_field_styles(first), extra_metadata=meta)
     layers += _labels_layers(grid, cells, layout, mosaic, meta)
     if kind == "plate":
         layers.append(wells_layer(grid, wells, layout, mosaic, meta))
@@ -85,7 +100,7 @@ def _labels_layers(grid: Grid, cells: dict, layout: Layout, image: Multiscale, m
         kept = compatible(label_cells, first, grid)
         levels = min(layout.n_levels, *(len(ms.levels) for ms in kept.values()))
         shape = replace(layout, mid=first.shapes[0][:-2], n_levels=levels)
-        data = [mosaic_level(kept, k, shape, first.levels[0].dtype, name) for k in range(levels)]
+        data = [mosaic_level(kept, k, shape, first.dtype, name) for k in range(levels)]
         axes = ("field", *first.axis_names)
         spatial = {
             a: (s, t)

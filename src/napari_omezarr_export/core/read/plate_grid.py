@@ -8,21 +8,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from napari_omezarr_export.core.errors import StoreFormatError
-from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.zarr_nodes import (
     child_path,
     has_zarr_metadata,
+    open_level,
     read_node_meta,
 )
 
 __all__ = [
     "MAX_WELLS",
+    "FieldImage",
     "Grid",
     "Well",
     "compatible",
     "field_labels",
     "open_fields",
+    "read_field",
     "read_grid",
     "well_fields",
 ]
@@ -154,31 +158,114 @@ def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
     return Grid(path, rows, columns, wells)
 
 
-def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Multiscale]]:
+class _LazyLevels:
+    """A field's levels, each opened (zarr metadata and a dask view) when first drawn."""
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self._paths, self._opened = paths, {}
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __getitem__(self, level: int) -> Any:
+        if level not in self._opened:
+            self._opened[level] = open_level(self._paths[level])
+        return self._opened[level]
+
+
+@dataclass(frozen=True)
+class FieldImage:
+    """One field of a well, known from two small metadata files; its arrays open when drawn.
+
+    Opening every level of every field with zarr costs about 1 ms an array: 2.3 s for a
+    384-well plate of 2 fields and 3 levels (benchmarks/plate_open.py). The mosaic needs only
+    each field's level-0 shape and dtype up front.
+    """
+
+    path: Path
+    axis_names: tuple[str, ...]
+    level_paths: tuple[Path, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def levels(self) -> _LazyLevels:
+        """The levels, largest first, opened on first use."""
+        if "_levels" not in self.__dict__:
+            object.__setattr__(self, "_levels", _LazyLevels(self.level_paths))
+        return self.__dict__["_levels"]
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Level 0's shape (the only one read up front)."""
+        return [self.shape]
+
+
+def read_field(path: Path) -> FieldImage:
+    """Read what the mosaic needs of one field image: axes, level paths, level-0 shape, dtype.
+
+    Parameters
+    ----------
+    path : Path
+        The field's image group.
+
+    Returns
+    -------
+    FieldImage
+        Its metadata; no array is opened.
+
+    Raises
+    ------
+    StoreFormatError
+        When it is not an image or its metadata is broken.
+    """
+    block = read_node_meta(path).attrs.get("multiscales")
+    first = block[0] if isinstance(block, list) and block else None
+    datasets = first.get("datasets") if isinstance(first, dict) else None
+    if not isinstance(datasets, list) or not datasets:
+        raise StoreFormatError(f"{path} is not an OME-Zarr image (no multiscales datasets).")
+    paths = tuple(
+        child_path(path, d.get("path") if isinstance(d, dict) else None, what="dataset path")
+        for d in datasets
+    )
+    array = read_node_meta(paths[0]).array
+    try:
+        shape = tuple(int(n) for n in array["shape"])
+        dtype = np.dtype(array.get("dtype") or array["data_type"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreFormatError(f"{paths[0]} holds no readable zarr array ({exc!r}).") from exc
+    axes = first.get("axes")
+    names = tuple(a.get("name") if isinstance(a, dict) else str(a) for a in axes or [])
+    if len(names) != len(shape):
+        names = ("t", "c", "z", "y", "x")[-len(shape) :]
+    return FieldImage(path, names, paths, shape, dtype)
+
+
+def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], FieldImage]]:
     """Open every well's fields concurrently (metadata only); broken ones are left blank."""
 
-    def open_well(well: Well) -> tuple[Well, list[Multiscale | str]]:
+    def open_well(well: Well) -> tuple[Well, list[FieldImage | str]]:
         well_path = well.fields[0]
         if not has_zarr_metadata(well_path):
             return well, ["missing"]
         try:
             paths = well_fields(well_path)
-            return well, [open_multiscale(read_node_meta(p)) for p in paths]
+            return well, [read_field(p) for p in paths]
         except StoreFormatError as exc:
             return well, [str(exc)]
 
     with ThreadPoolExecutor(_METADATA_THREADS) as pool:
         opened = list(pool.map(open_well, grid.wells))
-    cells: dict[tuple[int, int, int], Multiscale] = {}
+    cells: dict[tuple[int, int, int], FieldImage] = {}
     placed, missing, broken = [], [], []
     for well, fields in opened:
         if fields == ["missing"]:
             missing.append(well.name)
         elif fields and isinstance(fields[0], str):
             broken.append(f"{well.name} ({fields[0]})")
-        for i, ms in enumerate(f for f in fields if isinstance(f, Multiscale)):
+        for i, ms in enumerate(f for f in fields if isinstance(f, FieldImage)):
             cells[(well.row, well.column, i)] = ms
-        found = [f.path for f in fields if isinstance(f, Multiscale)]
+        found = [f.path for f in fields if isinstance(f, FieldImage)]
         placed.append(Well(well.name, well.row, well.column, found))
     if missing:
         logger.warning("%s: wells %s are listed but missing; they are blank.", grid.path, missing)
@@ -189,7 +276,7 @@ def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Mult
     return placed, cells
 
 
-def compatible(cells: dict, first: Multiscale, grid: Grid) -> dict:
+def compatible(cells: dict, first: FieldImage, grid: Grid) -> dict:
     """Fields whose axes and non-spatial sizes match the first field's; others warned of."""
     names, mid = first.axis_names, first.shapes[0][:-2]
     kept = {
@@ -209,18 +296,18 @@ def compatible(cells: dict, first: Multiscale, grid: Grid) -> dict:
 
 
 def field_labels(cells: dict) -> dict[str, dict]:
-    """Each label name in the fields' ``labels/`` -> ``{(row, column, field): Multiscale}``."""
+    """Each label name in the fields' ``labels/`` -> ``{(row, column, field): FieldImage}``."""
     found: dict[str, dict] = {}
 
-    def open_labels(item: tuple) -> list[tuple[str, tuple, Multiscale]]:
+    def open_labels(item: tuple) -> list[tuple[str, tuple, FieldImage]]:
         key, ms = item
         labels_dir = ms.path / "labels"
         names = read_node_meta(labels_dir).attrs.get("labels") if labels_dir.is_dir() else None
         opened = []
         for name in names if isinstance(names, list) else []:
             try:
-                meta = read_node_meta(child_path(labels_dir, name, what="label name"))
-                opened.append((str(name), key, open_multiscale(meta)))
+                label = read_field(child_path(labels_dir, name, what="label name"))
+                opened.append((str(name), key, label))
             except StoreFormatError as exc:
                 logger.warning("%s The other labels are shown.", exc)
         return opened
