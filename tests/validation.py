@@ -36,7 +36,7 @@ def assert_valid_store(path: str | Path) -> int:
             continue
         version, doc = found
         attrs = doc if version == "0.4" else doc["attributes"]
-        if not ({"multiscales", "labels"} & set(attrs.get("ome", attrs))):
+        if not ({"multiscales", "labels", "plate", "well"} & set(attrs.get("ome", attrs))):
             continue
         yaozarrs.validate_ome_json(json.dumps(doc))
         ome_zarr_models.open_ome_zarr(group_dir, version=version)

@@ -9,6 +9,7 @@ from napari_omezarr_export.core.api import (
     ExportPlan,
     iter_write_image,
     iter_write_labels,
+    iter_write_plate_field,
     plan_image,
     plan_labels,
     preview_labels,
@@ -16,6 +17,7 @@ from napari_omezarr_export.core.api import (
     target_path,
     write_image,
     write_labels,
+    write_plate_field,
 )
 from napari_omezarr_export.core.errors import (
     BrieflowTableError,
@@ -65,6 +67,7 @@ __all__ = [
     "brieflow_store_path",
     "iter_write_image",
     "iter_write_labels",
+    "iter_write_plate_field",
     "plan_image",
     "plan_labels",
     "preview_labels",
@@ -75,6 +78,7 @@ __all__ = [
     "write_image",
     "write_labels",
     "write_percell_region",
+    "write_plate_field",
 ]
 
 

@@ -13,6 +13,7 @@ check) are re-exported here, so adapters use this module only.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -45,6 +46,7 @@ from napari_omezarr_export.core.write.plan_export import (
     resolve_image,
     transpose_lazily,
 )
+from napari_omezarr_export.core.write.plate import add_field, plate_version, split_well
 from napari_omezarr_export.core.write.stacking import Concatenated
 from napari_omezarr_export.core.write.staging import is_zarr_store
 
@@ -60,6 +62,7 @@ __all__ = [
     "is_zarr_store",
     "iter_write_image",
     "iter_write_labels",
+    "iter_write_plate_field",
     "parse_shape",
     "plan_image",
     "plan_labels",
@@ -70,6 +73,7 @@ __all__ = [
     "transpose_lazily",
     "write_image",
     "write_labels",
+    "write_plate_field",
 ]
 
 
@@ -226,6 +230,88 @@ def preview_metadata(
         ``labels/<name>``).
     """
     return plan_image(data, None, **options).preview()
+
+
+def iter_write_plate_field(
+    data: Any,
+    plate: str | Path,
+    *,
+    well: str,
+    field: int = 0,
+    **options: Unpack[ImageOptions],
+) -> Iterator[Progress]:
+    """Write one field of an HCS plate like `write_plate_field`, yielding progress.
+
+    Parameters
+    ----------
+    data, plate, well, field
+        As for `write_plate_field`.
+    **options
+        As for `plan_image`.
+
+    Yields
+    ------
+    tuple of int
+        Progress in chunks; closing the generator cancels the write and the plate is unchanged.
+    """
+    root = target_path(plate)
+    row, column = split_well(well)
+    if not isinstance(field, int) or isinstance(field, bool) or field < 0:
+        raise InvalidOptionError(f"Field {field!r} must be a whole number 0 or more.")
+    storage = options.get("storage") or StorageOptions()
+    version = plate_version(root, storage.ngff_version)
+    storage = replace(storage, ngff_version=version)
+    groups = plan_image(data, None, **{**options, "storage": storage}).groups
+    yield from ExportPlan(root / row / column / str(field), groups, storage).iter_run()
+    add_field(root, row, column, str(field), version)
+
+
+def write_plate_field(
+    data: Any,
+    plate: str | Path,
+    *,
+    well: str,
+    field: int = 0,
+    **options: Unpack[ImageOptions],
+) -> list[Path]:
+    """Write one field of an HCS plate, creating the plate and the well when needed.
+
+    The field is written as an image at ``<plate>/<row>/<column>/<field>`` (replacing that field
+    when it exists), then the well's ``images`` list and the plate's ``rows``, ``columns`` and
+    ``wells`` lists are updated, each in one atomic move. A write stopped at any instant leaves
+    a valid plate; every other field stays byte-identical. An existing plate keeps its NGFF
+    version (0.4 or 0.5); a new one takes ``storage.ngff_version``.
+
+    Parameters
+    ----------
+    data : array-like
+        The field's image, as for `plan_image`.
+    plate : str or Path
+        The plate (``.ome.zarr`` is added when the name has no ``.zarr`` suffix).
+    well : str
+        The well, such as ``"B3"``.
+    field : int
+        The field's index in the well.
+    **options
+        As for `plan_image`: channels, scale, units, labels, pyramid, storage...
+
+    Returns
+    -------
+    list of Path
+        The field written.
+
+    Raises
+    ------
+    InvalidOptionError
+        For a well name that is not letters then digits, or a negative field.
+    TargetExistsError
+        When ``plate`` exists and is not a plate.
+    """
+    steps = iter_write_plate_field(data, plate, well=well, field=field, **options)
+    for _ in steps:
+        pass
+    row, column = split_well(well)
+    return [target_path(plate) / row / column / str(field)]
 
 
 def _as_specs(labels: LabelsSpec | Sequence[LabelsSpec]) -> list[LabelsSpec]:
