@@ -19,7 +19,8 @@ def test_the_demo_runs_headless_and_saves_its_screenshots(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "demo_screenshot.png").stat().st_size > 10_000
     assert (tmp_path / "demo_percell_screenshot.png").stat().st_size > 10_000
+    assert (tmp_path / "demo_plate_screenshot.png").stat().st_size > 10_000
     stores = sorted(tmp_path.glob("*.zarr"))
-    assert len(stores) >= 2  # saved through Save Layers, and as NGFF 0.5 through the API
+    assert len(stores) >= 3  # Save Layers, NGFF 0.5 through the API, and a plate
     for store in stores:
         assert_valid_store(store)

@@ -48,6 +48,42 @@ def _save_v05_copy(out: Path) -> Path:
     )[0]
 
 
+def _save_plate(out: Path) -> Path:
+    """Write a small HCS plate (2 rows x 3 columns, 2 fields per well) one field at a time."""
+    from napari_omezarr_export import ChannelStyle, write_plate_field
+    from napari_omezarr_export.core.samples import CHANNEL_COLORS, CHANNEL_NAMES, synthetic_cells
+
+    cells = synthetic_cells(1024, seed=3)
+    styles = [
+        ChannelStyle(n, c, 100, 2500) for n, c in zip(CHANNEL_NAMES, CHANNEL_COLORS, strict=True)
+    ]
+    plate = out / "plate.ome.zarr"
+    for n, well in enumerate(("A1", "A2", "A3", "B1", "B2")):  # B3 stays empty
+        for field in (0, 1):
+            y, x = divmod(2 * n + field, 4)
+            tile = cells.image[:, y * 256 : (y + 1) * 256, x * 256 : (x + 1) * 256]
+            write_plate_field(tile, plate, well=well, field=field, channels=styles)
+    return plate
+
+
+def _show_plate(plate: Path, out: Path, *, headless: bool) -> Path | None:
+    """Open the plate and show, on the canvas, what hovering well B2 puts in the status bar."""
+    import napari
+
+    viewer = napari.Viewer(title="plate.ome.zarr", show=not headless)
+    viewer.open(str(plate), plugin=PLUGIN)
+    wells = viewer.layers["wells"]
+    y0, x0, y1, x1 = wells.metadata["plate"]["wells"]["B2"]["box"]
+    viewer.cursor.position = (0, (y0 + y1) / 2, (x0 + x1) / 2)
+    status = wells.get_status(viewer.cursor.position, world=True)  # the status bar's text
+    viewer.text_overlay.text = "under the cursor: " + status["coordinates"].split("; ", 1)[-1]
+    viewer.text_overlay.position = "top_left"
+    viewer.text_overlay.visible = True
+    if not headless:
+        return None
+    return _screenshot(viewer, out / "demo_plate_screenshot.png")
+
+
 def run(out: Path, *, headless: bool) -> list[Path]:
     """Run the demo and return the paths it wrote.
 
@@ -71,7 +107,10 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     image_store, experiment = _save_sample(writer_viewer, out)
     writer_viewer.close()
     v05_store = _save_v05_copy(out)
-    written = [image_store, v05_store, experiment]
+    plate = _save_plate(out)
+    written = [image_store, v05_store, experiment, plate]
+    plate_shot = _show_plate(plate, out, headless=headless)
+    written += [plate_shot] if plate_shot else []
     percell_viewer = napari.Viewer(title="experiment.percell", show=not headless)
     percell_viewer.open(str(experiment), plugin=PLUGIN)
     if headless:
@@ -81,7 +120,7 @@ def run(out: Path, *, headless: bool) -> list[Path]:
     viewer.window._qt_window.resize(1280, 800)
     viewer.open(str(image_store), plugin=PLUGIN)
     for name in ("cells", "GFP mask"):
-        viewer.layers[name].visible = False  # NGFF keeps no label visibility; show the image
+        viewer.layers[name].visible = False  # show the image under the nuclei
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
     if headless:
         viewer.window._qt_window.resize(1280, 800)
