@@ -14,11 +14,6 @@ from validation import assert_valid_store
 PLUGIN, WIDGET = "napari-omezarr-export", "OME-Zarr export"
 
 
-@pytest.fixture(autouse=True)
-def _config_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_OMEZARR_EXPORT_CONFIG_DIR", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def docked(make_napari_viewer):
     """Return (viewer, widget) with the widget docked through the manifest."""

@@ -13,11 +13,6 @@ from validation import assert_valid_store
 PLUGIN, WIDGET = "napari-omezarr-export", "OME-Zarr export"
 
 
-@pytest.fixture(autouse=True)
-def _config_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_OMEZARR_EXPORT_CONFIG_DIR", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def stack(make_napari_viewer, rng):
     """A viewer holding one (z, c, y, x) layer whose channels differ a lot in brightness."""

@@ -11,18 +11,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from napari_omezarr_export._napari._demo import wait_for_refresh
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PLUGIN, WIDGET = "napari-omezarr-export", "OME-Zarr export"
 DOCK_WIDTH = 400
-
-
-@pytest.fixture(autouse=True)
-def _config_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_OMEZARR_EXPORT_CONFIG_DIR", str(tmp_path / "config"))
 
 
 def _stained_tissue():

@@ -453,13 +453,19 @@ def test_a_real_sigkill_of_a_region_replacement(tmp_path, owner, name, calls, wh
         _finish_and_check(root)
 
 
-def test_a_journal_that_leaves_its_region_is_never_followed(tmp_path, monkeypatch):
+def _replacement_cut_short(tmp_path, monkeypatch):
+    """An experiment whose replacement of region 1 was committed, then killed at once."""
     root = tmp_path / "exp.percell"
     _write(root, OLD)
     _kill_on_call(monkeypatch, percell_journal, "retire", 0)
     with pytest.raises(Killed):
         _write(root, NEW)
     monkeypatch.undo()
+    return root
+
+
+def test_a_journal_that_leaves_its_region_is_never_followed(tmp_path, monkeypatch):
+    root = _replacement_cut_short(tmp_path, monkeypatch)
     [journal] = root.glob(f"{percell_journal.JOURNAL_PREFIX}*.json")
     document = json.loads(journal.read_text())
     document["swaps"][0]["stage"] = "../../../../elsewhere"
@@ -472,12 +478,7 @@ def test_a_journal_that_leaves_its_region_is_never_followed(tmp_path, monkeypatc
 
 
 def test_a_staging_folder_swapped_for_a_link_outside_is_never_read(tmp_path, monkeypatch):
-    root = tmp_path / "exp.percell"
-    _write(root, OLD)
-    _kill_on_call(monkeypatch, percell_journal, "retire", 0)
-    with pytest.raises(Killed):
-        _write(root, NEW)
-    monkeypatch.undo()
+    root = _replacement_cut_short(tmp_path, monkeypatch)
     [stage] = (root / "labels.zarr" / "c").glob(f".r1{STAGING_MARK}*.partial")
     outside = tmp_path / "outside"
     os.rename(stage, outside)
@@ -489,12 +490,7 @@ def test_a_staging_folder_swapped_for_a_link_outside_is_never_read(tmp_path, mon
 
 
 def test_a_replacement_by_a_live_process_is_not_taken_over(tmp_path, monkeypatch):
-    root = tmp_path / "exp.percell"
-    _write(root, OLD)
-    _kill_on_call(monkeypatch, percell_journal, "retire", 0)
-    with pytest.raises(Killed):
-        _write(root, NEW)
-    monkeypatch.undo()
+    root = _replacement_cut_short(tmp_path, monkeypatch)
     [journal] = root.glob(f"{percell_journal.JOURNAL_PREFIX}*.json")
     document = json.loads(journal.read_text())
     document["pid"] = os.getppid()  # alive: pytest's parent

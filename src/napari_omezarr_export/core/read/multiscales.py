@@ -18,7 +18,7 @@ from napari_omezarr_export.core.ngff.axes import STORE_FIX, Axis, parse_axes
 from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, open_level
 
-__all__ = ["KNOWN_VERSIONS", "Multiscale", "open_multiscale"]
+__all__ = ["KNOWN_VERSIONS", "Multiscale", "ngff_version", "open_multiscale"]
 
 KNOWN_VERSIONS = ("0.1", "0.2", "0.3", "0.4", "0.5")
 
@@ -67,7 +67,8 @@ class Multiscale:
         return [tuple(int(n) for n in lv.shape) for lv in self.levels]
 
 
-def _version(meta: NodeMeta, block: dict[str, Any]) -> str:
+def ngff_version(meta: NodeMeta, block: dict[str, Any]) -> str:
+    """The NGFF version of a multiscale: its own, the group's ``ome.version``, else by format."""
     version = block.get("version", meta.ome_version)
     if version is None:
         return "0.4" if meta.zarr_format == 2 else "0.5"
@@ -121,7 +122,7 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
             f"{path}: 'multiscales' must be a non-empty list of objects.{STORE_FIX}"
         )
     block = blocks[0]
-    version = _version(meta, block)
+    version = ngff_version(meta, block)
     datasets = block.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         raise StoreFormatError(f"{path}: the multiscale lists no datasets (levels).{STORE_FIX}")

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.ngff.axes import parse_axes
+from napari_omezarr_export.core.read.multiscales import ngff_version
 from napari_omezarr_export.core.read.zarr_nodes import (
     child_path,
     has_zarr_metadata,
@@ -219,7 +221,8 @@ def read_field(path: Path) -> FieldImage:
     StoreFormatError
         When it is not an image or its metadata is broken.
     """
-    block = read_node_meta(path).attrs.get("multiscales")
+    meta = read_node_meta(path)
+    block = meta.attrs.get("multiscales")
     first = block[0] if isinstance(block, list) and block else None
     datasets = first.get("datasets") if isinstance(first, dict) else None
     if not isinstance(datasets, list) or not datasets:
@@ -234,11 +237,8 @@ def read_field(path: Path) -> FieldImage:
         dtype = np.dtype(array.get("dtype") or array["data_type"])
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreFormatError(f"{paths[0]} holds no readable zarr array ({exc!r}).") from exc
-    axes = first.get("axes")
-    names = tuple(a.get("name") if isinstance(a, dict) else str(a) for a in axes or [])
-    if len(names) != len(shape):
-        names = ("t", "c", "z", "y", "x")[-len(shape) :]
-    return FieldImage(path, names, paths, shape, dtype)
+    axes = parse_axes(path, first.get("axes"), ngff_version(meta, first), len(shape))
+    return FieldImage(path, tuple(a.name for a in axes), paths, shape, dtype)
 
 
 def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], FieldImage]]:

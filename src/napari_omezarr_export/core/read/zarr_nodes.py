@@ -16,7 +16,14 @@ from typing import Any
 
 from napari_omezarr_export.core.errors import StoreFormatError
 
-__all__ = ["NodeMeta", "child_path", "has_zarr_metadata", "open_level", "read_node_meta"]
+__all__ = [
+    "NodeMeta",
+    "child_path",
+    "has_zarr_metadata",
+    "load_json",
+    "open_level",
+    "read_node_meta",
+]
 
 
 _V2_FILES = (".zgroup", ".zattrs", ".zarray")
@@ -53,7 +60,7 @@ class NodeMeta:
     array: dict[str, Any] = field(default_factory=dict)
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
     """Load one JSON object, turning every failure into a StoreFormatError."""
     try:
         if path.stat().st_size > _MAX_JSON_BYTES:
@@ -98,7 +105,7 @@ def read_node_meta(path: str | Path) -> NodeMeta:
     path = Path(path)
     v3 = path / "zarr.json"
     if v3.is_file():
-        doc = _load_json(v3)
+        doc = load_json(v3)
         attributes = doc.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise StoreFormatError(f"{v3}: 'attributes' must be a JSON object.")
@@ -111,9 +118,9 @@ def read_node_meta(path: str | Path) -> NodeMeta:
         node_type = doc.get("node_type")
         array = doc if node_type == "array" else {}
         return NodeMeta(path, 3, node_type, attrs, version, array)
-    attrs = _load_json(path / ".zattrs") if (path / ".zattrs").is_file() else {}
+    attrs = load_json(path / ".zattrs") if (path / ".zattrs").is_file() else {}
     if (path / ".zarray").is_file():
-        return NodeMeta(path, 2, "array", attrs, None, _load_json(path / ".zarray"))
+        return NodeMeta(path, 2, "array", attrs, None, load_json(path / ".zarray"))
     if (path / ".zgroup").is_file():
         return NodeMeta(path, 2, "group", attrs)
     if attrs:
@@ -237,7 +244,7 @@ def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
             f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
             "zarr.json is missing). The store is incomplete; re-export it."
         )
-    _load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
+    load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
     try:
         arr = zarr.open_array(store=str(path), mode="r", zarr_format=zarr_format)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:

@@ -8,13 +8,12 @@ lists what is complete, and every other field stays byte-identical.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import InvalidOptionError, TargetExistsError
-from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, read_node_meta
+from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, load_json, read_node_meta
 from napari_omezarr_export.core.write.staging import atomic_write_json
 
 __all__ = ["add_field", "plate_version", "split_well"]
@@ -84,11 +83,11 @@ def _write_group(path: Path, key: str | None, value: dict[str, Any], version: st
             atomic_write_json(path / ".zgroup", {"zarr_format": 2})
         if key is not None:
             attrs_file = path / ".zattrs"
-            attrs = json.loads(attrs_file.read_text()) if attrs_file.is_file() else {}
+            attrs = load_json(attrs_file) if attrs_file.is_file() else {}
             atomic_write_json(attrs_file, {**attrs, key: value})
         return
     doc_file = path / "zarr.json"
-    doc = json.loads(doc_file.read_text()) if doc_file.is_file() else {}
+    doc = load_json(doc_file) if doc_file.is_file() else {}
     doc.update(zarr_format=3, node_type="group")
     attributes = doc.setdefault("attributes", {})
     if key is not None:
