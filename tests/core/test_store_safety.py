@@ -157,7 +157,7 @@ def test_the_labels_list_is_updated_last(tmp_path, rng, monkeypatch):
         seen["staging"] = list((path / "labels").glob(f"*{STAGING_MARK}*"))
         real(json_path, document)
 
-    monkeypatch.setattr("napari_omezarr_export.core.write.store_writer.atomic_write_json", record)
+    monkeypatch.setattr("napari_omezarr_export.core.write.staging.atomic_write_json", record)
     write_labels(LabelsSpec(np.ones((64, 64), np.int32), "cells"), path)
     assert seen == {"complete": True, "staging": []}
     assert json.loads((path / "labels" / ".zattrs").read_text()) == {"labels": ["cells"]}

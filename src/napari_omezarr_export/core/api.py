@@ -12,8 +12,9 @@ check) are re-exported here, so adapters use this module only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -39,6 +40,7 @@ from napari_omezarr_export.core.write.chunk_shapes import (
 from napari_omezarr_export.core.write.export_plan import ExportPlan
 from napari_omezarr_export.core.write.plan_export import (
     ResolvedImage,
+    as_label_specs,
     check_label_names,
     plan_image_export,
     plan_labels_like,
@@ -232,6 +234,22 @@ def preview_metadata(
     return plan_image(data, None, **options).preview()
 
 
+def _plate_field(
+    data: Any, plate: str | Path, well: str, field: int, options: ImageOptions
+) -> tuple[ExportPlan, Callable[[], None]]:
+    """The field's plan, and the step that then lists it in its well and plate."""
+    root = target_path(plate)
+    row, column = split_well(well)
+    if not isinstance(field, int) or isinstance(field, bool) or field < 0:
+        raise InvalidOptionError(f"Field {field!r} must be a whole number 0 or more.")
+    storage = options.get("storage") or StorageOptions()
+    version = plate_version(root, storage.ngff_version)
+    storage = replace(storage, ngff_version=version)
+    groups = plan_image(data, None, **{**options, "storage": storage}).groups
+    plan = ExportPlan(root / row / column / str(field), groups, storage)
+    return plan, partial(add_field, root, row, column, str(field), version)
+
+
 def iter_write_plate_field(
     data: Any,
     plate: str | Path,
@@ -254,16 +272,9 @@ def iter_write_plate_field(
     tuple of int
         Progress in chunks; closing the generator cancels the write and the plate is unchanged.
     """
-    root = target_path(plate)
-    row, column = split_well(well)
-    if not isinstance(field, int) or isinstance(field, bool) or field < 0:
-        raise InvalidOptionError(f"Field {field!r} must be a whole number 0 or more.")
-    storage = options.get("storage") or StorageOptions()
-    version = plate_version(root, storage.ngff_version)
-    storage = replace(storage, ngff_version=version)
-    groups = plan_image(data, None, **{**options, "storage": storage}).groups
-    yield from ExportPlan(root / row / column / str(field), groups, storage).iter_run()
-    add_field(root, row, column, str(field), version)
+    plan, list_it = _plate_field(data, plate, well, field, options)
+    yield from plan.iter_run()
+    list_it()
 
 
 def write_plate_field(
@@ -307,15 +318,10 @@ def write_plate_field(
     TargetExistsError
         When ``plate`` exists and is not a plate.
     """
-    steps = iter_write_plate_field(data, plate, well=well, field=field, **options)
-    for _ in steps:
-        pass
-    row, column = split_well(well)
-    return [target_path(plate) / row / column / str(field)]
-
-
-def _as_specs(labels: LabelsSpec | Sequence[LabelsSpec]) -> list[LabelsSpec]:
-    return [labels] if isinstance(labels, LabelsSpec) else list(labels)
+    plan, list_it = _plate_field(data, plate, well, field, options)
+    written = plan.run()
+    list_it()
+    return written
 
 
 def plan_labels(
@@ -353,7 +359,7 @@ def plan_labels(
     ExportPlan
         The checked plan: ``preview()``, ``paths``, ``run()``, ``iter_run()``.
     """
-    specs = _as_specs(labels)
+    specs = as_label_specs(labels)
     if not specs:
         raise InvalidOptionError("No labels were given to write.")
     check_label_names(specs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from dask.base import tokenize
 
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.multiscales import Multiscale
@@ -38,17 +39,16 @@ def mosaic_level(cells: dict, level: int, layout: Layout, dtype: np.dtype, what:
         out = np.zeros((1, *(1,) * len(mid), h, w), dtype)
         source = cells.get((r, c, f))
         if source is not None:
-            data = source.levels[min(level, len(source.levels) - 1)]
-            region = data[
-                (*plane, slice(0, h - layout.gap(level)), slice(0, w - layout.gap(level)))
-            ]
-            values = np.asarray(region.compute(scheduler="synchronous"))
+            data = source.levels[min(level, len(source.levels) - 1)]  # a checked zarr array
+            gap = layout.gap(level)
+            values = np.asarray(data[(*plane, slice(0, h - gap), slice(0, w - gap))])
             out[(0, *(0,) * len(mid), slice(0, values.shape[0]), slice(0, values.shape[1]))] = (
                 values
             )
         return out
 
-    name = f"plate-{what}-{level}-{id(cells)}"
+    sources = [(key, str(field.path)) for key, field in sorted(cells.items())]
+    name = f"plate-{what}-{level}-{tokenize(sources, layout, str(dtype))}"
     return da.map_blocks(
         block, dtype=dtype, chunks=chunks, name=name, meta=np.empty((0,) * (len(mid) + 3), dtype)
     )
@@ -147,7 +147,7 @@ def wells_layer(
                 block,
                 dtype=np.uint32,
                 chunks=chunks,
-                name=f"plate-wells-{level}-{id(ids)}",
+                name=f"plate-wells-{level}-{tokenize(sorted(ids.items()), layout)}",
                 meta=np.empty((0, 0), np.uint32),
             )
         )

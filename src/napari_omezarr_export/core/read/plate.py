@@ -44,14 +44,13 @@ from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 __all__ = ["plate_layers", "well_layers"]
 
 
-def _first_field_styles(first: Multiscale) -> list[ChannelDisplay]:
+def _first_field_styles(first: Multiscale, omero: object) -> list[ChannelDisplay]:
     """Names, colours and windows of the first field's channels, for the whole mosaic.
 
     Windows missing from ``omero`` come from the first field's own lowest level: sampling the
     mosaic's would open a field on every one of its blocks (2.3 s of a 384-well plate's 2.8 s,
     benchmarks/plate_open.py).
     """
-    omero = read_node_meta(first.path).attrs.get("omero")
     return [
         ChannelDisplay(s.name, s.color, tuple(s.kwargs["contrast_limits"]), s.kwargs["visible"])
         for s in image_layers(first, omero)
@@ -60,11 +59,13 @@ def _first_field_styles(first: Multiscale) -> list[ChannelDisplay]:
 
 def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     wells, cells = open_fields(grid)
-    cells = compatible(cells, cells[min(cells)], grid)
-    # the first field, opened in full: its axes, units and transforms are the mosaic's
-    first = open_multiscale(read_node_meta(cells[min(cells)].path))
+    first_field = cells[min(cells)]
+    cells = compatible(cells, first_field, grid)
+    # the first field, opened in full: its axes, units, transforms and omero are the mosaic's
+    first_meta = read_node_meta(first_field.path)
+    first = open_multiscale(first_meta)
     layout = make_layout(grid, cells, first)
-    dtype = cells[min(cells)].dtype
+    dtype = first_field.dtype
     levels = [mosaic_level(cells, k, layout, dtype, "image") for k in range(layout.n_levels)]
     mosaic = Multiscale(
         grid.path,
@@ -85,7 +86,12 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
             "wells": well_boxes(wells, layout),
         }
     }
-    layers = image_layers(mosaic, None, styles=_first_field_styles(first), extra_metadata=meta)
+    layers = image_layers(
+        mosaic,
+        None,
+        styles=_first_field_styles(first, first_meta.attrs.get("omero")),
+        extra_metadata=meta,
+    )
     layers += _labels_layers(grid, cells, layout, mosaic, meta)
     if kind == "plate":
         layers.append(wells_layer(grid, wells, layout, mosaic, meta))

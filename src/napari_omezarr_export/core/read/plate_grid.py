@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import parse_axes
 from napari_omezarr_export.core.read.multiscales import ngff_version
 from napari_omezarr_export.core.read.zarr_nodes import (
+    CheckedArray,
     child_path,
     has_zarr_metadata,
-    open_level,
+    open_array,
     read_node_meta,
 )
 
@@ -161,17 +163,18 @@ def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
 
 
 class _LazyLevels:
-    """A field's levels, each opened (zarr metadata and a dask view) when first drawn."""
+    """A field's levels, each opened (checked zarr array, no dask) when first drawn."""
 
     def __init__(self, paths: tuple[Path, ...]) -> None:
-        self._paths, self._opened = paths, {}
+        self._paths: tuple[Path, ...] = paths
+        self._opened: dict[int, CheckedArray] = {}
 
     def __len__(self) -> int:
         return len(self._paths)
 
-    def __getitem__(self, level: int) -> Any:
+    def __getitem__(self, level: int) -> CheckedArray:
         if level not in self._opened:
-            self._opened[level] = open_level(self._paths[level])
+            self._opened[level] = open_array(self._paths[level])
         return self._opened[level]
 
 
@@ -190,12 +193,10 @@ class FieldImage:
     shape: tuple[int, ...]
     dtype: np.dtype
 
-    @property
+    @cached_property
     def levels(self) -> _LazyLevels:
         """The levels, largest first, opened on first use."""
-        if "_levels" not in self.__dict__:
-            object.__setattr__(self, "_levels", _LazyLevels(self.level_paths))
-        return self.__dict__["_levels"]
+        return _LazyLevels(self.level_paths)
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
@@ -226,7 +227,7 @@ def read_field(path: Path) -> FieldImage:
     first = block[0] if isinstance(block, list) and block else None
     datasets = first.get("datasets") if isinstance(first, dict) else None
     if not isinstance(datasets, list) or not datasets:
-        raise StoreFormatError(f"{path} is not an OME-Zarr image (no multiscales datasets).")
+        raise StoreFormatError(f"{path} is not an OME-Zarr image (no multiscales datasets).{_FIX}")
     paths = tuple(
         child_path(path, d.get("path") if isinstance(d, dict) else None, what="dataset path")
         for d in datasets
@@ -236,7 +237,9 @@ def read_field(path: Path) -> FieldImage:
         shape = tuple(int(n) for n in array["shape"])
         dtype = np.dtype(array.get("dtype") or array["data_type"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise StoreFormatError(f"{paths[0]} holds no readable zarr array ({exc!r}).") from exc
+        raise StoreFormatError(
+            f"{paths[0]} holds no readable zarr array ({exc!r}); re-export that field."
+        ) from exc
     axes = parse_axes(path, first.get("axes"), ngff_version(meta, first), len(shape))
     return FieldImage(path, tuple(a.name for a in axes), paths, shape, dtype)
 

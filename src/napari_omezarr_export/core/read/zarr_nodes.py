@@ -17,10 +17,12 @@ from typing import Any
 from napari_omezarr_export.core.errors import StoreFormatError
 
 __all__ = [
+    "CheckedArray",
     "NodeMeta",
     "child_path",
     "has_zarr_metadata",
     "load_json",
+    "open_array",
     "open_level",
     "read_node_meta",
 ]
@@ -161,7 +163,7 @@ def child_path(root: Path, relative: object, *, what: str) -> Path:
     return root.joinpath(*posix.parts)
 
 
-class _CheckedLevel:
+class CheckedArray:
     """A zarr array seen through ``__getitem__`` only, so that chunk failures name the file.
 
     dask reads chunks lazily, long after the reader returned; a corrupt or truncated chunk then
@@ -170,7 +172,7 @@ class _CheckedLevel:
     """
 
     def __init__(self, array: Any, path: Path) -> None:
-        self._array = array
+        self.array = array
         self._path = path
         self.shape = tuple(array.shape)
         self.dtype = array.dtype
@@ -178,7 +180,7 @@ class _CheckedLevel:
 
     def __getitem__(self, key: Any) -> Any:
         try:
-            return self._array[key]
+            return self.array[key]
         except (RuntimeError, ValueError, TypeError, KeyError, OSError) as exc:
             raise StoreFormatError(
                 f"Could not read a chunk of the zarr array at {self._path} ({exc}). The chunk "
@@ -212,6 +214,44 @@ def _check_level(path: Path, arr: Any) -> None:
         )
 
 
+def open_array(path: Path, *, zarr_format: int | None = None) -> CheckedArray:
+    """Open one zarr array read-only, checked, without dask: index it to read pixels.
+
+    Parameters
+    ----------
+    path : Path
+        The array's folder.
+    zarr_format : int, optional
+        2 or 3; found from the files when omitted.
+
+    Returns
+    -------
+    CheckedArray
+        The array; a corrupt chunk read through it raises :class:`StoreFormatError`.
+
+    Raises
+    ------
+    StoreFormatError
+        As for `open_level`.
+    """
+    import zarr
+
+    if not (path / ".zarray").is_file() and not (path / "zarr.json").is_file():
+        raise StoreFormatError(
+            f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
+            "zarr.json is missing). The store is incomplete; re-export it."
+        )
+    load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
+    try:
+        arr = zarr.open_array(store=str(path), mode="r", zarr_format=zarr_format)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
+    if not isinstance(arr, zarr.Array):
+        raise StoreFormatError(f"{path} is a zarr group, not an array.")
+    _check_level(path, arr)
+    return CheckedArray(arr, path)
+
+
 def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
     """Open one zarr array read-only and wrap it lazily in a dask array.
 
@@ -236,26 +276,13 @@ def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
     """
     import dask.array as da
     import numpy as np
-    import zarr
     from dask.base import tokenize
 
-    if not (path / ".zarray").is_file() and not (path / "zarr.json").is_file():
-        raise StoreFormatError(
-            f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
-            "zarr.json is missing). The store is incomplete; re-export it."
-        )
-    load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
-    try:
-        arr = zarr.open_array(store=str(path), mode="r", zarr_format=zarr_format)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
-    if not isinstance(arr, zarr.Array):
-        raise StoreFormatError(f"{path} is a zarr group, not an array.")
-    _check_level(path, arr)
+    level = open_array(path, zarr_format=zarr_format)
+    arr = level.array
     meta_file = path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray")
     stamp = meta_file.stat().st_mtime_ns
     name = "omezarr-" + tokenize(str(path), stamp, arr.shape, str(arr.dtype), arr.chunks)
     meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
     # inline_array: slicing and computing stay cheap even with a million chunks (1e12 pixels)
-    level = _CheckedLevel(arr, path)
     return da.from_array(level, chunks=arr.chunks, name=name, meta=meta, inline_array=True)

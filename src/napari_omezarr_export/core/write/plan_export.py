@@ -27,6 +27,7 @@ from napari_omezarr_export.core.write.plan import GroupPlan, plan_group
 
 __all__ = [
     "ResolvedImage",
+    "as_label_specs",
     "check_label_names",
     "plan_image_export",
     "plan_labels_like",
@@ -268,6 +269,11 @@ def plan_labels_like(
     )
 
 
+def as_label_specs(labels: LabelsSpec | Sequence[LabelsSpec]) -> list[LabelsSpec]:
+    """One `LabelsSpec` or several, as a list (a single spec needs no list around it)."""
+    return [labels] if isinstance(labels, LabelsSpec) else list(labels)
+
+
 def check_label_names(labels: Sequence[LabelsSpec]) -> None:
     """Raise `InvalidOptionError` for label names that cannot be folders, or that repeat."""
     names = [spec.name for spec in labels]
@@ -300,7 +306,7 @@ def plan_image_export(data: Any, options: ImageOptions) -> list[GroupPlan]:
     pyramid = options.get("pyramid") or PyramidOptions()
     storage = options.get("storage") or StorageOptions()
     labels = options.get("labels", ())
-    labels = [labels] if isinstance(labels, LabelsSpec) else list(labels)  # one spec is fine too
+    labels = as_label_specs(labels)
     check_label_names(labels)
     image = _plan_image(data, options, pyramid, storage)
     return [image, *(plan_labels_like(s, image, pyramid=pyramid, storage=storage) for s in labels)]

@@ -9,12 +9,13 @@ lists what is complete, and every other field stays byte-identical.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import InvalidOptionError, TargetExistsError
-from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, load_json, read_node_meta
-from napari_omezarr_export.core.write.staging import atomic_write_json
+from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, read_node_meta
+from napari_omezarr_export.core.write.staging import ensure_group, update_group_attributes
 
 __all__ = ["add_field", "plate_version", "split_well"]
 
@@ -71,41 +72,9 @@ def plate_version(plate: Path, wanted: str) -> str:
     return "0.5" if meta.zarr_format == 3 else "0.4"
 
 
-def _write_group(path: Path, key: str | None, value: dict[str, Any], version: str) -> None:
-    """Set one OME key of a group's attributes in one move, keeping every other attribute.
-
-    ``.zattrs`` (0.4, with ``.zgroup``) or ``zarr.json`` (0.5, under ``ome``) is rewritten
-    whole and renamed into place; ``key=None`` only makes the group.
-    """
-    path.mkdir(parents=True, exist_ok=True)
-    if version == "0.4":
-        if not (path / ".zgroup").is_file():
-            atomic_write_json(path / ".zgroup", {"zarr_format": 2})
-        if key is not None:
-            attrs_file = path / ".zattrs"
-            attrs = load_json(attrs_file) if attrs_file.is_file() else {}
-            atomic_write_json(attrs_file, {**attrs, key: value})
-        return
-    doc_file = path / "zarr.json"
-    doc = load_json(doc_file) if doc_file.is_file() else {}
-    doc.update(zarr_format=3, node_type="group")
-    attributes = doc.setdefault("attributes", {})
-    if key is not None:
-        attributes["ome"] = {**attributes.get("ome", {}), "version": "0.5", key: value}
-    atomic_write_json(doc_file, doc)
-
-
-def _own(path: Path, key: str) -> dict[str, Any]:
-    found = read_node_meta(path).attrs.get(key) if has_zarr_metadata(path) else None
-    return dict(found) if isinstance(found, dict) else {}
-
-
-def _listed(attrs: dict[str, Any], key: str) -> set[str]:
-    return {e["name"] for e in attrs.get(key, []) if isinstance(e, dict) and "name" in e}
-
-
-def _row_order(name: str) -> tuple[int, str]:
-    return len(name), name  # A..Z, then AA..
+def _natural(name: str) -> tuple[int, str]:
+    """Order row letters and column or field numbers as people do: A..Z, AA..; 2 before 10."""
+    return len(name), name
 
 
 def add_field(plate: Path, row: str, column: str, field: str, version: str) -> None:
@@ -122,39 +91,45 @@ def add_field(plate: Path, row: str, column: str, field: str, version: str) -> N
     version : {"0.4", "0.5"}
         The plate's NGFF version.
     """
-    if not has_zarr_metadata(plate / row):
-        _write_group(plate / row, None, {}, version)
-    well_path = plate / row / column
-    well = _own(well_path, "well")
+    ensure_group(plate / row, version)
+    listed: list[dict[str, Any]] = []
+
+    def with_field(old: Any) -> dict[str, Any]:
+        listed.append(_with_field(old, field=field, version=version))
+        return listed[0]
+
+    update_group_attributes(plate / row / column, "well", with_field, version)
+    fields = len(listed[0]["images"])
+    with_well = partial(_with_well, well=f"{row}/{column}", fields=fields, version=version)
+    update_group_attributes(plate, "plate", with_well, version)
+
+
+def _with_field(well: Any, *, field: str, version: str) -> dict[str, Any]:
+    """A well's ``well`` attribute listing ``field`` too, in natural order."""
+    well = dict(well) if isinstance(well, dict) else {}
     images = [i for i in well.get("images", []) if isinstance(i, dict) and "path" in i]
     if field not in {str(i["path"]) for i in images}:
         images.append({"path": field})
-        images.sort(key=lambda i: (len(str(i["path"])), str(i["path"])))
-    well["images"] = images
-    if version == "0.4":
-        well["version"] = "0.4"
-    _write_group(well_path, "well", well, version)
+    well["images"] = sorted(images, key=lambda i: _natural(str(i["path"])))
+    return {**well, "version": "0.4"} if version == "0.4" else well
 
-    attrs = _own(plate, "plate")
-    rows = sorted(
-        {r["name"] for r in attrs.get("rows", []) if isinstance(r, dict)} | {row}, key=_row_order
-    )
-    columns = sorted(
-        {c["name"] for c in attrs.get("columns", []) if isinstance(c, dict)} | {column},
-        key=lambda c: (len(c), c),
-    )
+
+def _names(attrs: dict[str, Any], key: str) -> set[str]:
+    return {e["name"] for e in attrs.get(key, []) if isinstance(e, dict) and "name" in e}
+
+
+def _with_well(plate: Any, *, well: str, fields: int, version: str) -> dict[str, Any]:
+    """A plate's ``plate`` attribute listing ``well`` too: rows, columns, indices, field count."""
+    attrs = dict(plate) if isinstance(plate, dict) else {}
+    row, column = well.split("/")
+    rows = sorted(_names(attrs, "rows") | {row}, key=_natural)
+    columns = sorted(_names(attrs, "columns") | {column}, key=_natural)
     paths = {w["path"] for w in attrs.get("wells", []) if isinstance(w, dict) and "path" in w}
-    paths.add(f"{row}/{column}")
     wells = []
-    for path in sorted(paths, key=lambda p: (_row_order(p.split("/")[0]), int(p.split("/")[1]))):
+    for path in sorted(paths | {well}, key=lambda p: [_natural(part) for part in p.split("/")]):
         r, c = path.split("/")
         wells.append({"path": path, "rowIndex": rows.index(r), "columnIndex": columns.index(c)})
-    attrs.update(
-        rows=[{"name": r} for r in rows],
-        columns=[{"name": c} for c in columns],
-        wells=wells,
-        field_count=max(int(attrs.get("field_count", 0)), len(images)),
-    )
-    if version == "0.4":
-        attrs["version"] = "0.4"
-    _write_group(plate, "plate", attrs, version)
+    count = max(int(attrs.get("field_count", 0)), fields)
+    attrs.update(rows=[{"name": r} for r in rows], columns=[{"name": c} for c in columns],
+                 wells=wells, field_count=count)  # fmt: skip
+    return {**attrs, "version": "0.4"} if version == "0.4" else attrs

@@ -21,8 +21,9 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from napari_omezarr_export.core.errors import (
     OmeZarrError,
@@ -30,15 +31,18 @@ from napari_omezarr_export.core.errors import (
     TargetExistsError,
     WriteFailedError,
 )
-from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
+from napari_omezarr_export.core.ngff.attributes import group_attributes
+from napari_omezarr_export.core.read.zarr_nodes import load_json, read_node_meta
 
 __all__ = [
     "atomic_write_json",
     "complete_swap",
+    "ensure_group",
     "is_zarr_store",
     "remove_leftovers",
     "retire",
     "staged_directory",
+    "update_group_attributes",
 ]
 
 log = logging.getLogger(__name__)
@@ -338,3 +342,50 @@ def atomic_write_json(path: Path, document: dict) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def ensure_group(group: Path, version: str) -> None:
+    """Make ``group`` a zarr group (of the NGFF version's zarr format) when it is not one yet."""
+    group.mkdir(parents=True, exist_ok=True)
+    marker = group / (".zgroup" if version == "0.4" else "zarr.json")
+    if not marker.is_file():
+        document = (
+            {"zarr_format": 2} if version == "0.4" else {"zarr_format": 3, "node_type": "group"}
+        )
+        atomic_write_json(marker, document)
+
+
+def update_group_attributes(
+    group: Path, key: str, change: Callable[[Any], Any], version: str
+) -> None:
+    """Set one OME key of a group's attributes in one move, keeping every other attribute.
+
+    The group's metadata file is read once, ``change(old value or None)`` gives the new value,
+    and the file (``.zattrs`` for 0.4, ``zarr.json`` for 0.5, whose ``ome`` block is rebuilt
+    by `group_attributes`) is replaced with `atomic_write_json`. A missing group is created.
+
+    Parameters
+    ----------
+    group : Path
+        The group folder.
+    key : str
+        The OME key, such as ``"labels"``, ``"well"`` or ``"plate"``.
+    change : callable
+        Old value (None when absent) -> new value.
+    version : {"0.4", "0.5"}
+        The group's NGFF version.
+    """
+    ensure_group(group, version)
+    if version == "0.4":
+        attrs_file = group / ".zattrs"
+        attrs = load_json(attrs_file) if attrs_file.is_file() else {}
+        new = group_attributes({key: change(attrs.get(key))}, version)
+        atomic_write_json(attrs_file, {**attrs, **new})
+        return
+    doc_file = group / "zarr.json"
+    doc = load_json(doc_file) if doc_file.is_file() else {}
+    attrs = doc.get("attributes", {})
+    ome = attrs.get("ome", {}) if isinstance(attrs.get("ome"), dict) else {}
+    new = group_attributes({**ome, key: change(ome.get(key))}, version)
+    atomic_write_json(doc_file, {**doc, "zarr_format": 3, "node_type": "group",
+                                 "attributes": {**attrs, **new}})  # fmt: skip

@@ -20,12 +20,11 @@ from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
 from napari_omezarr_export.core.write.codecs import compressors_for
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan, new_summary, source_data
-from napari_omezarr_export.core.write.staging import atomic_write_json, staged_directory
+from napari_omezarr_export.core.write.staging import staged_directory, update_group_attributes
 from napari_omezarr_export.core.write.store_attributes import (
     attributes_for,
     group_attributes_for,
     labels_after,
-    labels_list_attributes,
 )
 
 __all__ = [
@@ -218,10 +217,4 @@ def iter_add_labels(
 
 
 def _write_labels_list(labels_dir: Path, names: Sequence[str], storage: StorageOptions) -> None:
-    attrs = labels_list_attributes(labels_dir, names, storage)
-    if storage.zarr_format == 2:
-        atomic_write_json(labels_dir / ".zattrs", attrs)
-        return
-    document = zarr.open_group(labels_dir, mode="r", zarr_format=3).metadata.to_dict()
-    document["attributes"] = attrs
-    atomic_write_json(labels_dir / "zarr.json", document)
+    update_group_attributes(labels_dir, "labels", lambda _old: list(names), storage.ngff_version)
