@@ -14,6 +14,7 @@ __all__ = [
     "NotOmeZarrError",
     "OmeZarrError",
     "PercellFormatError",
+    "StoreAccessError",
     "StoreFormatError",
     "TargetExistsError",
     "WriteCancelledError",
@@ -35,6 +36,10 @@ class ExportError(OmeZarrError, ValueError):
 
 class StoreFormatError(OmeZarrError, ValueError):
     """A store that looks like OME-Zarr but is broken: corrupt JSON, missing levels, and so on."""
+
+
+class StoreAccessError(OmeZarrError, OSError):
+    """A store that could not be reached: a URL that times out, is refused, or denies access."""
 
 
 class NotOmeZarrError(StoreFormatError):
