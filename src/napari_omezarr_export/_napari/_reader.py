@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from napari_omezarr_export.core.errors import BrieflowTableError
 from napari_omezarr_export.core.options import hex_to_rgb
 from napari_omezarr_export.core.reader import NGFF_UNITS, LayerSpec, Node, discover, read_node
+from napari_omezarr_export.core.stores import is_remote
 
 if TYPE_CHECKING:  # npe2 costs 0.2 s to import; the getter must stay cheap
     from npe2.types import FullLayerData
@@ -100,10 +101,10 @@ def read_paths(path: Any = None, *, nodes: list[Node]) -> list[FullLayerData]:
             if s.layer_type == "labels" and s.multiscale and "plate" not in s.kwargs["metadata"]
         ]  # a plate's well map is a guide, not something to paint
         if read_only:
+            why = "in a remote store" if is_remote(node.path) else "too large to edit at once"
             _tell(
-                f"{', '.join(read_only)}: too large to edit at once, opened as a read-only "
-                "pyramid. To paint, select the layer and choose Layers > Annotate > "
-                "Edit labels (load full resolution)."
+                f"{', '.join(read_only)}: {why}, opened as a read-only pyramid. To paint, select "
+                "the layer and choose Layers > Annotate > Edit labels (load full resolution)."
             )
     return tuples or [(None,)]  # napari's "nothing to show" sentinel: no error, no layer
 

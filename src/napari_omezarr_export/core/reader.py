@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import NotOmeZarrError, StoreFormatError
 from napari_omezarr_export.core.layouts.brieflow.tables import attach_tile_features, table_error
 from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, particles_layer
@@ -67,7 +68,8 @@ def read(path: str | Path) -> list[LayerSpec]:
     node = discover(path)
     if not node.is_ours:
         raise NotOmeZarrError(
-            f"{path} is not an OME-Zarr image, labels group, mask, bioformats2raw store or "
+            node.message
+            or f"{path} is not an OME-Zarr image, labels group, mask, bioformats2raw store or "
             ".percell experiment (no zarr metadata this package reads was found there)."
         )
     return read_node(node)
@@ -93,9 +95,14 @@ def read_node(node: Node) -> list[LayerSpec]:
     BrieflowTableError
         For a Brieflow feature table, which has nothing to show; its message says what to open.
     """
+    with stores.read_session(node.documents):
+        return _read_node(node)
+
+
+def _read_node(node: Node) -> list[LayerSpec]:
     kind = node.kind
     if kind == "broken":
-        raise StoreFormatError(node.message)
+        raise node.error or StoreFormatError(node.message)
     if kind == "brieflow_table":
         raise table_error(node.path, node.attrs)
     if kind in PERCELL_KINDS and node.percell_root:

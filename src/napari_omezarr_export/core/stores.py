@@ -391,11 +391,19 @@ _SESSION_CACHE: contextvars.ContextVar[dict[str, bytes | None] | None] = context
 
 
 @contextlib.contextmanager
-def read_session() -> Iterator[dict[str, bytes | None]]:
+def read_session(
+    documents: dict[str, bytes | None] | None = None,
+) -> Iterator[dict[str, bytes | None]]:
     """Cache every metadata document read in this block (nested sessions share one cache).
 
     A reader opens a store inside one session: a document is fetched once however many
     modules look at it, and a document found missing is not asked for again.
+
+    Parameters
+    ----------
+    documents : dict, optional
+        A cache to go on with (what an earlier session read: napari's reader getter looks at
+        a store, then its reader opens it).
 
     Yields
     ------
@@ -404,9 +412,11 @@ def read_session() -> Iterator[dict[str, bytes | None]]:
     """
     cache = _SESSION_CACHE.get()
     if cache is not None:
+        if documents is not None:
+            cache.update(documents)
         yield cache
         return
-    cache = {}
+    cache = documents if documents is not None else {}
     token = _SESSION_CACHE.set(cache)
     try:
         yield cache

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core import stores
+from napari_omezarr_export.core.errors import OmeZarrError, StoreAccessError, StoreFormatError
 from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, has_zarr_metadata, read_node_meta
 
 __all__ = ["Node", "NodeKind", "discover", "find_percell_root"]
@@ -60,9 +61,16 @@ class Node:
     percell_root : Path or None
         The enclosing ``.percell`` experiment folder, when there is one.
     message : str
-        Why a ``"broken"`` node is broken (empty otherwise).
+        Why a ``"broken"`` node is broken, or why a ``"not_ours"`` path cannot be opened
+        (empty when there is nothing to say).
     extra : dict
         Kind-specific facts (e.g. the mask layout).
+    error : OmeZarrError or None
+        The error to raise for a ``"broken"`` node, when it is not a plain format error (a
+        store that could not be reached).
+    documents : dict
+        The metadata documents read while discovering (remote stores): opening the node goes
+        on with them (`stores.read_session`).
     """
 
     path: Path
@@ -71,6 +79,8 @@ class Node:
     percell_root: Path | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    error: OmeZarrError | None = None
+    documents: dict[str, bytes | None] = field(default_factory=dict, repr=False)
 
     @property
     def is_ours(self) -> bool:
@@ -161,6 +171,10 @@ def _kind_from_meta(meta: NodeMeta) -> NodeKind | None:
 
 
 def _discover(path: Path) -> Node:
+    if not isinstance(path, Path):  # remote or zipped: no folders to ask, no PerCell database
+        meta = read_node_meta(path)
+        kind = _kind_from_meta(meta)
+        return Node(path, kind or "not_ours", meta)
     if not path.is_dir():
         return Node(path, "not_ours")
     root = find_percell_root(path)
@@ -194,14 +208,21 @@ def discover(path: str | Path) -> Node:
         message) for zarr stores whose metadata is corrupt.
     """
     try:
-        path = Path(path).expanduser()
-    except (TypeError, ValueError, RuntimeError):
+        path = stores.locate(path)
+    except OmeZarrError as exc:  # an unknown scheme, or a missing fsspec package
+        return Node(Path(), "not_ours", message=str(exc))
+    except (TypeError, ValueError, RuntimeError, OSError):
         return Node(Path(), "not_ours")
-    try:
-        return _discover(path)
-    except StoreFormatError as exc:
-        logger.debug("%s looks like zarr but is broken: %s", path, exc)
-        return Node(path, "broken", message=str(exc))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        logger.debug("could not inspect %s: %s", path, exc)
-        return Node(path, "not_ours")
+    with stores.read_session() as documents:
+        try:
+            node = _discover(path)
+        except StoreAccessError as exc:
+            logger.debug("could not reach %s: %s", path, exc)
+            node = Node(path, "broken", message=str(exc), error=exc)
+        except StoreFormatError as exc:
+            logger.debug("%s looks like zarr but is broken: %s", path, exc)
+            node = Node(path, "broken", message=str(exc))
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            logger.debug("could not inspect %s: %s", path, exc)
+            node = Node(path, "not_ours")
+    return replace(node, documents=documents) if stores.is_remote(path) else node

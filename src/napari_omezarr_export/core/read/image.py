@@ -24,7 +24,7 @@ from napari_omezarr_export.core.read.omero import (
     channel_displays,
     pixel_size_scale,
 )
-from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
+from napari_omezarr_export.core.read.zarr_nodes import is_node, read_node_meta
 
 __all__ = ["fill_limits", "image_layers", "open_image"]
 
@@ -208,22 +208,24 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
     layers = image_layers(ms, omero)
     reference = Reference.from_multiscale(ms)
     if with_labels:
-        layers.extend(_image_labels(path / "labels", reference))
+        layers.extend(_image_labels(path / "labels", reference, meta.zarr_format))
     return layers, reference
 
 
-def _image_labels(labels_dir: Path, reference: Reference) -> list[LayerSpec]:
+def _image_labels(
+    labels_dir: Path, reference: Reference, zarr_format: int | None
+) -> list[LayerSpec]:
     """The labels an image lists; a broken ``labels`` group is skipped with a warning.
 
     The image itself is fine, so it still opens: only its labels are left out, and the warning
     names the file and what is wrong with it.
     """
-    if not labels_dir.is_dir():
+    if not is_node(labels_dir, zarr_format=zarr_format):
         return []
     try:
-        if "labels" not in read_node_meta(labels_dir).attrs:
+        if "labels" not in read_node_meta(labels_dir, zarr_format=zarr_format).attrs:
             return []
-        return labels_group_layers(labels_dir, reference)
+        return labels_group_layers(labels_dir, reference, zarr_format=zarr_format)
     except StoreFormatError as exc:
         logger.warning("%s The image opens without its labels.", exc)
         return []

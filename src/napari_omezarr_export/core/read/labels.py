@@ -7,6 +7,7 @@ came from in ``metadata["ome_zarr"]`` so that edits can be saved back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -15,13 +16,20 @@ import dask
 import dask.threaded
 import numpy as np
 
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.attributes import display_kwargs
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.omero import pixel_size_scale
-from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, read_node_meta
+from napari_omezarr_export.core.read.zarr_nodes import (
+    NodeMeta,
+    child_path,
+    is_node,
+    prefetch_nodes,
+    read_node_meta,
+)
 
 __all__ = [
     "EDITABLE_LABELS_BYTES",
@@ -234,11 +242,15 @@ def label_layer(
     if features is not None:
         kwargs["features"] = features
     colors = label_colors(image_label, meta.path)
+    if stores.is_remote(meta.path):
+        editable_budget = 0  # opening a remote store reads no level-0 chunk (a lazy pyramid)
     levels = editable_levels(levels, editable_budget)
     return LayerSpec("labels", levels, kwargs, label_colors=colors)
 
 
-def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[LayerSpec]:
+def labels_group_layers(
+    labels_dir: Path, reference: Reference | None, *, zarr_format: int | None = None
+) -> list[LayerSpec]:
     """Open every label image listed in a ``labels`` group's attributes.
 
     Parameters
@@ -247,6 +259,8 @@ def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[L
         The ``labels`` group.
     reference : Reference or None
         The parent image, when it is one.
+    zarr_format : int, optional
+        The image's zarr format, when known (a remote store is asked for fewer files).
 
     Returns
     -------
@@ -259,7 +273,7 @@ def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[L
     StoreFormatError
         When ``labels`` is not a list, or no listed label image can be opened.
     """
-    meta = read_node_meta(labels_dir)
+    meta = read_node_meta(labels_dir, zarr_format=zarr_format)
     names = meta.attrs.get("labels")
     if not isinstance(names, list):
         raise StoreFormatError(
@@ -267,9 +281,14 @@ def labels_group_layers(labels_dir: Path, reference: Reference | None) -> list[L
             f'["cells"], not the {type(names).__name__} {names!r}.'
         )
     layers, errors = [], []
+    listed = []
+    for label in names:
+        with contextlib.suppress(StoreFormatError):  # reported when the label is opened
+            listed.append(child_path(labels_dir, label, what="label name"))
+    prefetch_nodes(listed, zarr_format=meta.zarr_format, node_type="group")  # one round trip
     for label in names:
         try:
-            layers.extend(_listed_label(labels_dir, label, reference))
+            layers.extend(_listed_label(labels_dir, label, reference, meta.zarr_format))
         except StoreFormatError as exc:
             errors.append(exc)
     if errors and not layers:
@@ -284,13 +303,15 @@ def _metadata_file(meta: NodeMeta) -> Path:
     return meta.path / ("zarr.json" if meta.zarr_format == 3 else ".zattrs")
 
 
-def _listed_label(labels_dir: Path, label: object, reference: Reference | None) -> list[LayerSpec]:
+def _listed_label(
+    labels_dir: Path, label: object, reference: Reference | None, zarr_format: int | None
+) -> list[LayerSpec]:
     """The label image ``label`` of a labels group, or nothing when it is missing."""
     path = child_path(labels_dir, label, what="label name")
-    if not path.is_dir():
+    if not is_node(path, zarr_format=zarr_format):
         logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
         return []
-    label_meta = read_node_meta(path)
+    label_meta = read_node_meta(path, zarr_format=zarr_format)
     if "multiscales" not in label_meta.attrs:
         raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
     return [label_layer(label_meta, name=str(label), reference=reference)]
@@ -347,7 +368,7 @@ def parent_reference(label_path: Path, attrs: dict[str, Any]) -> Reference | Non
     if label_path.parent.name == "labels":
         candidates.append(label_path.parent.parent)
     for candidate in candidates:
-        meta = read_node_meta(candidate) if candidate.is_dir() else None
+        meta = read_node_meta(candidate) if is_node(candidate) else None
         if meta is not None and "multiscales" in meta.attrs and "image-label" not in meta.attrs:
             ms = open_multiscale(meta)
             scale, _ = pixel_size_scale(meta.attrs.get("omero"), ms.axis_names, ms.scale)

@@ -16,7 +16,12 @@ from typing import Any
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.axes import STORE_FIX, Axis, parse_axes
 from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
-from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, child_path, open_level
+from napari_omezarr_export.core.read.zarr_nodes import (
+    NodeMeta,
+    child_path,
+    open_level,
+    prefetch_nodes,
+)
 
 __all__ = ["KNOWN_VERSIONS", "Multiscale", "ngff_version", "open_multiscale"]
 
@@ -129,10 +134,10 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
     if not all(isinstance(d, dict) for d in datasets):
         raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{STORE_FIX}")
     paths = [d.get("path") for d in datasets]
-    levels = [
-        open_level(child_path(path, p, what="dataset path"), zarr_format=meta.zarr_format)
-        for p in paths
-    ]
+    level_paths = [child_path(path, p, what="dataset path") for p in paths]
+    # Remote stores: every level's metadata (and the labels group's) in one round trip.
+    prefetch_nodes(level_paths, zarr_format=meta.zarr_format, node_type="array")
+    levels = [open_level(p, zarr_format=meta.zarr_format) for p in level_paths]
     shapes = [tuple(int(n) for n in lv.shape) for lv in levels]
     _check_shapes(path, shapes, [str(p) for p in paths])
     ndim = len(shapes[0])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +17,8 @@ from napari_omezarr_export.core.read.zarr_nodes import (
     CheckedArray,
     child_path,
     has_zarr_metadata,
+    is_node,
+    map_in_session,
     open_array,
     read_node_meta,
 )
@@ -257,8 +258,7 @@ def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Fiel
         except StoreFormatError as exc:
             return well, [str(exc)]
 
-    with ThreadPoolExecutor(_METADATA_THREADS) as pool:
-        opened = list(pool.map(open_well, grid.wells))
+    opened = map_in_session(open_well, grid.wells, _METADATA_THREADS)
     cells: dict[tuple[int, int, int], FieldImage] = {}
     placed, missing, broken = [], [], []
     for well, fields in opened:
@@ -305,7 +305,7 @@ def field_labels(cells: dict) -> dict[str, dict]:
     def open_labels(item: tuple) -> list[tuple[str, tuple, FieldImage]]:
         key, ms = item
         labels_dir = ms.path / "labels"
-        names = read_node_meta(labels_dir).attrs.get("labels") if labels_dir.is_dir() else None
+        names = read_node_meta(labels_dir).attrs.get("labels") if is_node(labels_dir) else None
         opened = []
         for name in names if isinstance(names, list) else []:
             try:
@@ -315,8 +315,7 @@ def field_labels(cells: dict) -> dict[str, dict]:
                 logger.warning("%s The other labels are shown.", exc)
         return opened
 
-    with ThreadPoolExecutor(_METADATA_THREADS) as pool:
-        for opened in pool.map(open_labels, cells.items()):
-            for name, key, ms in opened:
-                found.setdefault(name, {})[key] = ms
+    for opened in map_in_session(open_labels, cells.items(), _METADATA_THREADS):
+        for name, key, ms in opened:
+            found.setdefault(name, {})[key] = ms
     return found

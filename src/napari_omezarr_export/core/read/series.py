@@ -8,7 +8,11 @@ from typing import Any
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.read.image import open_image
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
-from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, read_node_meta
+from napari_omezarr_export.core.read.zarr_nodes import (
+    has_zarr_metadata,
+    is_node,
+    read_node_meta,
+)
 
 __all__ = ["series_layers", "series_paths"]
 
@@ -30,7 +34,8 @@ def series_paths(root: Path) -> list[Path]:
     list of Path
         One group per series, in order.
     """
-    listed = read_node_meta(root / "OME").attrs.get("series") if (root / "OME").is_dir() else None
+    ome = root / "OME"
+    listed = read_node_meta(ome).attrs.get("series") if is_node(ome) else None
     if isinstance(listed, list) and listed:
         for name in map(str, listed):
             if name in ("", ".", "..") or "/" in name or "\\" in name:

@@ -1,9 +1,14 @@
-"""Read zarr v2/v3 node metadata from disk, cheaply and safely, and open arrays lazily.
+"""Read zarr v2/v3 node metadata, cheaply and safely, and open arrays lazily.
 
 This module is the only reading code that touches metadata files or zarr arrays directly: it
 reads one or two small JSON files per node (``.zgroup``/``.zattrs``/``.zarray`` or
 ``zarr.json``), resolves child paths without ever leaving the dropped folder, and wraps
 ``zarr.open_array`` so that every failure becomes a :class:`StoreFormatError`.
+
+Paths are local folders (`pathlib.Path`) or remote and zipped ones (`upath.UPath`, from
+`core.stores`). For remote stores every document goes through `stores.fetch_many`: the
+candidate files of a node, and of several nodes at once (`prefetch_nodes`), are fetched
+concurrently and cached for the read session, so a store opens in a few round trips.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import StoreFormatError
 
 __all__ = [
@@ -21,9 +27,12 @@ __all__ = [
     "NodeMeta",
     "child_path",
     "has_zarr_metadata",
+    "is_node",
     "load_json",
+    "map_in_session",
     "open_array",
     "open_level",
+    "prefetch_nodes",
     "read_node_meta",
 ]
 
@@ -62,37 +71,150 @@ class NodeMeta:
     array: dict[str, Any] = field(default_factory=dict)
 
 
-def load_json(path: Path) -> dict[str, Any]:
-    """Load one JSON object, turning every failure into a StoreFormatError."""
+def load_json(path: Any) -> dict[str, Any]:
+    """Load one JSON object, turning every failure into a StoreFormatError.
+
+    Parameters
+    ----------
+    path : Path or UPath
+        The document (local, remote or in a zip).
+
+    Returns
+    -------
+    dict
+        The parsed object.
+
+    Raises
+    ------
+    StoreFormatError
+        When the document is missing, too large, not JSON, or not an object.
+    StoreAccessError
+        When a remote store cannot be reached.
+    """
+    if isinstance(path, Path):
+        try:
+            if path.stat().st_size > _MAX_JSON_BYTES:
+                raise StoreFormatError(f"{path} is larger than 16 MB; it is not zarr metadata.")
+            data: bytes | None = path.read_bytes()
+        except OSError as exc:
+            raise StoreFormatError(f"Could not read {path}: {exc}.") from exc
+    else:
+        data = stores.fetch_many([path])[stores.describe(path)]
+        if data is None:
+            raise StoreFormatError(f"Could not read {stores.describe(path)}: it does not exist.")
+    return _parse_json(path, data)
+
+
+def _parse_json(path: Any, data: bytes) -> dict[str, Any]:
+    shown = stores.describe(path) if not isinstance(path, Path) else str(path)
+    if len(data) > _MAX_JSON_BYTES:
+        raise StoreFormatError(f"{shown} is larger than 16 MB; it is not zarr metadata.")
     try:
-        if path.stat().st_size > _MAX_JSON_BYTES:
-            raise StoreFormatError(f"{path} is larger than 16 MB; it is not zarr metadata.")
-        text = path.read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreFormatError(f"Could not read {path}: {exc}.") from exc
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StoreFormatError(f"Could not read {shown}: {exc}.") from exc
     except json.JSONDecodeError as exc:
         raise StoreFormatError(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); the store's metadata "
+            f"{shown} is not valid JSON ({exc.msg} at line {exc.lineno}); the store's metadata "
             "is corrupt. Restore it from a backup or re-export the image."
         ) from exc
     if not isinstance(doc, dict):
-        raise StoreFormatError(f"{path} holds a JSON {type(doc).__name__}, not an object.")
+        raise StoreFormatError(f"{shown} holds a JSON {type(doc).__name__}, not an object.")
     return doc
 
 
-def has_zarr_metadata(path: Path) -> bool:
-    """Return True when ``path`` holds a zarr v2 or v3 metadata file (no parsing)."""
-    return any((path / name).is_file() for name in (*_V2_FILES, "zarr.json"))
+def has_zarr_metadata(path: Any, *, zarr_format: int | None = None) -> bool:
+    """Return True when ``path`` holds a zarr v2 or v3 metadata file (no parsing).
+
+    ``zarr_format``, when known from the parent, limits what a remote store is asked for.
+    """
+    if isinstance(path, Path):
+        return any((path / name).is_file() for name in (*_V2_FILES, "zarr.json"))
+    names = _candidates(zarr_format, "group" if zarr_format == 2 else None)
+    documents = _remote_documents([path], names)
+    return any(documents[stores.describe(path / name)] is not None for name in names)
 
 
-def read_node_meta(path: str | Path) -> NodeMeta:
+def is_node(path: Any, *, zarr_format: int | None = None) -> bool:
+    """Return True when ``path`` may be a zarr group: a local folder, or remote metadata found.
+
+    Object stores and HTTP servers have no folders to ask about, so a remote group exists when
+    one of its metadata documents does (the same request then serves `read_node_meta`, given
+    the same ``zarr_format``).
+    """
+    if isinstance(path, Path):
+        return path.is_dir()
+    return has_zarr_metadata(path, zarr_format=zarr_format)
+
+
+def map_in_session(function: Any, items: Any, threads: int) -> list[Any]:
+    """``list(map(function, items))`` on a thread pool, sharing the caller's read session.
+
+    A thread starts with an empty context; each task runs in a copy of the caller's, so the
+    metadata cache of `stores.read_session` is shared by every thread.
+    """
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, function, i) for i in items]
+        return [future.result() for future in futures]
+
+
+def _candidates(zarr_format: int | None, node_type: str | None) -> tuple[str, ...]:
+    """The metadata files a node can have, given what its parent already told us.
+
+    Over a network every name asked for is a request, so a level of a zarr v2 image is asked
+    for ``.zarray`` and ``.zattrs`` only, and a level of a v3 image for ``zarr.json`` only.
+    """
+    if zarr_format == 3:
+        return ("zarr.json",)
+    if zarr_format == 2:
+        return {"array": (".zarray", ".zattrs"), "group": (".zattrs", ".zgroup")}.get(
+            node_type or "", _V2_FILES
+        )
+    return ("zarr.json", *_V2_FILES)
+
+
+def _remote_documents(paths: list[Any], names: tuple[str, ...]) -> dict[str, bytes | None]:
+    """The metadata documents ``names`` of every node in ``paths``, in one concurrent batch."""
+    return stores.fetch_many([path / name for path in paths for name in names])
+
+
+def prefetch_nodes(
+    paths: list[Any], *, zarr_format: int | None = None, node_type: str | None = None
+) -> None:
+    """Fetch the metadata of several remote nodes at once; later reads come from the cache.
+
+    Does nothing for local folders (reading a file there costs no round trip); outside a
+    `stores.read_session` nothing is kept.
+
+    Parameters
+    ----------
+    paths : list of Path or UPath
+        Node folders (levels, label images, wells...).
+    zarr_format : int, optional
+        The zarr format of their store, when known (only its files are asked for).
+    node_type : str, optional
+        ``"array"`` or ``"group"``, when known.
+    """
+    remote = [path for path in paths if not isinstance(path, Path)]
+    if remote:
+        _remote_documents(remote, _candidates(zarr_format, node_type))
+
+
+def read_node_meta(
+    path: Any, *, zarr_format: int | None = None, node_type: str | None = None
+) -> NodeMeta:
     """Read a node's metadata (v3 ``zarr.json`` first, then v2 files).
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or UPath
         The node's folder.
+    zarr_format, node_type : optional
+        What the node is known to be, from its parent; a remote store is then asked only for
+        the files such a node has.
 
     Returns
     -------
@@ -103,11 +225,26 @@ def read_node_meta(path: str | Path) -> NodeMeta:
     ------
     StoreFormatError
         When a metadata file exists but cannot be read or parsed.
+    StoreAccessError
+        When a remote store cannot be reached.
     """
-    path = Path(path)
-    v3 = path / "zarr.json"
-    if v3.is_file():
-        doc = load_json(v3)
+    if isinstance(path, str):
+        path = Path(path)
+    if isinstance(path, Path):
+        names = ("zarr.json", *_V2_FILES)
+        present = {name: path / name for name in names if (path / name).is_file()}
+        load = load_json
+    else:
+        names = _candidates(zarr_format, node_type)
+        documents = _remote_documents([path], names)
+        present = {n: path / n for n in names if documents[stores.describe(path / n)] is not None}
+
+        def load(doc_path: Any) -> dict[str, Any]:
+            return _parse_json(doc_path, documents[stores.describe(doc_path)] or b"")
+
+    if "zarr.json" in present:
+        v3 = present["zarr.json"]
+        doc = load(v3)
         attributes = doc.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise StoreFormatError(f"{v3}: 'attributes' must be a JSON object.")
@@ -120,10 +257,10 @@ def read_node_meta(path: str | Path) -> NodeMeta:
         node_type = doc.get("node_type")
         array = doc if node_type == "array" else {}
         return NodeMeta(path, 3, node_type, attrs, version, array)
-    attrs = load_json(path / ".zattrs") if (path / ".zattrs").is_file() else {}
-    if (path / ".zarray").is_file():
-        return NodeMeta(path, 2, "array", attrs, None, load_json(path / ".zarray"))
-    if (path / ".zgroup").is_file():
+    attrs = load(present[".zattrs"]) if ".zattrs" in present else {}
+    if ".zarray" in present:
+        return NodeMeta(path, 2, "array", attrs, None, load(present[".zarray"]))
+    if ".zgroup" in present:
         return NodeMeta(path, 2, "group", attrs)
     if attrs:
         return NodeMeta(path, 2, None, attrs)
@@ -236,14 +373,14 @@ def open_array(path: Path, *, zarr_format: int | None = None) -> CheckedArray:
     """
     import zarr
 
-    if not (path / ".zarray").is_file() and not (path / "zarr.json").is_file():
+    meta = read_node_meta(path, zarr_format=zarr_format, node_type="array")
+    if meta.node_type != "array":
         raise StoreFormatError(
             f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
             "zarr.json is missing). The store is incomplete; re-export it."
         )
-    load_json(path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray"))
     try:
-        arr = zarr.open_array(store=str(path), mode="r", zarr_format=zarr_format)
+        arr = zarr.open_array(store=stores.zarr_store(path), mode="r", zarr_format=zarr_format)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
     if not isinstance(arr, zarr.Array):
@@ -280,9 +417,17 @@ def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
 
     level = open_array(path, zarr_format=zarr_format)
     arr = level.array
-    meta_file = path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray")
-    stamp = meta_file.stat().st_mtime_ns
-    name = "omezarr-" + tokenize(str(path), stamp, arr.shape, str(arr.dtype), arr.chunks)
+    name = "omezarr-" + tokenize(
+        str(path), _stamp(path, arr.metadata), arr.shape, str(arr.dtype), arr.chunks
+    )
     meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
     # inline_array: slicing and computing stay cheap even with a million chunks (1e12 pixels)
     return da.from_array(level, chunks=arr.chunks, name=name, meta=meta, inline_array=True)
+
+
+def _stamp(path: Any, array_metadata: object) -> object:
+    """What changes when the array is rewritten: its metadata file's time, or the document."""
+    if isinstance(path, Path):
+        meta_file = path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray")
+        return meta_file.stat().st_mtime_ns
+    return str(array_metadata)
