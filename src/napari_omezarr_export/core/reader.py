@@ -42,7 +42,7 @@ NGFF_UNITS = frozenset(NGFF_SPACE_UNITS) | frozenset(NGFF_TIME_UNITS)  # what re
 PERCELL_KINDS = ("percell", "percell_region", "mask", "particles")
 
 
-def read(path: str | Path) -> list[LayerSpec]:
+def read(path: str | Path, *, storage_options: dict | None = None) -> list[LayerSpec]:
     """Open an OME-Zarr store, label group, mask or ``.percell`` experiment as layer specs.
 
     The napari-free equivalent of dropping ``path`` on napari: every array is lazy (dask), and
@@ -51,7 +51,13 @@ def read(path: str | Path) -> list[LayerSpec]:
     Parameters
     ----------
     path : str or Path
-        What to open.
+        What to open: a local path, a ``.ozx`` file, or a URL (``https://``, ``s3://``, and
+        other fsspec protocols whose package is installed).
+    storage_options : dict, optional
+        For URLs: fsspec options such as ``{"anon": True}``, ``{"profile": "lab"}`` or
+        ``{"endpoint_url": ...}``. By default ``s3://`` follows the environment
+        (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, the region) and reads anonymously when no
+        credentials are configured.
 
     Returns
     -------
@@ -64,8 +70,10 @@ def read(path: str | Path) -> list[LayerSpec]:
         When ``path`` is nothing this package opens.
     StoreFormatError
         When it is ours but broken; the message names the file and the problem.
+    StoreAccessError
+        When a URL cannot be reached (refused, timed out, access denied, server error).
     """
-    node = discover(path)
+    node = discover(path, storage_options=storage_options)
     if not node.is_ours:
         raise NotOmeZarrError(
             node.message

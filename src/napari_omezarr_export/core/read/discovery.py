@@ -193,13 +193,15 @@ def _discover(path: Path) -> Node:
     return Node(path, kind, meta, percell_root=root)
 
 
-def discover(path: str | Path) -> Node:
+def discover(path: str | Path, *, storage_options: dict | None = None) -> Node:
     """Say what ``path`` is, reading at most a few small metadata files. Never raises.
 
     Parameters
     ----------
     path : str or Path
-        A dropped path.
+        A dropped path, or a URL (``https://``, ``s3://``...), or a ``.ozx`` file.
+    storage_options : dict, optional
+        For remote URLs: fsspec options (credentials, ``endpoint_url``, ``anon``...).
 
     Returns
     -------
@@ -208,7 +210,7 @@ def discover(path: str | Path) -> Node:
         message) for zarr stores whose metadata is corrupt.
     """
     try:
-        path = stores.locate(path)
+        path = stores.locate(path, storage_options=storage_options)
     except OmeZarrError as exc:  # an unknown scheme, or a missing fsspec package
         return Node(Path(), "not_ours", message=str(exc))
     except (TypeError, ValueError, RuntimeError, OSError):

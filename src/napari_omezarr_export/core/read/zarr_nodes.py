@@ -301,14 +301,15 @@ def child_path(root: Path, relative: object, *, what: str) -> Path:
 
 
 class CheckedArray:
-    """A zarr array seen through ``__getitem__`` only, so that chunk failures name the file.
+    """A zarr array seen through ``__getitem__`` only, so that chunk failures name the array.
 
     dask reads chunks lazily, long after the reader returned; a corrupt or truncated chunk then
-    fails deep inside a codec (``RuntimeError: error during blosc decompression``). This thin
-    wrapper turns such failures into a :class:`StoreFormatError` that says which array is broken.
+    fails deep inside a codec (``RuntimeError: error during blosc decompression``), and a
+    remote one in the network library. This thin wrapper turns such failures into a
+    :class:`StoreFormatError` (or :class:`StoreAccessError`) that says which array it was.
     """
 
-    def __init__(self, array: Any, path: Path) -> None:
+    def __init__(self, array: Any, path: Any) -> None:
         self.array = array
         self._path = path
         self.shape = tuple(array.shape)
@@ -316,13 +317,27 @@ class CheckedArray:
         self.ndim = array.ndim
 
     def __getitem__(self, key: Any) -> Any:
+        network = _network_errors()
         try:
             return self.array[key]
-        except (RuntimeError, ValueError, TypeError, KeyError, OSError) as exc:
+        except (RuntimeError, ValueError, TypeError, KeyError, OSError, *network) as exc:
+            if stores.is_remote(self._path) and isinstance(exc, (OSError, *network)):
+                where = f"a chunk of the zarr array at {self._path}"
+                raise stores.access_error(where, exc) from exc
             raise StoreFormatError(
                 f"Could not read a chunk of the zarr array at {self._path} ({exc}). The chunk "
                 "file is corrupt or truncated; restore the store from a backup or re-export it."
             ) from exc
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a remote store raises when the network or the server fails (not a bad chunk)."""
+    errors: tuple[type[BaseException], ...] = (TimeoutError,)
+    try:
+        import aiohttp
+    except ImportError:
+        return errors
+    return (*errors, aiohttp.ClientError)
 
 
 def _check_level(path: Path, arr: Any) -> None:
