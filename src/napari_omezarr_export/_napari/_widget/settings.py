@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "level": StorageOptions().level,
     "chunk_target_mib": 4,
     "folder": "",
+    "recent_urls": [],  # the "Open OME-Zarr URL" widget's, newest first
 }
 
 
