@@ -50,6 +50,7 @@ __all__ = [
     "is_zip",
     "local_path",
     "locate",
+    "name_of",
     "read_session",
     "write_target",
     "zarr_store",
@@ -133,6 +134,11 @@ def describe(path: StorePath) -> str:
         inner = str(path.path).strip("/")
         return f"{_zip_file(path)}{'/' + inner if inner else ''}"
     return str(path)
+
+
+def name_of(path: StorePath) -> str:
+    """The last part of the path or URL (the file name of a zipped store's root)."""
+    return describe(path).rstrip("/").rsplit("/", 1)[-1]
 
 
 def capabilities(path: StorePath) -> StoreCapabilities:
@@ -520,8 +526,8 @@ def access_error(url: str, exc: BaseException) -> StoreAccessError:
 # -- zarr arrays ------------------------------------------------------------------------------
 
 
-def zarr_store(path: StorePath) -> Any:
-    """What `zarr.open_array(store=...)` takes to read the array at ``path``.
+def zarr_store(path: StorePath) -> tuple[Any, str]:
+    """What `zarr.open_array(store=..., path=...)` takes to read the array at ``path``.
 
     Local arrays are given as their folder, as zarr expects. Remote ones get zarr's
     `FsspecStore`, and arrays in a ``.ozx`` zarr's `ZipStore` (opened once per file). Both are
@@ -535,12 +541,12 @@ def zarr_store(path: StorePath) -> Any:
 
     Returns
     -------
-    str or zarr.storage.StorePath
-        The store (and the array's key inside it).
+    tuple
+        The store (a folder path, or a zarr store that zarr opens) and the array's key in it.
     """
     if isinstance(path, Path):
-        return str(path)
-    from zarr.storage import FsspecStore, StorePath
+        return str(path), ""
+    from zarr.storage import FsspecStore
 
     from napari_omezarr_export.core.store_cache import MetadataCachedStore
 
@@ -549,9 +555,9 @@ def zarr_store(path: StorePath) -> Any:
         file = _zip_file(path)
         store = _open_zip(file) if _URL_SCHEME.match(str(file)) is None else _remote_zip(path)
         inner = str(path.path).strip("/")
-        return StorePath(MetadataCachedStore(store, str(file), cache), inner)
+        return MetadataCachedStore(store, str(file), cache), inner
     store = FsspecStore.from_url(str(path), storage_options=path.storage_options, read_only=True)
-    return StorePath(MetadataCachedStore(store, str(path), cache))
+    return MetadataCachedStore(store, str(path), cache), ""
 
 
 _OPEN_ZIPS: dict[tuple[str, int, int], Any] = {}

@@ -14,6 +14,7 @@ from typing import Any
 import dask
 import dask.threaded
 
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.read.contrast import limits_from_plane, sample_plane
 from napari_omezarr_export.core.read.labels import labels_group_layers
@@ -144,7 +145,7 @@ def image_layers(
             omero, n, ms.levels[0].dtype, trust_colors=trust_colors, source=ms.path
         )
         if c is None and not (isinstance(omero, dict) and omero.get("channels")):
-            styles = [ChannelDisplay(ms.name or ms.path.name, styles[0].color, None)]
+            styles = [ChannelDisplay(ms.name or stores.name_of(ms.path), styles[0].color, None)]
     keep = [i for i in range(len(ms.axes)) if i != c]
     if c is None:
         channels = [list(ms.levels)]  # a copy: fill_limits may swap in the lowest level read
@@ -155,7 +156,7 @@ def image_layers(
     limits = fill_limits(styles, channels, spatial or tuple(range(len(names)))[-2:])
     layers = []
     for i, style in enumerate(styles):
-        metadata = {"ome_zarr": {"path": str(ms.path), "kind": "image", "channel": i}}
+        metadata = {"ome_zarr": {"path": stores.describe(ms.path), "kind": "image", "channel": i}}
         metadata["ome_zarr"]["version"] = ms.version
         metadata.update(extra_metadata or {})
         kwargs = {

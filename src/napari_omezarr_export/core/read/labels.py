@@ -218,11 +218,11 @@ def label_layer(
     else:
         scale, translate, units = placed
     image_label = meta.attrs.get("image-label")
-    label_name = name or ms.name or _strip_zarr(meta.path.name)
+    label_name = name or ms.name or _strip_zarr(stores.name_of(meta.path))
     metadata = {
         "ome_zarr": {
-            "path": str(meta.path),
-            "image": str(reference.path) if reference and reference.path else None,
+            "path": stores.describe(meta.path),
+            "image": stores.describe(reference.path) if reference and reference.path else None,
             "name": label_name,
             "kind": kind,
             "version": ms.version,

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.image import image_layers
 from napari_omezarr_export.core.read.labels import label_colors
@@ -70,7 +71,7 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     mosaic = Multiscale(
         grid.path,
         first.version,
-        grid.path.name,
+        stores.name_of(grid.path),
         (Axis("field"), *first.axes),
         levels,
         (1.0, *first.scale),
@@ -78,7 +79,7 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     )
     meta = {
         "plate": {
-            "path": str(grid.path),
+            "path": stores.describe(grid.path),
             "kind": kind,
             "rows": grid.rows,
             "columns": grid.columns,

@@ -395,7 +395,8 @@ def open_array(path: Path, *, zarr_format: int | None = None) -> CheckedArray:
             "zarr.json is missing). The store is incomplete; re-export it."
         )
     try:
-        arr = zarr.open_array(store=stores.zarr_store(path), mode="r", zarr_format=zarr_format)
+        store, key = stores.zarr_store(path)
+        arr = zarr.open_array(store=store, path=key, mode="r", zarr_format=zarr_format)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
     if not isinstance(arr, zarr.Array):
