@@ -88,4 +88,4 @@ def _write(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
         _with_progress(plan.iter_run(), f"Saving labels to {plan.target.name}")
     written = plan.paths
     log.info("Saved %s", ", ".join(str(p) for p in written))
-    return [str(Path(p)) for p in written]
+    return [str(p) for p in written]

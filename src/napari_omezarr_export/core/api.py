@@ -12,13 +12,16 @@ check) are re-exported here, so adapters use this module only.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import napari_omezarr_export.core.write.target_image as target_image
+from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.ngff.axes import default_axis_names
 from napari_omezarr_export.core.options import (
@@ -30,7 +33,7 @@ from napari_omezarr_export.core.options import (
     StorageOptions,
 )
 from napari_omezarr_export.core.progress import Progress
-from napari_omezarr_export.core.targets import local_path
+from napari_omezarr_export.core.stores import StorePath
 from napari_omezarr_export.core.write.chunk_shapes import (
     check_chunks,
     chunks_for_memory_target,
@@ -51,6 +54,9 @@ from napari_omezarr_export.core.write.plan_export import (
 from napari_omezarr_export.core.write.plate import add_field, plate_version, split_well
 from napari_omezarr_export.core.write.stacking import Concatenated
 from napari_omezarr_export.core.write.staging import is_zarr_store
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 __all__ = [
     "Concatenated",
@@ -79,37 +85,73 @@ __all__ = [
 ]
 
 
-def target_path(path: str | Path) -> Path:
-    """Return where a store named ``path`` is written: ``.ome.zarr`` is added when no ``.zarr``.
+# "s3:/bucket/x": a URL that went through pathlib (a file dialog, Path(...)) lost a slash.
+_ONE_SLASH_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
+_KEPT_SUFFIXES = (".zarr", stores.ZIP_SUFFIX)
+_P = TypeVar("_P")
 
-    Image and labels writes resolve their target here, with `core.targets.local_path`.
 
-    Parameters
-    ----------
-    path : str or Path
-        The name as the user typed it; ``~`` and ``file://`` URLs are resolved.
-
-    Returns
-    -------
-    Path
-        The store path.
-
-    Raises
-    ------
-    InvalidOptionError
-        For a remote target such as ``s3://bucket/x.ome.zarr`` (not supported yet).
-    WriteFailedError
-        When a folder above the target is a file.
-    """
-    path = local_path(path)
-    if path.suffix.lower() == ".zarr":
+def _with_store_suffix(path: _P) -> _P:
+    if path.suffix.lower() in _KEPT_SUFFIXES:
         return path
     return path.with_name(path.name + ".ome.zarr")
 
 
+def target_path(
+    path: str | os.PathLike[str] | UPath, *, storage_options: dict | None = None
+) -> StorePath:
+    """Return where a store named ``path`` is written: ``.ome.zarr`` is added when no ``.zarr``.
+
+    Image and labels writes resolve their target here, with `core.stores.write_target`. A
+    ``.ozx`` name stays as it is: the store is written as one zip file (NGFF 0.5).
+
+    Parameters
+    ----------
+    path : str, Path or UPath
+        The name as the user typed it: a local path (``~`` and ``file://`` URLs are resolved)
+        or an object-store URL such as ``s3://bucket/run/x.ome.zarr``.
+    storage_options : dict, optional
+        For an object store: passed to fsspec (``endpoint_url``, ``key``, ``secret``,
+        ``profile``...); by default from the environment (``AWS_PROFILE``,
+        ``AWS_ENDPOINT_URL``...).
+
+    Returns
+    -------
+    Path or UPath
+        The store path: a `Path` for local targets, a `UPath` for object stores.
+
+    Raises
+    ------
+    InvalidOptionError
+        For a URL that cannot be written: ``http(s)://`` (read-only), an unknown scheme, a
+        scheme whose package is missing, or a bucket without a store name.
+    WriteFailedError
+        When a folder above a local target is a file.
+    """
+    if not isinstance(path, (str, os.PathLike)) and hasattr(path, "protocol"):  # a UPath
+        storage_options = {**path.storage_options, **(storage_options or {})}
+        path = str(path)
+    text = os.fspath(path)
+    found = _ONE_SLASH_URL.match(text)
+    if found is not None and found["scheme"].lower() != "file":
+        text = f"{found['scheme']}://{text[found.end() :]}"
+    store = stores.write_target(text, storage_options=storage_options)
+    if not isinstance(store, Path) and not store.name:
+        raise InvalidOptionError(
+            f"Cannot write to {text!r}: it names a bucket, not a store inside it. Give the "
+            f"store a name, such as {text.rstrip('/')}/image.ome.zarr. Nothing was written."
+        )
+    return _with_store_suffix(store)
+
+
+def _local_target(path: str | os.PathLike[str], what: str) -> Path:
+    """Like `target_path`, for stores written to local folders only (HCS plates)."""
+    return _with_store_suffix(stores.local_path(path, what=what))
+
+
 def plan_image(
     data: Any,
-    path: str | Path | None,
+    path: str | Path | UPath | None,
     *,
     axes: str | None = None,
     scale: Sequence[float] | None = None,
@@ -120,6 +162,7 @@ def plan_image(
     labels: Sequence[LabelsSpec] = (),
     pyramid: PyramidOptions | None = None,
     storage: StorageOptions | None = None,
+    storage_options: dict | None = None,
 ) -> ExportPlan:
     """Plan writing an array as an OME-Zarr image, with its pyramid and labels; nothing is read.
 
@@ -127,11 +170,14 @@ def plan_image(
     ----------
     data : array-like
         2-D to 5-D numpy, dask or zarr array; read lazily, one band at a time.
-    path : str or Path or None
-        Destination; ``.ome.zarr`` is added when the name has no ``.zarr`` suffix. An existing
-        zarr store there is replaced atomically; anything else there is an error. A local
-        ``file://`` URL is accepted; other ``<scheme>://`` targets (remote stores) raise
-        `InvalidOptionError` (see `target_path`). None plans a preview only.
+    path : str, Path, UPath or None
+        Destination; ``.ome.zarr`` is added when the name has no ``.zarr`` (or ``.ozx``)
+        suffix. A local folder, a ``file://`` URL, a ``.ozx`` file (one zip, NGFF 0.5), or an
+        object-store URL such as ``s3://bucket/x.ome.zarr`` (see `target_path`). An existing
+        OME-Zarr image there is replaced (atomically on a local disk; on an object store it is
+        withdrawn, then the new one is uploaded metadata-last); anything else there is an
+        error. ``http(s)://`` and unknown schemes raise `InvalidOptionError`. None plans a
+        preview only.
     axes : str, optional
         Axis names of ``data`` such as ``"cyx"`` or ``"tczyx"``; by default inferred from the
         number of dimensions (and ``channels``).
@@ -150,6 +196,9 @@ def plan_image(
         Level count and downsampling methods.
     storage : StorageOptions, optional
         NGFF version, chunks, shards and compression.
+    storage_options : dict, optional
+        For an object-store ``path``: fsspec options such as ``endpoint_url``, ``key`` and
+        ``secret``, or ``profile`` (by default from the environment, as boto3 finds them).
 
     Returns
     -------
@@ -167,48 +216,57 @@ def plan_image(
         name=name, labels=labels, pyramid=pyramid, storage=storage,
     )  # fmt: skip
     groups = plan_image_export(data, options)
-    target = None if path is None else target_path(path)
+    target = None if path is None else target_path(path, storage_options=storage_options)
     return ExportPlan(target, tuple(groups), storage)
 
 
 def iter_write_image(
     data: Any,
-    path: str | Path,
+    path: str | Path | UPath,
+    *,
+    storage_options: dict | None = None,
     **options: Unpack[ImageOptions],
 ) -> Iterator[Progress]:
     """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
 
     Parameters
     ----------
-    data, path, axes, scale, translation, units, channels, name, labels, pyramid, storage
+    data, path, storage_options
+        As for `plan_image`.
+    axes, scale, translation, units, channels, name, labels, pyramid, storage
         As for `plan_image`.
 
     Yields
     ------
     tuple of int
-        Progress in chunks; closing the generator cancels the write.
+        Progress in chunks (to an object store every chunk counts twice: encoded, then
+        uploaded); closing the generator cancels the write.
     """
-    yield from plan_image(data, path, **options).iter_run()
+    yield from plan_image(data, path, storage_options=storage_options, **options).iter_run()
 
 
 def write_image(
     data: Any,
-    path: str | Path,
+    path: str | Path | UPath,
+    *,
+    storage_options: dict | None = None,
     **options: Unpack[ImageOptions],
-) -> list[Path]:
+) -> list[StorePath]:
     """Write an array as an OME-Zarr image, with its pyramid and optional labels.
 
     Parameters
     ----------
-    data, path, axes, scale, translation, units, channels, name, labels, pyramid, storage
-        As for `plan_image` (``path`` is required).
+    data, path, storage_options
+        As for `plan_image` (``path`` is required): a local path or an object-store URL.
+    axes, scale, translation, units, channels, name, labels, pyramid, storage
+        As for `plan_image`.
 
     Returns
     -------
-    list of Path
+    list of Path or UPath
         The store written.
     """
-    return plan_image(data, path, **options).run()
+    return plan_image(data, path, storage_options=storage_options, **options).run()
 
 
 def preview_metadata(
@@ -238,7 +296,13 @@ def _plate_field(
     data: Any, plate: str | Path, well: str, field: int, options: ImageOptions
 ) -> tuple[ExportPlan, Callable[[], None]]:
     """The field's plan, and the step that then lists it in its well and plate."""
-    root = target_path(plate)
+    root = _local_target(plate, "An HCS plate")
+    if root.suffix.lower() == stores.ZIP_SUFFIX:
+        raise InvalidOptionError(
+            f"Cannot write a plate field into {root}: a plate grows one field at a time in a "
+            "folder, and a zipped .ozx store is written once, whole. Write the plate to a "
+            "folder (x.ome.zarr), then zip it. Nothing was written."
+        )
     row, column = split_well(well)
     if not isinstance(field, int) or isinstance(field, bool) or field < 0:
         raise InvalidOptionError(f"Field {field!r} must be a whole number 0 or more.")
@@ -326,13 +390,14 @@ def write_plate_field(
 
 def plan_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
+    path: str | Path | UPath,
     *,
     pyramid: PyramidOptions | None = None,
     storage: StorageOptions | None = None,
     scale: Sequence[float] | None = None,
     translation: Sequence[float] | None = None,
     units: Sequence[object] | None = None,
+    storage_options: dict | None = None,
 ) -> ExportPlan:
     """Plan a labels write: into an existing OME-Zarr image, or as a new labels store.
 
@@ -345,14 +410,18 @@ def plan_labels(
     ----------
     labels : LabelsSpec or sequence of LabelsSpec
         The label images.
-    path : str or Path
-        An existing OME-Zarr image to add them to, or a new store.
+    path : str, Path or UPath
+        An existing OME-Zarr image to add them to, or a new store: a local path or an
+        object-store URL (see `plan_image`). Labels cannot be added to a zipped ``.ozx``
+        image.
     pyramid : PyramidOptions, optional
         Level count (an image's is followed) and the labels' downsampling method.
     storage : StorageOptions, optional
         As for `plan_image`; an image's format is kept when adding to it.
     scale, translation, units : sequence, optional
         Transforms and units for standalone labels (an image's are used when adding to it).
+    storage_options : dict, optional
+        As for `plan_image`.
 
     Returns
     -------
@@ -364,8 +433,8 @@ def plan_labels(
         raise InvalidOptionError("No labels were given to write.")
     check_label_names(specs)
     pyramid = pyramid or PyramidOptions()
-    target = target_path(path)
-    image = target_image.read_image_geometry(target) if is_zarr_store(target) else None
+    target = target_path(path, storage_options=storage_options)
+    image = _existing_image(target)
     if image is not None:
         storage = target_image.storage_like(image, storage)
         groups = [
@@ -380,56 +449,78 @@ def plan_labels(
     return ExportPlan(target, tuple(groups), storage, label_source=None)
 
 
+def _existing_image(target: StorePath) -> target_image.ImageGeometry | None:
+    """The image at ``target`` that labels are added to, or None for a new labels store."""
+    if isinstance(target, Path) and target.suffix.lower() == stores.ZIP_SUFFIX:
+        if target.is_file() and target_image.is_image_store(stores.locate(target)):
+            raise InvalidOptionError(
+                f"Cannot add labels to {target}: it is a zipped .ozx image, which is written "
+                "once, whole. Save the image and its labels together as a new .ozx, or save "
+                "the labels to a new store. Nothing was written."
+            )
+        return None
+    if isinstance(target, Path) and not is_zarr_store(target):
+        return None
+    return target_image.read_image_geometry(target)
+
+
 def iter_write_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
+    path: str | Path | UPath,
+    *,
+    storage_options: dict | None = None,
     **options: Unpack[LabelsOptions],
 ) -> Iterator[Progress]:
     """Write labels like `write_labels`, yielding ``(chunks done, chunks total)``.
 
     Parameters
     ----------
-    labels, path, pyramid, storage, scale, translation, units
+    labels, path, storage_options, pyramid, storage, scale, translation, units
         As for `plan_labels`.
 
     Yields
     ------
     tuple of int
-        Progress in chunks; closing the generator cancels the write.
+        Progress in chunks (to an object store every chunk counts twice: encoded, then
+        uploaded); closing the generator cancels the write.
     """
-    yield from plan_labels(labels, path, **options).iter_run()
+    yield from plan_labels(labels, path, storage_options=storage_options, **options).iter_run()
 
 
 def write_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
+    path: str | Path | UPath,
+    *,
+    storage_options: dict | None = None,
     **options: Unpack[LabelsOptions],
-) -> list[Path]:
+) -> list[StorePath]:
     """Write label images: into an existing OME-Zarr image, or as a new labels store.
 
     Parameters
     ----------
-    labels, path, pyramid, storage, scale, translation, units
+    labels, path, storage_options, pyramid, storage, scale, translation, units
         As for `plan_labels`.
 
     Returns
     -------
-    list of Path
+    list of Path or UPath
         The label groups written.
     """
-    return plan_labels(labels, path, **options).run()
+    return plan_labels(labels, path, storage_options=storage_options, **options).run()
 
 
 def preview_labels(
     labels: LabelsSpec | Sequence[LabelsSpec],
-    path: str | Path,
+    path: str | Path | UPath,
+    *,
+    storage_options: dict | None = None,
     **options: Unpack[LabelsOptions],
 ) -> dict[str, dict]:
     """Return exactly the attributes `write_labels` would write to ``path``, without writing.
 
     Parameters
     ----------
-    labels, path, pyramid, storage, scale, translation, units
+    labels, path, storage_options, pyramid, storage, scale, translation, units
         As for `plan_labels`.
 
     Returns
@@ -438,4 +529,4 @@ def preview_labels(
         Attributes per group path inside the store: ``labels`` and ``labels/<name>`` for an
         image, the label groups of a new store otherwise.
     """
-    return plan_labels(labels, path, **options).preview()
+    return plan_labels(labels, path, storage_options=storage_options, **options).preview()

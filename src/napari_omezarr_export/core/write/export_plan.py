@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.ngff.attributes import group_attributes, labels_group
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.stores import StorePath
+from napari_omezarr_export.core.write.object_store import remote_group_attributes
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan, new_summary
 from napari_omezarr_export.core.write.store_attributes import (
     attributes_for,
@@ -44,8 +47,9 @@ class ExportPlan:
 
     Parameters
     ----------
-    target : Path or None
-        The store written to; None for a plan made only to be previewed.
+    target : Path or UPath or None
+        The store written to (a local folder or ``.ozx`` file, or an object-store location);
+        None for a plan made only to be previewed.
     groups : tuple of GroupPlan
         The image (path ``""``) then its labels; or label images alone.
     storage : StorageOptions
@@ -57,7 +61,7 @@ class ExportPlan:
         ``image-label.source.image`` of the label groups (None for labels without an image).
     """
 
-    target: Path | None
+    target: StorePath | None
     groups: tuple[GroupPlan, ...]
     storage: StorageOptions
     existing_labels: tuple[str, ...] | None = None
@@ -69,12 +73,12 @@ class ExportPlan:
         return self.existing_labels is not None
 
     @property
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[StorePath]:
         """The stores or groups the plan writes: the image store, or each label group.
 
         Returns
         -------
-        list of Path
+        list of Path or UPath
             Empty for a plan without a target.
         """
         if self.target is None:
@@ -130,13 +134,20 @@ class ExportPlan:
             for group, summary in zip(self.groups, summaries, strict=True)
         }
         names = labels_after(self.existing_labels, self.groups)
-        attrs["labels"] = labels_list_attributes(self.target / "labels", names, self.storage)
+        labels_dir = self.target / "labels"
+        if isinstance(labels_dir, Path):
+            attrs["labels"] = labels_list_attributes(labels_dir, names, self.storage)
+        else:
+            listing = group_attributes(labels_group(names), version)
+            attrs["labels"] = {**remote_group_attributes(labels_dir), **listing}
         return attrs
 
     def iter_run(self) -> Iterator[Progress]:
         """Write the plan, yielding ``(chunks done, chunks total)``; close it to cancel.
 
-        Closing the generator removes the staging folder: the target keeps its old content.
+        Closing the generator removes the staging folder: the target keeps its old content. (An
+        object store's upload, once begun, cannot keep it: see
+        `napari_omezarr_export.core.write.object_store`.)
 
         Yields
         ------
@@ -162,12 +173,12 @@ class ExportPlan:
             self.groups, self.target, self.storage, label_source=self.label_source
         )
 
-    def run(self) -> list[Path]:
+    def run(self) -> list[StorePath]:
         """Write the plan.
 
         Returns
         -------
-        list of Path
+        list of Path or UPath
             `paths`: the stores or groups written.
         """
         for _ in self.iter_run():

@@ -4,21 +4,33 @@ Writes are generators that yield ``(chunks done, chunks total)`` after every bat
 so a caller can show progress and cancel by closing the generator: the staging folder is then
 removed and the target keeps its old content (see `napari_omezarr_export.core.write.staging`).
 What the metadata says is decided in `napari_omezarr_export.core.write.store_attributes`.
+
+Where a store is staged depends on its target: a local folder beside it (swapped in whole), a
+local zip (``.ozx``, `napari_omezarr_export.core.write.ozx`), or, for an object store (a
+`UPath`), a local temporary folder uploaded metadata-last
+(`napari_omezarr_export.core.write.object_store`). An upload counts every chunk twice, once
+encoded and once uploaded, so its progress runs on through the upload.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zarr
 
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
 from napari_omezarr_export.core.write.codecs import compressors_for
+from napari_omezarr_export.core.write.object_store import (
+    staged_upload,
+    update_remote_group_attributes,
+)
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan, new_summary, source_data
 from napari_omezarr_export.core.write.staging import staged_directory, update_group_attributes
 from napari_omezarr_export.core.write.store_attributes import (
@@ -26,6 +38,9 @@ from napari_omezarr_export.core.write.store_attributes import (
     group_attributes_for,
     labels_after,
 )
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 __all__ = [
     "iter_add_labels",
@@ -109,9 +124,39 @@ def _iter_fill(
         done = progress[0]
 
 
+def _local_stage(target: Path, storage: StorageOptions) -> AbstractContextManager[Path]:
+    """The staging of a local target: a zipped ``.ozx`` file, or a folder swapped in whole."""
+    if target.suffix.lower() == ZIP_SUFFIX:
+        from napari_omezarr_export.core.write.ozx import staged_zip
+
+        return staged_zip(target, ngff_version=storage.ngff_version)
+    return staged_directory(target)
+
+
+def _iter_upload(
+    target: StorePath,
+    fill: Callable[[Path], Iterator[Progress]],
+    chunks: int,
+    offset: int,
+    total: int,
+) -> Iterator[Progress]:
+    """Stage one store with ``fill`` and upload it to ``target``, counting its chunks twice.
+
+    Progress runs from ``offset`` to ``offset + 2 * chunks`` (of ``total``): the chunks encoded,
+    then the files uploaded, scaled to chunks.
+    """
+    with staged_upload(target) as upload:
+        with contextlib.closing(fill(upload.stage)) as steps:
+            for done, _ in steps:
+                yield offset + done, total
+        with contextlib.closing(upload.iter_upload()) as sent:
+            for files_done, files in sent:
+                yield offset + chunks + chunks * files_done // max(files, 1), total
+
+
 def iter_write_store(
     plans: Sequence[GroupPlan],
-    target: Path,
+    target: StorePath,
     storage: StorageOptions,
     *,
     label_source: str | None = "../../",
@@ -122,8 +167,8 @@ def iter_write_store(
     ----------
     plans : sequence of GroupPlan
         The image (path ``""``) and its labels, or label images alone.
-    target : Path
-        Destination store.
+    target : Path or UPath
+        Destination store: a local folder, a local ``.ozx`` file, or an object-store location.
     storage : StorageOptions
         Format and codec.
     label_source : str or None
@@ -132,11 +177,20 @@ def iter_write_store(
     Yields
     ------
     tuple of int
-        Chunks written so far and in all.
+        Chunks written so far and in all (for an object store, every chunk counts twice:
+        encoded, then uploaded).
     """
     total = total_chunks(plans)
-    with staged_directory(target) as stage:
-        yield from iter_fill_stage(plans, stage, storage, label_source=label_source)
+
+    def fill(stage: Path) -> Iterator[Progress]:
+        return iter_fill_stage(plans, stage, storage, label_source=label_source)
+
+    if not isinstance(target, Path):
+        yield from _iter_upload(target, fill, total, 0, 2 * total)
+        yield 2 * total, 2 * total
+        return
+    with _local_stage(target, storage) as stage:
+        yield from fill(stage)
     yield total, total
 
 
@@ -172,22 +226,32 @@ def iter_fill_stage(
         (root if not path else root[path]).attrs.update(group_attrs)
 
 
+def _iter_fill_label(plan: GroupPlan, storage: StorageOptions, stage: Path) -> Iterator[Progress]:
+    """Write one label image into an empty staging folder: its levels, then its attributes."""
+    root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
+    summary = new_summary(plan)
+    yield from _iter_fill_group(root, plan, storage, summary, 0, total_chunks([plan]))
+    root.attrs.update(group_attributes_for(plan, summary, storage.ngff_version))
+
+
 def iter_add_labels(
     plans: Sequence[GroupPlan],
-    image: Path,
+    image: StorePath,
     storage: StorageOptions,
     existing: Sequence[str],
 ) -> Iterator[Progress]:
     """Add or replace label images inside an existing image store; the image is not touched.
 
-    Each label image is staged inside ``labels/`` and swapped in whole; the ``labels`` list is
-    updated last, in one atomic file replacement.
+    Each label image is staged inside ``labels/`` and swapped in whole (in an object store:
+    staged locally and uploaded under ``labels/<name>`` metadata-last, after that label
+    image's old attributes are withdrawn); the ``labels`` list is updated last, in one atomic
+    file replacement (one request to an object store).
 
     Parameters
     ----------
     plans : sequence of GroupPlan
         Label plans with paths ``labels/<name>``.
-    image : Path
+    image : Path or UPath
         The existing image store.
     storage : StorageOptions
         Format (must match the image's) and codec.
@@ -199,22 +263,29 @@ def iter_add_labels(
     tuple of int
         Chunks written so far and in all.
     """
-    total, done = total_chunks(plans), 0
+    remote = not isinstance(image, Path)
+    weight = 2 if remote else 1  # an upload counts every chunk twice
+    total, done = weight * total_chunks(plans), 0
     labels_dir = image / "labels"
-    fmt = storage.zarr_format
-    zarr.open_group(labels_dir, mode="a", zarr_format=fmt)
+    if not remote:
+        zarr.open_group(labels_dir, mode="a", zarr_format=storage.zarr_format)
     for plan in plans:
-        with staged_directory(image / plan.path) as stage:
-            root = zarr.open_group(stage, mode="w", zarr_format=fmt)
-            summary = new_summary(plan)
-            progress = (done, total)
-            for progress in _iter_fill_group(root, plan, storage, summary, done, total):
-                yield progress
-            done = progress[0]
-            root.attrs.update(group_attributes_for(plan, summary, storage.ngff_version))
-    _write_labels_list(labels_dir, labels_after(existing, plans), storage)
+        chunks = total_chunks([plan])
+
+        def fill(stage: Path, plan: GroupPlan = plan) -> Iterator[Progress]:
+            return _iter_fill_label(plan, storage, stage)
+
+        if remote:
+            yield from _iter_upload(image / plan.path, fill, chunks, done, total)
+        else:
+            with (
+                staged_directory(image / plan.path) as stage,
+                contextlib.closing(fill(stage)) as steps,
+            ):
+                for step, _ in steps:
+                    yield done + step, total
+        done += weight * chunks
+    names = labels_after(existing, plans)
+    update = update_remote_group_attributes if remote else update_group_attributes
+    update(labels_dir, "labels", lambda _old: list(names), storage.ngff_version)
     yield total, total
-
-
-def _write_labels_list(labels_dir: Path, names: Sequence[str], storage: StorageOptions) -> None:
-    update_group_attributes(labels_dir, "labels", lambda _old: list(names), storage.ngff_version)

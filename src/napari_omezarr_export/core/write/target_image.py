@@ -7,7 +7,7 @@ y/x size, its level count, chunks and coordinate transformations.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import zarr
@@ -17,15 +17,16 @@ from napari_omezarr_export.core.ngff.axes import Axis, parse_axes
 from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.read.zarr_nodes import child_path, read_node_meta
+from napari_omezarr_export.core.stores import StorePath, describe, read_session, zarr_store
 from napari_omezarr_export.core.write.plan import GroupPlan
 
 __all__ = ["ImageGeometry", "is_image_store", "read_image_geometry", "storage_like"]
 
 
-def is_image_store(path: Path) -> bool:
-    """Return True when ``path`` is an OME-Zarr image (a group with ``multiscales``)."""
+def is_image_store(path: StorePath) -> bool:
+    """Return True when ``path`` (local or remote) is an OME-Zarr image: ``multiscales``."""
     try:
-        attrs = read_node_meta(Path(path)).attrs
+        attrs = read_node_meta(path).attrs
     except StoreFormatError:
         return False
     return bool(attrs.get("multiscales")) and "image-label" not in attrs
@@ -35,7 +36,7 @@ def is_image_store(path: Path) -> bool:
 class ImageGeometry:
     """The parts of an existing image that labels added to it must follow."""
 
-    path: Path
+    path: StorePath
     version: str
     axes: list[Axis]
     level_shapes: list[tuple[int, ...]]
@@ -64,34 +65,37 @@ class ImageGeometry:
         )
 
 
-def read_image_geometry(path: Path) -> ImageGeometry | None:
+def read_image_geometry(path: StorePath) -> ImageGeometry | None:
     """Return the geometry of the OME-Zarr image at ``path``, or None if it is not an image.
 
     Parameters
     ----------
-    path : Path
-        A store that may be an image.
+    path : Path or UPath
+        A store that may be an image: a local folder or an object-store location.
 
     Returns
     -------
     ImageGeometry or None
         Its format, axes, level shapes, chunks and level-0 transforms.
     """
+    with read_session():  # each metadata document is fetched once, concurrently when remote
+        return _read_geometry(path)
+
+
+def _read_geometry(path: StorePath) -> ImageGeometry | None:
     if not is_image_store(path):
         return None
     meta = read_node_meta(path)
     try:
         multiscale = meta.attrs["multiscales"][0]
         datasets = multiscale["datasets"]
-        arrays = [
-            zarr.open_array(child_path(path, d["path"], what="dataset path"), mode="r")
-            for d in datasets
-        ]
+        arrays = [_open(child_path(path, d["path"], what="dataset path")) for d in datasets]
         ndim = arrays[0].ndim  # an empty "datasets" list is broken too
     except (KeyError, IndexError, TypeError, FileNotFoundError, ValueError) as exc:
         raise StoreFormatError(
-            f"{path} looks like an OME-Zarr image but its multiscales metadata or level arrays "
-            f"are broken ({exc!r}); labels cannot be added to it. Save them to a new path."
+            f"{describe(path)} looks like an OME-Zarr image but its multiscales metadata or "
+            f"level arrays are broken ({exc!r}); labels cannot be added to it. Save them to a "
+            "new path."
         ) from exc
     version = "0.5" if meta.zarr_format == 3 else "0.4"
     block_version = str(multiscale.get("version", meta.ome_version or version))
@@ -107,6 +111,11 @@ def read_image_geometry(path: Path) -> ImageGeometry | None:
         name=str(multiscale.get("name") or path.name),
         label_names=list(read_node_meta(path / "labels").attrs.get("labels", [])),
     )
+
+
+def _open(path: StorePath) -> Any:
+    store, key = zarr_store(path)
+    return zarr.open_array(store=store, path=key, mode="r")
 
 
 def storage_like(image: ImageGeometry, storage: StorageOptions | None) -> StorageOptions:

@@ -15,7 +15,7 @@ from typing import Literal, get_args
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import check_choice
-from napari_omezarr_export.core.targets import local_path
+from napari_omezarr_export.core.stores import local_path
 
 __all__ = [
     "BRIEFLOW_STEPS",
@@ -122,4 +122,4 @@ def brieflow_store_path(
                 "'.', '-' or '_'."
             )
     name = TileName(None, well, str(tile), image_type)
-    return local_path(root) / step / "omezarr" / name.store_name
+    return local_path(root, what="A Brieflow store") / step / "omezarr" / name.store_name

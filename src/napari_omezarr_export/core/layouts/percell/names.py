@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from napari_omezarr_export.core.errors import InvalidOptionError
-from napari_omezarr_export.core.targets import local_path
+from napari_omezarr_export.core.stores import local_path
 
 __all__ = [
     "DEFAULT_CONDITION",
@@ -220,7 +220,7 @@ class PercellRegion:
 
 def experiment_path(path: str | Path) -> Path:
     """Return the experiment folder: ``.percell`` is added when the name lacks it."""
-    path = local_path(path)  # refuses remote targets and paths inside a file
+    path = local_path(path, what="A .percell experiment")  # refuses URLs, paths inside a file
     return path if path.suffix == ".percell" else path.with_name(path.name + ".percell")
 
 
