@@ -121,3 +121,17 @@ def test_the_widget_passes_s3_options(make_napari_viewer, qtbot, store, s3_serve
     qtbot.waitUntil(lambda: widget.open_button.enabled and len(viewer.layers) == 3, timeout=20000)
 
     assert [layer.name for layer in viewer.layers] == ["DAPI", "GFP", "nuclei"]
+
+
+def test_the_napari_command_line_opens_a_url(qtbot, store, tmp_path, http_server_factory,
+                                             monkeypatch):  # fmt: skip
+    """``napari URL``: the command line's own viewer set-up, without entering its event loop."""
+    from napari.__main__ import _build_viewer
+
+    server = http_server_factory(tmp_path)
+    monkeypatch.setattr("sys.argv", ["napari", server.url_for(store.name), "--plugin", PLUGIN])
+    viewer = _build_viewer()
+    try:
+        assert [layer.name for layer in viewer.layers] == ["DAPI", "GFP", "nuclei"]
+    finally:
+        viewer.close()

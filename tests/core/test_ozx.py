@@ -294,10 +294,10 @@ def _stage_copy(stage: Path, source: Path) -> None:
     shutil.copytree(source, stage, dirs_exist_ok=True)
 
 
-def _level0(path: Path) -> np.ndarray:
+def _level0(path: Path, level: str = "0") -> np.ndarray:
     store = ZipStore(path, mode="r", read_only=True)
     try:
-        return zarr.open_array(store, path="0", mode="r")[...]
+        return zarr.open_array(store, path=level, mode="r")[...]
     finally:
         store.close()
 
@@ -465,3 +465,28 @@ def test_ngff_zarr_ozx_writes_a_zipped_store_with_the_sample(tmp_path):
     finally:
         store.close()
     np.testing.assert_array_equal(level0, ozx_sample_data())
+
+
+# -- the public API ----------------------------------------------------------------------------
+
+
+def test_write_image_to_an_ozx_makes_one_file_that_ngff_zarr_reads(tmp_path, rng):
+    import ngff_zarr
+
+    image = _image(rng)
+    [path] = write_image(image, tmp_path / "x.ozx", storage=V05, pyramid=PyramidOptions(levels=2))
+    assert path == tmp_path / "x.ozx" and path.is_file()
+    assert _listing(tmp_path) == ["x.ozx"]
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist()[0] == "zarr.json"
+        assert json.loads(zf.comment) == COMMENT
+    multiscales = ngff_zarr.from_ngff_zarr(str(path))
+    assert len(multiscales.images) == 2
+    np.testing.assert_array_equal(np.asarray(multiscales.images[0].data), image)
+    np.testing.assert_array_equal(np.asarray(multiscales.images[1].data), _level0(path, "1"))
+
+
+def test_write_image_refuses_ngff_0_4_as_ozx_before_writing(tmp_path, rng):
+    with pytest.raises(InvalidOptionError, match=r"NGFF 0\.4"):
+        write_image(_image(rng), tmp_path / "new" / "y.ozx")
+    assert _listing(tmp_path) == []
