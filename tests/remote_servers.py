@@ -134,6 +134,9 @@ class _Handler(SimpleHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a client opening more connections at once
+    # has the rest dropped and retried by TCP a second later, which no real server does.
+    request_queue_size = 128
     owner: StaticHTTPServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -390,6 +393,10 @@ class MotoS3Server:
             "s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
             aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET,
         )  # fmt: skip
+
+    def buckets(self) -> list[str]:
+        """The names of the buckets on this server."""
+        return [bucket["Name"] for bucket in self.client().list_buckets().get("Buckets", [])]
 
     def make_bucket(self, name: str, public: bool = False) -> str:
         """Create a bucket; ``public`` adds a policy letting anyone get and list its objects.

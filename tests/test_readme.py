@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import zarr
 
@@ -103,16 +104,51 @@ def _written_stores(root: Path) -> list[Path]:
 
 def test_readme_has_the_python_examples():
     assert len(PYTHON_BLOCKS) >= 3
+    assert sum(b.heading == REMOTE for b in PYTHON_BLOCKS) == 2
     assert set(CHECKS) <= {b.heading for b in PYTHON_BLOCKS}, "a checked example is gone"
+
+
+REMOTE = "Remote and zipped stores"
+LOCAL_HTTP = "http://localhost:8000"
+
+
+def _remote_stand_ins(request, root: Path) -> str:
+    """What the remote examples reach, on 127.0.0.1: an HTTP server and moto's S3.
+
+    ``cells.ome.zarr`` is served over HTTP and put in the buckets ``public-bucket`` (readable by
+    anyone) and ``my-lab``; the S3 client finds moto through ``AWS_ENDPOINT_URL``. Returns the
+    HTTP server's URL, which replaces ``http://localhost:8000`` in the example.
+    """
+    from store_factories import cells_image, cells_labels
+
+    from napari_omezarr_export import LabelsSpec, write_image
+
+    served = root.parent / f"{root.name}-served"
+    write_image(
+        cells_image(np.random.default_rng(0), c=2, y=64, x=64),
+        served / "cells.ome.zarr",
+        axes="cyx",
+        channels=["DAPI", "GFP"],
+        labels=[LabelsSpec(cells_labels(64, 64), "nuclei")],
+    )
+    s3 = request.getfixturevalue("s3_env")
+    for bucket, public in (("public-bucket", True), ("my-lab", False)):
+        if bucket not in s3.buckets():
+            s3.make_bucket(bucket, public=public)
+        s3.upload_dir(served / "cells.ome.zarr", bucket, "cells.ome.zarr")
+    return request.getfixturevalue("http_server_factory")(served).url
 
 
 @pytest.mark.parametrize(
     "block", PYTHON_BLOCKS, ids=[_block_id(i, b) for i, b in enumerate(PYTHON_BLOCKS)]
 )
-def test_readme_python_block_runs_alone(block, tmp_path, monkeypatch):
+def test_readme_python_block_runs_alone(block, tmp_path, monkeypatch, request):
     monkeypatch.chdir(tmp_path)
+    source = block.code
+    if block.heading == REMOTE:
+        source = source.replace(LOCAL_HTTP, _remote_stand_ins(request, tmp_path))
     # Blank lines in front keep README line numbers in tracebacks.
-    code = compile("\n" * (block.line - 1) + block.code, str(README), "exec")
+    code = compile("\n" * (block.line - 1) + source, str(README), "exec")
     try:
         exec(code, {"__name__": "__main__"})
     finally:

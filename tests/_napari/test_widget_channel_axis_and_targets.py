@@ -64,3 +64,22 @@ def test_targets_that_cannot_be_written_are_explained_and_nothing_is_written(
     )
     assert expected in widget._status.value
     assert {p.name for p in tmp_path.iterdir()} - {"config"} == {"notes.txt"}
+
+
+def test_the_widget_exports_to_an_s3_url_typed_into_save_as(stack, qtbot, s3_env, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    from napari_omezarr_export import read
+
+    monkeypatch.chdir(tmp_path)
+    s3_env.make_bucket("widget-exports")
+    _, widget, data = stack
+    widget._dest.line_edit.value = "s3://widget-exports/run1/stack.ome.zarr"  # typed
+    widget.refresh()
+    widget._export.changed()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=30_000)
+
+    assert "Saved" in widget._status.value or "s3://widget-exports" in widget._status.value
+    specs = read("s3://widget-exports/run1/stack.ome.zarr")
+    assert [s.name for s in specs] == ["dim", "bright"]
+    np.testing.assert_array_equal(np.asarray(specs[1].data[0]), data[:, 1])
+    assert {p.name for p in tmp_path.iterdir()} - {"config"} == set()  # no local "s3:" folder

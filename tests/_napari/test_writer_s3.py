@@ -61,3 +61,37 @@ def test_edited_labels_save_back_into_an_image_in_s3(viewer, s3_env, bucket):
     assert json.loads(labels_doc["Body"].read())["labels"] == ["cells", "cells_v2"]
     found = {s.kwargs["name"]: s for s in read(url) if s.layer_type == "labels"}
     np.testing.assert_array_equal(np.asarray(found["cells_v2"].data[0]), edited)
+
+
+def test_labels_opened_from_s3_are_edited_and_saved_back_there(viewer, make_napari_viewer,
+                                                               s3_env, bucket):  # fmt: skip
+    """The headline flow on object storage: open from the bucket, paint, save back, reopen."""
+    from napari._app_model import get_app_model
+
+    url = f"{bucket}/field.ome.zarr"
+    viewer.layers.save(url, plugin=PLUGIN)
+    name = bucket.removeprefix("s3://")
+    image_keys = {k: s3_env.client().head_object(Bucket=name, Key=k)["ETag"]
+                  for k in s3_env.keys(name, "field.ome.zarr/") if "/labels/" not in k}  # fmt: skip
+
+    opened = make_napari_viewer()
+    opened.open(url, plugin=PLUGIN)
+    cells = opened.layers["cells"]
+    level0 = cells.data[0] if cells.multiscale else cells.data
+    assert not isinstance(level0, np.ndarray)  # opening a remote store reads no level-0 chunk
+    opened.layers.selection = {cells}
+    get_app_model().commands.execute_command(
+        "napari-omezarr-export.edit_labels_full_resolution"
+    ).result()
+    editable = opened.layers["cells"]
+    editable.paint((50, 70), 9)
+    edited = np.array(editable.data)
+    assert (edited == 9).any()
+
+    opened.layers.selection = {editable}
+    assert opened.layers.save(url, selected=True, plugin=PLUGIN) == [f"{url}/labels/cells"]
+
+    reread = {s.name: s for s in read(url)}
+    np.testing.assert_array_equal(np.asarray(reread["cells"].data[0]), edited)
+    assert {k: s3_env.client().head_object(Bucket=name, Key=k)["ETag"]
+            for k in image_keys} == image_keys  # fmt: skip  # the image was not rewritten

@@ -69,7 +69,9 @@ def _url(server, tmp_path, path):
 
 
 @pytest.mark.parametrize("kind", list(STORES))
-def test_a_url_opens_as_the_same_layers_as_the_local_copy(kind, tmp_path, rng, http_server_factory):
+def test_a_url_opens_as_the_same_layers_as_the_local_copy(
+    kind, tmp_path, rng, http_server_factory
+):
     local = STORES[kind](tmp_path, rng)
     server = http_server_factory(tmp_path)
     url = _url(server, tmp_path, local)
@@ -103,7 +105,9 @@ def _level0_chunks(requests, store):
     return found
 
 
-def test_opening_reads_metadata_concurrently_and_no_level0_chunk(tmp_path, rng, http_server_factory):
+def test_opening_reads_metadata_concurrently_and_no_level0_chunk(
+    tmp_path, rng, http_server_factory
+):
     local = _ours(tmp_path, rng, "0.4")
     server = http_server_factory(tmp_path, latency=0.05)
 
@@ -237,3 +241,11 @@ def test_storage_options_reach_the_file_system(tmp_path, rng, s3_server, monkeyp
 def _fake_keys(s3_server):
     env = s3_server.env()
     return {"key": env["AWS_ACCESS_KEY_ID"], "secret": env["AWS_SECRET_ACCESS_KEY"]}
+
+
+def test_a_scheme_whose_package_is_missing_says_what_to_install():
+    pytest.importorskip("fsspec")
+    if __import__("importlib").util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here")
+    with pytest.raises(NotOmeZarrError, match=r"gs:// needs a package that is not installed"):
+        read("gs://bucket/x.ome.zarr")

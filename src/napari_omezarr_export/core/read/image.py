@@ -224,7 +224,8 @@ def _image_labels(
     if not is_node(labels_dir, zarr_format=zarr_format):
         return []
     try:
-        if "labels" not in read_node_meta(labels_dir, zarr_format=zarr_format).attrs:
+        group = read_node_meta(labels_dir, zarr_format=zarr_format, node_type="group")
+        if "labels" not in group.attrs:
             return []
         return labels_group_layers(labels_dir, reference, zarr_format=zarr_format)
     except StoreFormatError as exc:

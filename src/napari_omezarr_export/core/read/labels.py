@@ -273,7 +273,7 @@ def labels_group_layers(
     StoreFormatError
         When ``labels`` is not a list, or no listed label image can be opened.
     """
-    meta = read_node_meta(labels_dir, zarr_format=zarr_format)
+    meta = read_node_meta(labels_dir, zarr_format=zarr_format, node_type="group")
     names = meta.attrs.get("labels")
     if not isinstance(names, list):
         raise StoreFormatError(
@@ -311,7 +311,7 @@ def _listed_label(
     if not is_node(path, zarr_format=zarr_format):
         logger.warning("%s lists label %r but has no such group; skipped", labels_dir, label)
         return []
-    label_meta = read_node_meta(path, zarr_format=zarr_format)
+    label_meta = read_node_meta(path, zarr_format=zarr_format, node_type="group")
     if "multiscales" not in label_meta.attrs:
         raise StoreFormatError(f"{path}: a listed label image has no 'multiscales'.")
     return [label_layer(label_meta, name=str(label), reference=reference)]

@@ -135,8 +135,10 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
         raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{STORE_FIX}")
     paths = [d.get("path") for d in datasets]
     level_paths = [child_path(path, p, what="dataset path") for p in paths]
-    # Remote stores: every level's metadata (and the labels group's) in one round trip.
-    prefetch_nodes(level_paths, zarr_format=meta.zarr_format, node_type="array")
+    # Remote stores: every level's metadata in one round trip, with the labels group an image
+    # may have (the reader opens it next; a label image has none).
+    labels = () if "image-label" in meta.attrs else (path / "labels",)
+    prefetch_nodes(level_paths, zarr_format=meta.zarr_format, node_type="array", groups=labels)
     levels = [open_level(p, zarr_format=meta.zarr_format) for p in level_paths]
     shapes = [tuple(int(n) for n in lv.shape) for lv in levels]
     _check_shapes(path, shapes, [str(p) for p in paths])

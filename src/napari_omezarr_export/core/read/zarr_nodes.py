@@ -182,7 +182,11 @@ def _remote_documents(paths: list[Any], names: tuple[str, ...]) -> dict[str, byt
 
 
 def prefetch_nodes(
-    paths: list[Any], *, zarr_format: int | None = None, node_type: str | None = None
+    paths: list[Any],
+    *,
+    zarr_format: int | None = None,
+    node_type: str | None = None,
+    groups: tuple[Any, ...] = (),
 ) -> None:
     """Fetch the metadata of several remote nodes at once; later reads come from the cache.
 
@@ -197,10 +201,17 @@ def prefetch_nodes(
         The zarr format of their store, when known (only its files are asked for).
     node_type : str, optional
         ``"array"`` or ``"group"``, when known.
+    groups : tuple of Path or UPath
+        Groups of the same store to fetch in the same round trip (an image's ``labels``).
     """
     remote = [path for path in paths if not isinstance(path, Path)]
     if remote:
-        _remote_documents(remote, _candidates(zarr_format, node_type))
+        names = _candidates(zarr_format, node_type)
+        group_names = _candidates(zarr_format, "group")
+        stores.fetch_many(
+            [path / name for path in remote for name in names]
+            + [group / name for group in groups for name in group_names]
+        )
 
 
 def read_node_meta(
