@@ -119,9 +119,8 @@ def _remote_stand_ins(request, root: Path) -> str:
     anyone) and ``my-lab``; the S3 client finds moto through ``AWS_ENDPOINT_URL``. Returns the
     HTTP server's URL, which replaces ``http://localhost:8000`` in the example.
     """
-    from store_factories import cells_image, cells_labels
-
     from napari_omezarr_export import LabelsSpec, write_image
+    from store_factories import cells_image, cells_labels
 
     served = root.parent / f"{root.name}-served"
     write_image(

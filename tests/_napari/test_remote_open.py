@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
-from store_factories import cells_image, cells_labels, make_plate
 
 from napari_omezarr_export import LabelsSpec, PyramidOptions, StorageOptions, write_image
 from napari_omezarr_export._napari._open_url import OpenUrlWidget, recent_urls
+from store_factories import cells_image, cells_labels, make_plate
 
 PLUGIN = "napari-omezarr-export"
 
@@ -72,8 +72,9 @@ def test_a_plate_url_opens_in_the_viewer(make_napari_viewer, tmp_path, http_serv
     assert any(layer.name.startswith("wells") for layer in layers) or len(layers) >= 2
 
 
-def test_the_open_url_widget_opens_remembers_and_explains(make_napari_viewer, qtbot, store,
-                                                          tmp_path, http_server_factory):  # fmt: skip
+def test_the_open_url_widget_opens_remembers_and_explains(
+    make_napari_viewer, qtbot, store, tmp_path, http_server_factory
+):
     server = http_server_factory(tmp_path)
     viewer = make_napari_viewer()
     widget = OpenUrlWidget(viewer)

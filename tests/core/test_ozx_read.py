@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from store_factories import cells_image, cells_labels
 from test_ozx import ngff_zarr_ozx, ozx_sample_data
 
 from napari_omezarr_export import LabelsSpec, PyramidOptions, StorageOptions, read, write_image
 from napari_omezarr_export.core.read.discovery import discover
 from napari_omezarr_export.core.write.ozx import zip_store
+from store_factories import cells_image, cells_labels
 
 
 @pytest.fixture

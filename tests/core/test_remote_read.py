@@ -11,6 +11,9 @@ import os
 import aiohttp
 import numpy as np
 import pytest
+
+from napari_omezarr_export import LabelsSpec, PyramidOptions, StorageOptions, read, write_image
+from napari_omezarr_export.core.errors import NotOmeZarrError, StoreAccessError
 from store_factories import (
     bioformats2raw_store,
     cells_image,
@@ -18,9 +21,6 @@ from store_factories import (
     legacy_store,
     make_plate,
 )
-
-from napari_omezarr_export import LabelsSpec, PyramidOptions, StorageOptions, read, write_image
-from napari_omezarr_export.core.errors import NotOmeZarrError, StoreAccessError
 
 _METADATA = (".zattrs", ".zgroup", ".zarray", "zarr.json")
 
@@ -122,7 +122,7 @@ def test_opening_reads_metadata_concurrently_and_no_level0_chunk(
 
 
 def test_a_plate_opens_without_reading_a_level0_chunk(tmp_path, http_server_factory):
-    plate, _ = make_plate(tmp_path / "plate.ome.zarr", "0.4", levels=3)
+    make_plate(tmp_path / "plate.ome.zarr", "0.4", levels=3)
     server = http_server_factory(tmp_path)
 
     specs = read(server.url_for("plate.ome.zarr"))
