@@ -42,6 +42,8 @@ STORES = {
     "0.4": "image_04.ome.zarr",
     "0.5": "image_05.ome.zarr",
 }
+PLATE = "plate"  # name prefix of the plate store (--plate)
+PLATE_FIELDS = 2
 READERS = ("ours", "napari-ome-zarr")
 METADATA = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
 LEVEL0 = frozenset({"0", "s0"})
@@ -56,6 +58,29 @@ def _remote_servers():
     import remote_servers
 
     return remote_servers
+
+
+def make_plate_store(folder: Path, rows: int, columns: int, levels: int = 3) -> tuple[str, Path]:
+    """A 0.4 plate by the tests' factory (ome-zarr-py): 2 fields per well, 2 channels, 64 px."""
+    _remote_servers()  # puts tests/ on sys.path
+    from store_factories import make_plate
+
+    wells = rows * columns
+    names = "ABCDEFGHIJKLMNOP"[:rows], [str(c + 1) for c in range(columns)]
+    path, _ = make_plate(folder / f"plate_{wells}.ome.zarr", "0.4", rows=names[0],
+                         columns=names[1], fields=PLATE_FIELDS, levels=levels,
+                         size=(64, 64))  # fmt: skip
+    return f"{PLATE} {wells} wells x {PLATE_FIELDS} fields", path
+
+
+def plate_get_budget(wells: int, fields: int = PLATE_FIELDS) -> int:
+    """The GETs our reader may make for a plate: what the README states.
+
+    Per well: its attributes (1), and per field its attributes, its level-0 array's two
+    documents and its labels group (4). For the plate: its own probe (4) and the first field's
+    other levels and labels, opened in full for the mosaic's axes and channels (at most 12).
+    """
+    return wells * (1 + 4 * fields) + 16
 
 
 def make_stores(folder: Path, size: int = 1024, levels: int = 3, seed: int = 0) -> dict[str, Path]:
@@ -98,6 +123,9 @@ def is_level0_chunk(path: str, store: str) -> bool:
     if not path.startswith(prefix):
         return False
     parts = path[len(prefix) :].strip("/").split("/")
+    plate_row = parts[0].isalpha() and parts[0] != "labels"  # plate rows are letters
+    if plate_row and len(parts) >= 5 and parts[2].isdigit():  # <row>/<column>/<field>/<level>/
+        parts = parts[3:]
     if parts[0] == "labels":
         if len(parts) < 4:
             return False
@@ -288,6 +316,12 @@ def goals(summary: list[dict]) -> list[dict]:
                 result, detail = "n/a", ours["error"]
             results.append({"goal": f"ours opens the image with labels in < {GOAL_SECONDS} s",
                             "store": store, "result": result, "detail": detail})  # fmt: skip
+        if store.startswith(PLATE) and "seconds" in ours:
+            wells = int(store.split()[1])
+            budget, mine = plate_get_budget(wells), max(ours["get"])
+            results.append({"goal": "ours GETs within the README's plate budget", "store": store,
+                            "result": "pass" if mine <= budget else "fail",
+                            "detail": f"{mine} <= {budget}"})  # fmt: skip
         if "seconds" in ours:
             level0 = max(ours["level0_chunks"])
             results.append({"goal": "ours reads no level-0 chunk", "store": store,
@@ -320,12 +354,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--levels", type=int, default=3)
     parser.add_argument("--readers", default=",".join(READERS))
+    parser.add_argument("--plate", default="8x12",
+                        help="ROWSxCOLUMNS of the plate store, or '' for none")  # fmt: skip
     parser.add_argument("--out", type=Path, help="markdown report (default: benchmarks/output/)")
     args = parser.parse_args(argv)
     settings = {k: getattr(args, k) for k in ("repeats", "latency", "size", "levels")}
     with tempfile.TemporaryDirectory(prefix="remote-open-") as tmp:
         print("writing the stores...", file=sys.stderr)
         stores = make_stores(Path(tmp), args.size, args.levels)
+        if args.plate:
+            rows, columns = (int(n) for n in args.plate.lower().split("x"))
+            name, path = make_plate_store(Path(tmp), rows, columns, args.levels)
+            stores[name] = path
         records = measure(stores, readers=args.readers.split(","), repeats=args.repeats,
                           latency=args.latency)  # fmt: skip
     summary = summarize(records)

@@ -77,10 +77,11 @@ def test_remote_open_level0_chunk_paths():
     from benchmarks.remote_open import is_level0_chunk
 
     chunks = ["/s.zarr/0/0/0/0", "/s.zarr/0/c/1/0/0", "/s.zarr/labels/cells/0/0/1",
-              "/s.zarr/s0/0/0"]  # fmt: skip
+              "/s.zarr/s0/0/0", "/s.zarr/B/3/1/0/0/0/0"]  # fmt: skip
     other = ["/s.zarr/0/.zarray", "/s.zarr/0/zarr.json", "/s.zarr/1/0/0/0", "/s.zarr/.zattrs",
              "/s.zarr/labels/cells/0/.zattrs", "/s.zarr/labels/cells/1/0/0",
-             "/s.zarr/labels/.zattrs", "/s.zarr/labels/cells/0", "/t.zarr/0/0/0"]  # fmt: skip
+             "/s.zarr/labels/.zattrs", "/s.zarr/labels/cells/0", "/t.zarr/0/0/0",
+             "/s.zarr/B/3/1/1/0/0/0", "/s.zarr/B/3/1/0/.zarray"]  # fmt: skip
     assert [is_level0_chunk(p, "s.zarr") for p in chunks] == [True] * len(chunks)
     assert [is_level0_chunk(p, "s.zarr") for p in other] == [False] * len(other)
 

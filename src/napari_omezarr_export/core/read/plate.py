@@ -63,7 +63,7 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
     first_field = cells[min(cells)]
     cells = compatible(cells, first_field, grid)
     # the first field, opened in full: its axes, units, transforms and omero are the mosaic's
-    first_meta = read_node_meta(first_field.path)
+    first_meta = read_node_meta(first_field.path, zarr_format=grid.zarr_format, node_type="group")
     first = open_multiscale(first_meta)
     layout = make_layout(grid, cells, first)
     dtype = first_field.dtype
@@ -102,7 +102,7 @@ def _mosaic_layers(grid: Grid, kind: str) -> list[LayerSpec]:
 def _labels_layers(grid: Grid, cells: dict, layout: Layout, image: Multiscale, meta: dict):
     """One mosaic Labels layer per label name found in the fields, in register with the image."""
     layers = []
-    for name, label_cells in field_labels(cells).items():
+    for name, label_cells in field_labels(cells, zarr_format=grid.zarr_format).items():
         first = label_cells[min(label_cells)]
         kept = compatible(label_cells, first, grid)
         levels = min(layout.n_levels, *(len(ms.levels) for ms in kept.values()))
@@ -146,7 +146,8 @@ def plate_layers(path: Path, attrs: dict[str, Any]) -> list[LayerSpec]:
     StoreFormatError
         For a malformed plate, or one whose wells hold no readable image.
     """
-    return _mosaic_layers(read_grid(path, attrs), "plate")
+    zarr_format = read_node_meta(path).zarr_format
+    return _mosaic_layers(read_grid(path, attrs, zarr_format=zarr_format), "plate")
 
 
 def well_layers(path: Path) -> list[LayerSpec]:
@@ -162,7 +163,6 @@ def well_layers(path: Path) -> list[LayerSpec]:
     list of LayerSpec
         One image layer per channel.
     """
-    grid = Grid(
-        path, [path.parent.name], [path.name], [Well(path.parent.name + path.name, 0, 0, [path])]
-    )
+    well = Well(path.parent.name + path.name, 0, 0, [path])
+    grid = Grid(path, [path.parent.name], [path.name], [well], read_node_meta(path).zarr_format)
     return _mosaic_layers(grid, "well")

@@ -17,9 +17,9 @@ from napari_omezarr_export.core.read.zarr_nodes import (
     CheckedArray,
     child_path,
     has_zarr_metadata,
-    is_node,
     map_in_session,
     open_array,
+    prefetch_nodes,
     read_node_meta,
 )
 
@@ -55,12 +55,17 @@ class Well:
 
 @dataclass(frozen=True)
 class Grid:
-    """The wells laid out on a plate: row and column names, and the wells found."""
+    """The wells laid out on a plate: row and column names, and the wells found.
+
+    ``zarr_format`` is the plate's (2 or 3): every well and field has the same, so a remote
+    store is asked only for the metadata files of that format.
+    """
 
     path: Path
     rows: list[str]
     columns: list[str]
     wells: list[Well]
+    zarr_format: int | None = None
 
 
 def _names(attrs: dict[str, Any], key: str, path: Path) -> list[str]:
@@ -87,13 +92,15 @@ def _well_position(entry: dict, rows: list[str], columns: list[str]) -> tuple[in
     return None
 
 
-def well_fields(well_path: Path) -> list[Path]:
+def well_fields(well_path: Path, *, zarr_format: int | None = None) -> list[Path]:
     """The field image folders a well lists (``well.images``), in order.
 
     Parameters
     ----------
     well_path : Path
         The well group.
+    zarr_format : int, optional
+        The plate's zarr format, when known.
 
     Returns
     -------
@@ -105,7 +112,7 @@ def well_fields(well_path: Path) -> list[Path]:
     StoreFormatError
         When a field path leads outside the well.
     """
-    well = read_node_meta(well_path).attrs.get("well")
+    well = read_node_meta(well_path, zarr_format=zarr_format, node_type="group").attrs.get("well")
     images = well.get("images") if isinstance(well, dict) else None
     if not isinstance(images, list):
         return []
@@ -113,7 +120,7 @@ def well_fields(well_path: Path) -> list[Path]:
     return [child_path(well_path, p, what="field path") for p in paths]
 
 
-def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
+def read_grid(path: Path, attrs: dict[str, Any], *, zarr_format: int | None = None) -> Grid:
     """Parse a plate's ``plate`` attribute into its grid of wells; nothing else is read.
 
     Parameters
@@ -122,6 +129,8 @@ def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
         The plate group.
     attrs : dict
         Its attributes.
+    zarr_format : int, optional
+        Its zarr format, when known.
 
     Returns
     -------
@@ -160,7 +169,7 @@ def read_grid(path: Path, attrs: dict[str, Any]) -> Grid:
             len(unplaced),
             unplaced[0],
         )
-    return Grid(path, rows, columns, wells)
+    return Grid(path, rows, columns, wells, zarr_format)
 
 
 class _LazyLevels:
@@ -205,13 +214,15 @@ class FieldImage:
         return [self.shape]
 
 
-def read_field(path: Path) -> FieldImage:
+def read_field(path: Path, *, zarr_format: int | None = None) -> FieldImage:
     """Read what the mosaic needs of one field image: axes, level paths, level-0 shape, dtype.
 
     Parameters
     ----------
     path : Path
         The field's image group.
+    zarr_format : int, optional
+        The plate's zarr format, when known.
 
     Returns
     -------
@@ -223,7 +234,7 @@ def read_field(path: Path) -> FieldImage:
     StoreFormatError
         When it is not an image or its metadata is broken.
     """
-    meta = read_node_meta(path)
+    meta = read_node_meta(path, zarr_format=zarr_format, node_type="group")
     block = meta.attrs.get("multiscales")
     first = block[0] if isinstance(block, list) and block else None
     datasets = first.get("datasets") if isinstance(first, dict) else None
@@ -233,7 +244,7 @@ def read_field(path: Path) -> FieldImage:
         child_path(path, d.get("path") if isinstance(d, dict) else None, what="dataset path")
         for d in datasets
     )
-    array = read_node_meta(paths[0]).array
+    array = read_node_meta(paths[0], zarr_format=meta.zarr_format, node_type="array").array
     try:
         shape = tuple(int(n) for n in array["shape"])
         dtype = np.dtype(array.get("dtype") or array["data_type"])
@@ -250,11 +261,12 @@ def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Fiel
 
     def open_well(well: Well) -> tuple[Well, list[FieldImage | str]]:
         well_path = well.fields[0]
-        if not has_zarr_metadata(well_path):
+        if not has_zarr_metadata(well_path, zarr_format=grid.zarr_format):
             return well, ["missing"]
         try:
-            paths = well_fields(well_path)
-            return well, [read_field(p) for p in paths]
+            paths = well_fields(well_path, zarr_format=grid.zarr_format)
+            prefetch_nodes(paths, zarr_format=grid.zarr_format, node_type="group")
+            return well, [read_field(p, zarr_format=grid.zarr_format) for p in paths]
         except StoreFormatError as exc:
             return well, [str(exc)]
 
@@ -298,18 +310,20 @@ def compatible(cells: dict, first: FieldImage, grid: Grid) -> dict:
     return kept
 
 
-def field_labels(cells: dict) -> dict[str, dict]:
+def field_labels(cells: dict, *, zarr_format: int | None = None) -> dict[str, dict]:
     """Each label name in the fields' ``labels/`` -> ``{(row, column, field): FieldImage}``."""
     found: dict[str, dict] = {}
 
     def open_labels(item: tuple) -> list[tuple[str, tuple, FieldImage]]:
         key, ms = item
         labels_dir = ms.path / "labels"
-        names = read_node_meta(labels_dir).attrs.get("labels") if is_node(labels_dir) else None
+        group = read_node_meta(labels_dir, zarr_format=zarr_format, node_type="group")
+        names = group.attrs.get("labels")
         opened = []
         for name in names if isinstance(names, list) else []:
             try:
-                label = read_field(child_path(labels_dir, name, what="label name"))
+                label_path = child_path(labels_dir, name, what="label name")
+                label = read_field(label_path, zarr_format=zarr_format)
                 opened.append((str(name), key, label))
             except StoreFormatError as exc:
                 logger.warning("%s The other labels are shown.", exc)

@@ -170,7 +170,8 @@ def _candidates(zarr_format: int | None, node_type: str | None) -> tuple[str, ..
     if zarr_format == 3:
         return ("zarr.json",)
     if zarr_format == 2:
-        return {"array": (".zarray", ".zattrs"), "group": (".zattrs", ".zgroup")}.get(
+        # A v2 group we read is one for its attributes: ``.zgroup`` adds nothing to them.
+        return {"array": (".zarray", ".zattrs"), "group": (".zattrs",)}.get(
             node_type or "", _V2_FILES
         )
     return ("zarr.json", *_V2_FILES)
