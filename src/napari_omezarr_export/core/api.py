@@ -13,7 +13,6 @@ check) are re-exported here, so adapters use this module only.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
@@ -85,8 +84,6 @@ __all__ = [
 ]
 
 
-# "s3:/bucket/x": a URL that went through pathlib (a file dialog, Path(...)) lost a slash.
-_ONE_SLASH_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
 _KEPT_SUFFIXES = (".zarr", stores.ZIP_SUFFIX)
 _P = TypeVar("_P")
 
@@ -132,9 +129,6 @@ def target_path(
         storage_options = {**path.storage_options, **(storage_options or {})}
         path = str(path)
     text = os.fspath(path)
-    found = _ONE_SLASH_URL.match(text)
-    if found is not None and found["scheme"].lower() != "file":
-        text = f"{found['scheme']}://{text[found.end() :]}"
     store = stores.write_target(text, storage_options=storage_options)
     if not isinstance(store, Path) and not store.name:
         raise InvalidOptionError(

@@ -195,7 +195,7 @@ def locate(location: str | os.PathLike[str], *, storage_options: dict | None = N
         raise InvalidOptionError(f"{location!r} is not a path or URL.")
     if not isinstance(location, (str, Path)) and hasattr(location, "protocol"):
         return location  # already a UPath
-    text = os.fspath(location)
+    text = _with_two_slashes(os.fspath(location))
     found = _URL_SCHEME.match(text)
     if found is None:
         path = Path(text).expanduser()
@@ -205,10 +205,18 @@ def locate(location: str | os.PathLike[str], *, storage_options: dict | None = N
         path = _file_url_path(text)
         return _zip_root(str(path), {}) if _looks_zipped(text) and path.is_file() else path
     options = _default_options(scheme, dict(storage_options or {}))
-    _check_protocol(scheme, text)
+    _check_protocol(scheme, text, "open")
     if _looks_zipped(text):
         return _zip_root(text, options)
     return _upath(text, options)
+
+
+def _with_two_slashes(text: str) -> str:
+    """Mend a URL that went through pathlib (a file dialog, ``Path(...)``): ``s3:/b`` -> ``s3://b``."""
+    found = _URL_SCHEME.match(text)
+    if found is None or found["scheme"].lower() == "file" or text[found.end() :].startswith("/"):
+        return text
+    return f"{found['scheme']}://{text[found.end() :]}"
 
 
 def _looks_zipped(text: str) -> bool:
@@ -225,13 +233,13 @@ def _zip_root(file: str, options: dict[str, Any]) -> UPath:
     return _upath("zip://", zip_options)
 
 
-def _check_protocol(scheme: str, text: str) -> None:
+def _check_protocol(scheme: str, text: str, verb: str) -> None:
     """Refuse schemes fsspec does not know, or whose package is not installed."""
     from fsspec.registry import get_filesystem_class, known_implementations
 
     if scheme not in known_implementations:
         raise InvalidOptionError(
-            f"Cannot open {text!r}: the scheme {scheme}:// is not one this package can reach. "
+            f"Cannot {verb} {text!r}: the scheme {scheme}:// is not one this package can reach. "
             f"Use {_SUPPORTED}. Nothing was read or written."
         )
     try:
@@ -239,7 +247,7 @@ def _check_protocol(scheme: str, text: str) -> None:
     except ImportError as exc:
         hint = known_implementations[scheme].get("err") or str(exc)
         raise InvalidOptionError(
-            f"Cannot open {text!r}: {scheme}:// needs a package that is not installed ({hint}). "
+            f"Cannot {verb} {text!r}: {scheme}:// needs a package that is not installed ({hint}). "
             "Install it (pip install 'napari-omezarr-export[remote]' brings http and s3) and "
             "try again. Nothing was read or written."
         ) from exc
@@ -327,6 +335,7 @@ def write_target(
         When a folder above a local target is a file (``notes.txt/x.ome.zarr``).
     """
     text = os.fspath(target) if isinstance(target, (str, os.PathLike)) else str(target)
+    text = _with_two_slashes(text)
     found = _URL_SCHEME.match(text)
     if found is None or found["scheme"].lower() == "file":
         local = Path(text).expanduser() if found is None else _file_url_path(text)
@@ -344,7 +353,7 @@ def write_target(
             "it locally, then upload the file. Nothing was written."
         )
     options = _default_options(scheme, dict(storage_options or {}), writing=True)
-    _check_protocol(scheme, text)
+    _check_protocol(scheme, text, "write to")
     return _upath(text, options)
 
 
