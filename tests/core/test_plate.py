@@ -148,3 +148,115 @@ def test_labels_in_the_fields_become_a_mosaic_in_register(tmp_path):
         y0, x0, _, _ = wells[well]["box"]
         shown = np.asarray(nuclei.data[0][field, y0 : y0 + 48, x0 : x0 + 40])
         np.testing.assert_array_equal(shown, mask)
+
+
+def _label_fields(path, values, properties):
+    """Write a ``nuclei`` label image into fields A1/0, A1/1, A2/0, A2/1 (not A2/1 if absent).
+
+    ``values(well, field)`` gives the two label values of that field; ``properties(well, field,
+    value)`` the property row of each (None: that label image has no properties).
+    """
+    from ome_zarr.writer import write_labels as write_field_labels
+
+    masks = {}
+    for well in ("A1", "A2"):
+        for field in (0, 1):
+            mask = np.zeros((48, 40), np.uint16)
+            first, second = values(well, field)
+            mask[4:14, 4:14], mask[20:30, 20:30] = first, second
+            rows = [properties(well, field, v) for v in (first, second)]
+            meta = {"properties": rows} if rows[0] is not None else {}
+            group = zarr.open_group(path / "A" / well[1] / str(field), mode="a")
+            write_field_labels(mask, group, name="nuclei", axes="yx", fmt=FormatV04(),
+                               scale_factors=[2], label_metadata=meta)  # fmt: skip
+            masks[(well, field)] = mask
+    return masks
+
+
+def test_field_label_properties_shared_values_keep_what_agrees(tmp_path):
+    path, _ = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+
+    def props(well, field, value):
+        if (well, field) == ("A2", 1):
+            return None  # a field whose labels have no properties
+        area = 100 * int(well[1]) + 10 * field + value
+        return {"label-value": value, "class": "nucleus" if value == 1 else "debris",
+                "area": area}  # fmt: skip
+
+    _label_fields(path, lambda well, field: (1, 2), props)
+    specs = _by_name(napari_omezarr_export.read(path))
+    nuclei = specs["nuclei"]
+    per_field = nuclei.kwargs["metadata"]["plate"]["features"]
+    assert list(per_field.columns) == ["well", "field", "label", "class", "area"]
+    assert len(per_field) == 6  # 3 fields with properties x 2 values
+    row = per_field.set_index(["well", "field", "label"]).loc[("A2", 0, 2)]
+    assert row["area"] == 202 and row["class"] == "debris"
+    assert ("A2", 1) not in set(zip(per_field["well"], per_field["field"], strict=True))
+    # napari maps one value to one row: what is true of a value in every field is kept
+    features = nuclei.kwargs["features"]
+    assert list(features.columns) == ["index", "class"]
+    assert dict(zip(features["index"], features["class"], strict=True)) == {
+        1: "nucleus",
+        2: "debris",
+    }
+    # the images and the wells layer carry no label table
+    assert "features" not in specs["channel 0"].kwargs["metadata"]["plate"]
+    assert "features" not in specs["wells"].kwargs["metadata"]["plate"]
+
+
+def test_field_label_properties_unique_values_name_their_well_and_field(tmp_path):
+    path, _ = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+
+    def values(well, field):
+        base = 10 * (2 * int(well[1]) + field)  # objects numbered across the whole plate
+        return base + 1, base + 2
+
+    def props(well, field, value):
+        return {"label-value": value, "area": value * 3, "well": "mine"}
+
+    masks = _label_fields(path, values, props)
+    nuclei = _by_name(napari_omezarr_export.read(path))["nuclei"]
+    features = nuclei.kwargs["features"]
+    assert list(features.columns) == ["index", "well", "field", "area", "well (property)"]
+    assert len(features) == 8 and features["index"].is_unique
+    wells = nuclei.kwargs["metadata"]["plate"]["wells"]
+    for (well, field), mask in masks.items():
+        y0, x0, _, _ = wells[well]["box"]
+        value = int(np.asarray(nuclei.data[0][field, y0 + 25, x0 + 25]))
+        assert value == mask[25, 25] != 0
+        row = features.set_index("index").loc[value]
+        assert (row["well"], row["field"], row["area"]) == (well, field, value * 3)
+
+
+def test_a_dropped_well_keeps_its_fields_label_properties(tmp_path):
+    path, _ = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+    _label_fields(path, lambda well, field: (1, 2),
+                  lambda well, field, value: {"label-value": value, "n": field})  # fmt: skip
+    nuclei = _by_name(napari_omezarr_export.read(path / "A" / "2"))["nuclei"]
+    per_field = nuclei.kwargs["metadata"]["plate"]["features"]
+    assert set(per_field["well"]) == {"A2"} and sorted(per_field["field"]) == [0, 0, 1, 1]
+    assert "features" not in nuclei.kwargs  # "n" differs between the fields: nothing agrees
+
+
+def test_hovering_field_labels_shows_their_properties(make_napari_viewer, tmp_path):
+    path, _ = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+
+    def values(well, field):
+        return (1, 2) if well == "A1" else (30 + field, 40 + field)
+
+    def props(well, field, value):
+        return {"label-value": value, "class": "nucleus" if value in (1, 30, 31) else "debris"}
+
+    _label_fields(path, values, props)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-omezarr-export")
+    nuclei = viewer.layers["nuclei"]
+    box = nuclei.metadata["plate"]["wells"]["A2"]["box"]
+    scale = nuclei.scale
+    viewer.dims.set_point(0, 1)
+    for (dy, dx), shown in (((25, 25), "class: debris"), ((8, 8), "class: nucleus")):
+        position = (1, (box[0] + dy) * scale[1], (box[1] + dx) * scale[2])
+        status = nuclei.get_status(position, world=True)
+        assert shown in status["coordinates"], status
+    background = nuclei.get_status((1, box[0] * scale[1], box[1] * scale[2]), world=True)
+    assert "class" not in background["coordinates"]

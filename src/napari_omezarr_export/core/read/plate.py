@@ -6,7 +6,9 @@ largest field, padded) with a gap between them, and each well's field ``i`` is o
 Missing wells and fields are blank; wells that cannot be read are blank with a warning naming
 them. A ``wells`` Labels layer numbers the cells, and its features (``well``, ``row``,
 ``column``) show the well under the cursor. Every layer's ``metadata["plate"]`` maps each well
-to its level-0 pixel box.
+to its level-0 pixel box. The fields' label properties (``image-label.properties``) are kept
+per (well, field, label value) in the label layer's ``metadata["plate"]["features"]``, and in
+its ``features`` as far as napari's one row per label value allows (`layer_features`).
 
 Only metadata is read at open (the fields' attributes, concurrently); a mosaic block reads one
 plane of one field when napari draws it.
@@ -21,7 +23,7 @@ from typing import Any
 from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.image import image_layers
-from napari_omezarr_export.core.read.labels import label_colors
+from napari_omezarr_export.core.read.labels import label_colors, label_features
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.mosaic import (
     Layout,
@@ -42,7 +44,7 @@ from napari_omezarr_export.core.read.plate_grid import (
 )
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
-__all__ = ["plate_layers", "well_layers"]
+__all__ = ["field_features", "layer_features", "plate_layers", "well_layers"]
 
 
 def _first_field_styles(first: Multiscale, omero: object) -> list[ChannelDisplay]:
@@ -120,10 +122,94 @@ def _labels_layers(grid: Grid, cells: dict, layout: Layout, image: Multiscale, m
             "axis_labels": axes,
             "metadata": meta,
         }
-        image_label = read_node_meta(first.path).attrs.get("image-label")
-        colors = label_colors(image_label, first.path)
+        per_field = field_features(grid, kept)
+        if per_field is not None:
+            kwargs["metadata"] = {**meta, "plate": {**meta["plate"], "features": per_field}}
+            features = layer_features(per_field)
+            if features is not None:
+                kwargs["features"] = features
+        colors = label_colors(first.image_label, first.path)
         layers.append(LayerSpec("labels", data, kwargs, label_colors=colors))
     return layers
+
+
+_KEYS = ("well", "field", "label")
+
+
+def field_features(grid: Grid, label_cells: dict) -> Any:
+    """Every field's label properties in one table: a row per (well, field, label value).
+
+    Parameters
+    ----------
+    grid : Grid
+        The plate's rows and columns.
+    label_cells : dict
+        ``{(row, column, field): FieldImage}`` of one label name, as shown in the mosaic.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Columns ``well`` (``"B3"``), ``field`` (the slider position), ``label`` (the label
+        value), then the properties' own columns (one that is named like a key column gets a
+        ``" (property)"`` suffix); None when no field's label image has properties.
+    """
+    import pandas as pd
+
+    frames = []
+    for (row, column, f), label in sorted(label_cells.items()):
+        table = label_features(label.image_label)
+        if table is None:
+            continue
+        table = table.rename(
+            columns={c: f"{c} (property)" for c in table.columns if c in _KEYS}
+        ).rename(columns={"index": "label"})
+        table.insert(0, "well", f"{grid.rows[row]}{grid.columns[column]}")
+        table.insert(1, "field", f)
+        frames.append(table)
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True)
+
+
+def layer_features(per_field: Any) -> Any:
+    """The mosaic Labels layer's ``features``: what napari can show for a label value.
+
+    napari maps each label value to one row of ``features`` (its ``index`` column), but in a
+    plate one value can label a different object in every field. So:
+
+    * when every label value occurs in one field only, each row of ``per_field`` is its
+      value's row, with its ``well`` and ``field`` (the cursor shows all of them);
+    * otherwise one row per label value holds the property columns whose values agree in every
+      field that has that value (a class name given to value 1 everywhere, say); columns that
+      differ between fields (an area, a centroid) are left out, as are ``well`` and ``field``.
+      The whole table stays in ``metadata["plate"]["features"]``.
+
+    Parameters
+    ----------
+    per_field : pandas.DataFrame
+        `field_features`' table.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        An ``index`` column (the label value) and the columns above; None when no property
+        column agrees across fields.
+    """
+    if per_field["label"].map(repr).is_unique:
+        return per_field.rename(columns={"label": "index"})[
+            ["index", *[c for c in per_field.columns if c != "label"]]
+        ]
+    values = per_field["label"].map(repr)
+    agreed = [
+        column
+        for column in per_field.columns
+        if column not in _KEYS
+        and (per_field[column].map(repr).groupby(values).nunique() == 1).all()
+    ]
+    if not agreed:
+        return None
+    first = per_field.drop_duplicates("label", keep="first")
+    return first[["label", *agreed]].rename(columns={"label": "index"}).reset_index(drop=True)
 
 
 def plate_layers(path: Path, attrs: dict[str, Any]) -> list[LayerSpec]:

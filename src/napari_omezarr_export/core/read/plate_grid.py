@@ -202,6 +202,7 @@ class FieldImage:
     level_paths: tuple[Path, ...]
     shape: tuple[int, ...]
     dtype: np.dtype
+    image_label: Any = None  # a label image's ``image-label`` attribute (colours, properties)
 
     @cached_property
     def levels(self) -> _LazyLevels:
@@ -253,7 +254,8 @@ def read_field(path: Path, *, zarr_format: int | None = None) -> FieldImage:
             f"{paths[0]} holds no readable zarr array ({exc!r}); re-export that field."
         ) from exc
     axes = parse_axes(path, first.get("axes"), ngff_version(meta, first), len(shape))
-    return FieldImage(path, tuple(a.name for a in axes), paths, shape, dtype)
+    names = tuple(a.name for a in axes)
+    return FieldImage(path, names, paths, shape, dtype, meta.attrs.get("image-label"))
 
 
 def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], FieldImage]]:
