@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 import struct
 import zipfile
@@ -37,19 +36,12 @@ from typing import BinaryIO
 
 from napari_omezarr_export.core.errors import (
     InvalidOptionError,
-    OmeZarrError,
     StoreFormatError,
     TargetExistsError,
     WriteFailedError,
 )
 from napari_omezarr_export.core.read.zarr_nodes import load_json
-from napari_omezarr_export.core.write.staging import (
-    _LIVE_STAGES,
-    STAGING_MARK,
-    _failure_message,
-    _remove_stage,
-    remove_leftovers,
-)
+from napari_omezarr_export.core.write.staging import staging_folder
 
 __all__ = [
     "OZX_SUFFIX",
@@ -323,16 +315,7 @@ def staged_zip(target: Path, *, ngff_version: str | None = None) -> Iterator[Pat
     if ngff_version is not None:
         check_zip_version(ngff_version)
     check_zip_replaceable(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(target)
-        token = secrets.token_hex(4)
-        stage = target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}-{token}.partial"
-        stage.mkdir()
-        _LIVE_STAGES.add(stage)
-    except OSError as exc:
-        raise WriteFailedError(_failure_message(target, exc)) from exc
-    try:
+    with staging_folder(target) as stage:
         store = stage / "store"
         store.mkdir()
         yield store
@@ -341,13 +324,3 @@ def staged_zip(target: Path, *, ngff_version: str | None = None) -> Iterator[Pat
         os.replace(packed, target)
         _sync_folder(target.parent)
         shutil.rmtree(stage, ignore_errors=True)
-    except OSError as exc:
-        _remove_stage(stage)
-        if isinstance(exc, OmeZarrError):
-            raise
-        raise WriteFailedError(_failure_message(target, exc)) from exc
-    except BaseException:
-        _remove_stage(stage)
-        raise
-    finally:
-        _LIVE_STAGES.discard(stage)

@@ -42,6 +42,7 @@ __all__ = [
     "remove_leftovers",
     "retire",
     "staged_directory",
+    "staging_folder",
     "update_group_attributes",
 ]
 
@@ -201,6 +202,48 @@ def swap_in(stage: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
+def staging_folder(target: Path) -> Iterator[Path]:
+    """Yield a new, empty staging folder beside ``target``; remove it if the block fails.
+
+    The folder is ``.<target name>.omezarr-export-<pid>-<token>.partial``: leftovers of a
+    killed process are found by that name and removed by the next write to the same target.
+    Completing the write (a swap, a rename) is the block's job; a disk error is reported as a
+    `WriteFailedError` that says whether the target is intact.
+
+    Parameters
+    ----------
+    target : Path
+        Where the store should end up.
+
+    Yields
+    ------
+    Path
+        The staging folder.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(target)
+        token = secrets.token_hex(4)
+        stage = target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}-{token}.partial"
+        stage.mkdir()
+        _LIVE_STAGES.add(stage)
+    except OSError as exc:
+        raise WriteFailedError(_failure_message(target, exc)) from exc
+    try:
+        yield stage
+    except OSError as exc:
+        _remove_stage(stage)
+        if isinstance(exc, OmeZarrError):
+            raise
+        raise WriteFailedError(_failure_message(target, exc)) from exc
+    except BaseException:
+        _remove_stage(stage)
+        raise
+    finally:
+        _LIVE_STAGES.discard(stage)
+
+
+@contextlib.contextmanager
 def staged_directory(target: Path, *, swap: bool = True) -> Iterator[Path]:
     """Yield an empty staging folder beside ``target``; swap it in when the block succeeds.
 
@@ -222,29 +265,10 @@ def staged_directory(target: Path, *, swap: bool = True) -> Iterator[Path]:
     """
     target = Path(target)
     check_replaceable(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(target)
-        token = secrets.token_hex(4)
-        stage = target.parent / f".{target.name}{STAGING_MARK}{os.getpid()}-{token}.partial"
-        stage.mkdir()
-        _LIVE_STAGES.add(stage)
-    except OSError as exc:
-        raise WriteFailedError(_failure_message(target, exc)) from exc
-    try:
+    with staging_folder(target) as stage:
         yield stage
         if swap:
             swap_in(stage, target)
-    except OSError as exc:
-        _remove_stage(stage)
-        if isinstance(exc, OmeZarrError):
-            raise
-        raise WriteFailedError(_failure_message(target, exc)) from exc
-    except BaseException:
-        _remove_stage(stage)
-        raise
-    finally:
-        _LIVE_STAGES.discard(stage)
 
 
 def complete_swap(stage: Path, target: Path, inode: int) -> None:
