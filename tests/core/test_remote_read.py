@@ -249,3 +249,16 @@ def test_a_scheme_whose_package_is_missing_says_what_to_install():
         pytest.skip("gcsfs is installed here")
     with pytest.raises(NotOmeZarrError, match=r"gs:// needs a package that is not installed"):
         read("gs://bucket/x.ome.zarr")
+
+
+def test_names_with_glob_characters_are_read_as_they_are(tmp_path, rng, http_server_factory):
+    from store_factories import write_image as write_ngff_image
+    from store_factories import write_labels
+
+    path = write_ngff_image(tmp_path / "odd.zarr", cells_image(rng, c=1)[0], axes=["y", "x"])
+    write_labels(path, {"cells[1]": cells_labels(), "nuclei*": cells_labels()}, axes=["y", "x"])
+    server = http_server_factory(tmp_path)
+
+    specs = read(server.url_for("odd.zarr"))
+
+    assert [s.name for s in specs if s.layer_type == "labels"] == ["cells[1]", "nuclei*"]

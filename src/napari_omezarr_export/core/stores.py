@@ -51,6 +51,7 @@ __all__ = [
     "local_path",
     "locate",
     "name_of",
+    "network_errors",
     "read_session",
     "write_target",
     "zarr_store",
@@ -70,6 +71,7 @@ _SUPPORTED = (
     "installed), or a zipped .ozx store"
 )
 _HTTP_TIMEOUT_SECONDS = 30.0
+_GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -492,7 +494,14 @@ def _read_local(path: Path) -> bytes | None:
 def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
     fs = paths[0].fs
     by_fs_path = {p.path: p for p in paths}
-    results = fs.cat(list(by_fs_path), on_error="return")
+    # fsspec expands glob characters in a list of paths; a name such as "cells[1]" is read alone
+    plain = [p for p in by_fs_path if not _GLOB_CHARACTERS & set(p)]
+    results = dict(fs.cat(plain, on_error="return")) if plain else {}
+    for fs_path in (p for p in by_fs_path if _GLOB_CHARACTERS & set(p)):
+        try:
+            results[fs_path] = fs.cat_file(fs_path)
+        except (OSError, *network_errors()) as exc:
+            results[fs_path] = exc
     found: dict[str, bytes | None] = {}
     for fs_path, path in by_fs_path.items():
         result = results.get(fs_path, results.get(fs_path.rstrip("/")))
@@ -507,6 +516,15 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
         else:
             found[_key(path)] = bytes(result)
     return found
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """What fsspec's HTTP file system raises beside ``OSError`` when a request fails."""
+    try:
+        import aiohttp
+    except ImportError:
+        return (TimeoutError,)
+    return (TimeoutError, aiohttp.ClientError)
 
 
 def _is_missing(exc: BaseException) -> bool:

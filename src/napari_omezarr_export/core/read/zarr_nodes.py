@@ -329,7 +329,7 @@ class CheckedArray:
         self.ndim = array.ndim
 
     def __getitem__(self, key: Any) -> Any:
-        network = _network_errors()
+        network = stores.network_errors()
         try:
             return self.array[key]
         except (RuntimeError, ValueError, TypeError, KeyError, OSError, *network) as exc:
@@ -340,16 +340,6 @@ class CheckedArray:
                 f"Could not read a chunk of the zarr array at {self._path} ({exc}). The chunk "
                 "file is corrupt or truncated; restore the store from a backup or re-export it."
             ) from exc
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """What a remote store raises when the network or the server fails (not a bad chunk)."""
-    errors: tuple[type[BaseException], ...] = (TimeoutError,)
-    try:
-        import aiohttp
-    except ImportError:
-        return errors
-    return (*errors, aiohttp.ClientError)
 
 
 def _check_level(path: Path, arr: Any) -> None:
