@@ -25,14 +25,22 @@ from napari_omezarr_export.core.read.labels import (
 )
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.plate import plate_layers, well_layers
+from napari_omezarr_export.core.read.plate_field import (
+    PLATE_FIELD_KEY,
+    plate_field_of,
+    plate_ngff_version,
+)
 from napari_omezarr_export.core.read.series import series_layers
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
 __all__ = [
     "NGFF_UNITS",
+    "PLATE_FIELD_KEY",
     "LayerSpec",
     "Node",
     "discover",
+    "plate_field_of",
+    "plate_ngff_version",
     "read",
     "read_node",
     "window_from_sample",  # the reader's contrast sampler, for the widget's "Windows from data"
@@ -124,6 +132,7 @@ def _read_node(node: Node) -> list[LayerSpec]:
     if kind == "image":
         layers = open_image(node.path)[0]
         attach_tile_features(node.path, layers)
+        _remember_plate_field(node.path, layers)
         return layers
     if kind == "image_series":
         return series_layers(node.path, node.attrs)
@@ -143,6 +152,16 @@ def _read_node(node: Node) -> list[LayerSpec]:
     raise NotOmeZarrError(
         f"{node.path} is not an OME-Zarr image, labels group, mask or .percell experiment."
     )
+
+
+def _remember_plate_field(path: Path, layers: list[LayerSpec]) -> None:
+    """Mark the layers of a plate's field with its plate, well and field, for saving back."""
+    where = plate_field_of(path)
+    if where is None:
+        return
+    for layer in layers:
+        metadata = layer.kwargs.setdefault("metadata", {})
+        metadata[PLATE_FIELD_KEY] = dict(where)
 
 
 def _image_above(labels_dir: Path):
