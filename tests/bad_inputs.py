@@ -36,6 +36,7 @@ from store_factories import (
     brieflow_table,
     cells_image,
     cells_labels,
+    make_plate,
     omero_channels,
     percell_ids,
     percell_names,
@@ -545,6 +546,60 @@ def _level_group(d: Path) -> Path:
     return path
 
 
+def _plate(edit: Callable[[dict[str, Any]], None] | None = None) -> Callable[[Path], Path]:
+    """A valid 1 x 2 plate (wells A1, A2; one 16 x 16 field each) whose ``plate`` is edited."""
+
+    def build(d: Path) -> Path:
+        path, _ = make_plate(d / "plate.zarr", rows="A", columns=("1", "2"), fields=1,
+                             size=(16, 16), levels=1)  # fmt: skip
+        return _patch_attrs(path, lambda a: edit(a["plate"])) if edit else path
+
+    return build
+
+
+def _well_entry(index: int, **entry: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda plate: plate["wells"][index].update(entry)
+
+
+def _plate_field_not_image(d: Path) -> Path:
+    path = _plate()(d)
+    write_json(path / "A" / "2" / "0" / ".zattrs", {"not": "an image"})
+    return path
+
+
+def _big_plate(n: int, entry: str, *, grid: int | None = None) -> Callable[[Path], Path]:
+    """A plate whose ``wells`` lists ``n`` copies of ``entry`` (``grid`` x ``grid`` names)."""
+
+    def build(d: Path) -> Path:
+        path = _plate()(d)
+        attrs = json.loads((path / ".zattrs").read_text())
+        if grid:
+            attrs["plate"]["rows"] = [{"name": f"r{i}"} for i in range(grid)]
+            attrs["plate"]["columns"] = [{"name": f"c{i}"} for i in range(grid)]
+        attrs["plate"]["wells"] = "@WELLS@"
+        text = json.dumps(attrs, separators=(",", ":"))
+        wells = "[" + ",".join([entry] * n) + "]"
+        (path / ".zattrs").write_text(text.replace('"@WELLS@"', wells))
+        return path
+
+    return build
+
+
+def _well_dotdot(d: Path) -> Path:
+    path = _plate()(d)
+    well = path / "A" / "1"
+    _patch_attrs(well, lambda a: a["well"].update(images=[{"path": "../../../../outside.zarr"}]))
+    return well
+
+
+def _well_one_field_dotdot(d: Path) -> Path:
+    path, _ = make_plate(d / "plate.zarr", rows="A", columns=("1",), fields=2, size=(16, 16),
+                         levels=1)  # fmt: skip
+    well = path / "A" / "1"
+    _patch_attrs(well, lambda a: a["well"]["images"][1].update(path="../../../outside.zarr"))
+    return well
+
+
 NONE, ERROR, WARN, OPENS, MESSAGE = "none", "error", "warning", "opens", "message"
 P_ERR = PercellFormatError
 
@@ -851,6 +906,109 @@ CASES: list[Case] = [
         ERROR,
         error=P_ERR,
         match="tables are not as expected",
+    ),
+    # ------------------------------------------------------------ HCS plates and wells
+    Case("plate-valid-control", _plate(), OPENS),
+    Case(
+        "plate-well-path-dotdot",
+        _plate(_well_entry(0, path="../../outside.zarr")),
+        ERROR,
+        match="well path '../../outside.zarr' points outside the store",
+    ),
+    Case(
+        "plate-well-path-absolute",
+        lambda d: _plate(_well_entry(0, path=str(d.parent / "outside.zarr")))(d),
+        ERROR,
+        match="points outside the store",
+    ),
+    Case(
+        "plate-row-index-past-rows",
+        _plate(_well_entry(1, rowIndex=5)),
+        WARN,
+        match="1 wells have no row and column in the plate's lists",
+    ),
+    Case(
+        "plate-column-missing-from-columns",
+        _plate(lambda p: p["columns"].pop()),
+        WARN,
+        match="no row and column in the plate's lists",
+    ),
+    Case(
+        "plate-no-well-in-the-lists",
+        _plate(lambda p: p.update(wells=[{"path": "Z/9", "rowIndex": 7, "columnIndex": 7}])),
+        ERROR,
+        match="no well of this plate holds a readable image",
+    ),
+    Case(
+        "plate-rows-a-string",
+        _plate(lambda p: p.update(rows="AB")),
+        ERROR,
+        match="'rows' must be a non-empty list",
+    ),
+    Case(
+        "plate-wells-a-dict",
+        _plate(lambda p: p.update(wells={"path": "A/1"})),
+        ERROR,
+        match="'wells' must be a non-empty list",
+    ),
+    Case(
+        "plate-column-index-a-string",
+        _plate(_well_entry(1, columnIndex="1")),
+        WARN,
+        match="columnIndex '1' is not an integer",
+    ),
+    Case(
+        "plate-row-index-a-bool",
+        _plate(_well_entry(1, rowIndex=True)),
+        WARN,
+        match="rowIndex True is not an integer",
+    ),
+    Case("plate-empty-object", _plate(lambda p: p.clear()), ERROR, match="'rows' must be"),
+    Case(
+        "plate-a-string",
+        lambda d: _patch_attrs(_plate()(d), lambda a: a.update(plate="A1")),
+        ERROR,
+        match="'plate' must be an object",
+    ),
+    Case(
+        "plate-wells-not-objects",
+        _plate(lambda p: p.update(wells=["A/1", 7, None])),
+        ERROR,
+        match="no well of this plate holds a readable image",
+    ),
+    Case("plate-field-not-an-image", _plate_field_not_image, WARN, match="A2 .*no multiscales"),
+    Case(
+        "plate-a-million-wells",
+        _big_plate(1_000_000, '{"path":"A/1","rowIndex":0,"columnIndex":0}'),
+        ERROR,
+        match="larger than 16 MB",
+        max_seconds=3.0,
+    ),
+    Case(
+        "plate-a-million-short-well-entries",
+        _big_plate(1_000_000, "{}"),
+        ERROR,
+        match="declares 1,000,000 wells",
+        max_seconds=3.0,
+    ),
+    Case(
+        "plate-a-million-well-grid",
+        _big_plate(1, '{"path":"A/1","rowIndex":0,"columnIndex":0}', grid=1000),
+        ERROR,
+        match="1,000,000 wells",
+        max_seconds=3.0,
+    ),
+    Case(
+        "well-images-dotdot",
+        _well_dotdot,
+        ERROR,
+        match="field path '../../../../outside.zarr' points outside the store",
+    ),
+    Case(
+        "well-one-field-dotdot",
+        _well_one_field_dotdot,
+        WARN,
+        match="field path '../../../outside.zarr' points outside the store",
     ),
     Case(
         "percell-empty-images",

@@ -126,6 +126,18 @@ def test_wells_that_are_not_images_are_blank_with_a_warning(tmp_path, caplog):
     assert not np.asarray(image.data[0][:, y0:y1, x0:x1]).any()
 
 
+def test_a_broken_field_leaves_only_its_own_slot_blank(tmp_path, caplog):
+    path, truth = make_plate(tmp_path / "plate.ome.zarr", rows="A", columns=("1", "2"))
+    (path / "A" / "2" / "0" / ".zattrs").write_text(json.dumps({"not": "an image"}))
+    with caplog.at_level(logging.WARNING):
+        image = napari_omezarr_export.read(path)[0]
+    assert any("A2 field 0" in r.getMessage() for r in caplog.records)
+    y0, x0, y1, x1 = image.kwargs["metadata"]["plate"]["wells"]["A2"]["box"]
+    assert not np.asarray(image.data[0][0, y0:y1, x0:x1]).any()
+    shown = np.asarray(image.data[0][1, y0 : y0 + 48, x0 : x0 + 40])
+    np.testing.assert_array_equal(shown, truth[("A2", 1)][0])  # field 1 stays on slot 1
+
+
 def test_labels_in_the_fields_become_a_mosaic_in_register(tmp_path):
     from ome_zarr.writer import write_labels as write_field_labels
 

@@ -3,12 +3,13 @@
 A plate opens as one multiscale mosaic per channel, and one per label name found in the fields,
 with a leading ``field`` axis (a slider): wells sit by row and column in cells of one size (the
 largest field, padded) with a gap between them, and each well's field ``i`` is on slice ``i``.
-Missing wells and fields are blank; wells that cannot be read are blank with a warning naming
-them. A ``wells`` Labels layer numbers the cells, and its features (``well``, ``row``,
-``column``) show the well under the cursor. Every layer's ``metadata["plate"]`` maps each well
-to its level-0 pixel box. The fields' label properties (``image-label.properties``) are kept
-per (well, field, label value) in the label layer's ``metadata["plate"]["features"]``, and in
-its ``features`` as far as napari's one row per label value allows (`layer_features`).
+Missing wells and fields are blank; fields that cannot be read (not an image, a path leaving
+the well) are blank on their own slider position, with a warning naming them. A ``wells``
+Labels layer numbers the cells, and its features (``well``, ``row``, ``column``) show the well
+under the cursor. Every layer's ``metadata["plate"]`` maps each well to its level-0 pixel box.
+The fields' label properties (``image-label.properties``) are kept per (well, field, label
+value) in the label layer's ``metadata["plate"]["features"]``, and in its ``features`` as far
+as napari's one row per label value allows (`layer_features`).
 
 Only metadata is read at open (the fields' attributes, concurrently); a mosaic block reads one
 plane of one field when napari draws it.

@@ -24,6 +24,7 @@ from napari_omezarr_export.core.read.zarr_nodes import (
 )
 
 __all__ = [
+    "MAX_FIELDS",
     "MAX_WELLS",
     "FieldImage",
     "Grid",
@@ -39,6 +40,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_WELLS = 10_000  # a 1536-well plate is the largest made; more is a broken declaration
+MAX_FIELDS = 10_000  # fields a well may list (each is a slider position of the whole plate)
 _METADATA_THREADS = 16  # metadata files are small: many at once hide each file's latency
 _FIX = " Fix the plate's metadata or open a well or field folder directly."
 
@@ -72,27 +74,48 @@ def _names(attrs: dict[str, Any], key: str, path: Path) -> list[str]:
     entries = attrs.get(key)
     if not isinstance(entries, list) or not entries:
         raise StoreFormatError(f"{path}: plate '{key}' must be a non-empty list.{_FIX}")
+    if len(entries) > MAX_WELLS:
+        raise StoreFormatError(
+            f"{path} declares {len(entries):,} plate {key}; a plate has at most {MAX_WELLS:,} "
+            f"wells.{_FIX}"
+        )
     names = [e.get("name") if isinstance(e, dict) else None for e in entries]
     if not all(isinstance(n, str) and n for n in names):
         raise StoreFormatError(f"{path}: every plate '{key}' entry needs a 'name'.{_FIX}")
     return names
 
 
-def _well_position(entry: dict, rows: list[str], columns: list[str]) -> tuple[int, int] | None:
-    """Row and column index of a well entry: its indices (0.4+), else its path ``A/1``."""
+def _index(entry: dict, key: str, odd: list[str]) -> int | None:
+    """A well entry's ``rowIndex`` or ``columnIndex``; one of another type is noted in ``odd``."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if type(value) is not int:  # a bool is an int to Python, not to the spec
+        odd.append(f"{key} {value!r} is not an integer")
+        return None
+    return value
+
+
+def _well_position(
+    entry: dict, rows: list[str], columns: list[str], odd: list[str]
+) -> tuple[int, int] | None:
+    """Row and column index of a well entry: its indices (0.4+), else its path ``A/1``.
+
+    An index of the wrong type is noted in ``odd`` (and the path used instead).
+    """
     parts = str(entry.get("path", "")).split("/")
-    row, column = entry.get("rowIndex"), entry.get("columnIndex")
-    if not isinstance(row, int) and len(parts) == 2 and parts[0] in rows:
+    row, column = _index(entry, "rowIndex", odd), _index(entry, "columnIndex", odd)
+    if row is None and len(parts) == 2 and parts[0] in rows:
         row = rows.index(parts[0])
-    if not isinstance(column, int) and len(parts) == 2 and parts[1] in columns:
+    if column is None and len(parts) == 2 and parts[1] in columns:
         column = columns.index(parts[1])
-    if isinstance(row, int) and isinstance(column, int):
+    if row is not None and column is not None:
         if 0 <= row < len(rows) and 0 <= column < len(columns):
             return row, column
     return None
 
 
-def well_fields(well_path: Path, *, zarr_format: int | None = None) -> list[Path]:
+def well_fields(well_path: Path, *, zarr_format: int | None = None) -> list[Path | str]:
     """The field image folders a well lists (``well.images``), in order.
 
     Parameters
@@ -104,20 +127,26 @@ def well_fields(well_path: Path, *, zarr_format: int | None = None) -> list[Path
 
     Returns
     -------
-    list of Path
-        One folder per field; empty when the well lists none.
-
-    Raises
-    ------
-    StoreFormatError
-        When a field path leads outside the well.
+    list of Path or str
+        One folder per field; empty when the well lists none. A field whose path is not a
+        relative path inside the well is not followed: its entry is the reason instead.
     """
     well = read_node_meta(well_path, zarr_format=zarr_format, node_type="group").attrs.get("well")
     images = well.get("images") if isinstance(well, dict) else None
     if not isinstance(images, list):
         return []
-    paths = [i.get("path") for i in images if isinstance(i, dict)]
-    return [child_path(well_path, p, what="field path") for p in paths]
+    if len(images) > MAX_FIELDS:
+        raise StoreFormatError(
+            f"{well_path} lists {len(images):,} fields; a well has at most {MAX_FIELDS:,}.{_FIX}"
+        )
+    fields: list[Path | str] = []
+    for image in images:
+        try:
+            path = image.get("path") if isinstance(image, dict) else image
+            fields.append(child_path(well_path, path, what="field path"))
+        except StoreFormatError as exc:
+            fields.append(str(exc))
+    return fields
 
 
 def read_grid(path: Path, attrs: dict[str, Any], *, zarr_format: int | None = None) -> Grid:
@@ -146,6 +175,12 @@ def read_grid(path: Path, attrs: dict[str, Any], *, zarr_format: int | None = No
     if not isinstance(plate, dict):
         raise StoreFormatError(f"{path}: 'plate' must be an object.{_FIX}")
     rows, columns = _names(plate, "rows", path), _names(plate, "columns", path)
+    if len(rows) * len(columns) > MAX_WELLS:
+        raise StoreFormatError(
+            f"{path} declares {len(rows):,} rows x {len(columns):,} columns = "
+            f"{len(rows) * len(columns):,} wells; a plate has at most {MAX_WELLS:,} "
+            f"(1536-well plates are the largest made).{_FIX}"
+        )
     entries = plate.get("wells")
     if not isinstance(entries, list) or not entries:
         raise StoreFormatError(f"{path}: plate 'wells' must be a non-empty list.{_FIX}")
@@ -154,14 +189,21 @@ def read_grid(path: Path, attrs: dict[str, Any], *, zarr_format: int | None = No
             f"{path} declares {len(entries):,} wells; a plate has at most {MAX_WELLS:,} "
             f"(1536-well plates are the largest made).{_FIX}"
         )
-    wells, unplaced = [], []
+    wells, unplaced, odd = [], [], []
     for entry in entries:
-        place = _well_position(entry, rows, columns) if isinstance(entry, dict) else None
+        place = _well_position(entry, rows, columns, odd) if isinstance(entry, dict) else None
         if place is None:
             unplaced.append(entry)
             continue
         well_path = child_path(path, entry.get("path"), what="well path")
         wells.append(Well(f"{rows[place[0]]}{columns[place[1]]}", *place, [well_path]))
+    if odd:
+        logger.warning(
+            "%s: %d well indices are not integers (%s); the wells' paths place them instead.",
+            path,
+            len(odd),
+            odd[0],
+        )
     if unplaced:
         logger.warning(
             "%s: %d wells have no row and column in the plate's lists and are not shown, e.g. %r.",
@@ -261,27 +303,38 @@ def read_field(path: Path, *, zarr_format: int | None = None) -> FieldImage:
 def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], FieldImage]]:
     """Open every well's fields concurrently (metadata only); broken ones are left blank."""
 
-    def open_well(well: Well) -> tuple[Well, list[FieldImage | str]]:
+    def open_field(path: Path | str) -> FieldImage | str:
+        if isinstance(path, str):
+            return path  # why the field is not followed
+        try:
+            return read_field(path, zarr_format=grid.zarr_format)
+        except StoreFormatError as exc:
+            return str(exc)
+
+    def open_well(well: Well) -> tuple[Well, list[FieldImage | str] | None]:
         well_path = well.fields[0]
         if not has_zarr_metadata(well_path, zarr_format=grid.zarr_format):
-            return well, ["missing"]
+            return well, None
         try:
             paths = well_fields(well_path, zarr_format=grid.zarr_format)
-            prefetch_nodes(paths, zarr_format=grid.zarr_format, node_type="group")
-            return well, [read_field(p, zarr_format=grid.zarr_format) for p in paths]
         except StoreFormatError as exc:
             return well, [str(exc)]
+        found = [p for p in paths if not isinstance(p, str)]
+        prefetch_nodes(found, zarr_format=grid.zarr_format, node_type="group")
+        return well, [open_field(p) for p in paths]
 
     opened = map_in_session(open_well, grid.wells, _METADATA_THREADS)
     cells: dict[tuple[int, int, int], FieldImage] = {}
     placed, missing, broken = [], [], []
     for well, fields in opened:
-        if fields == ["missing"]:
+        if fields is None:
             missing.append(well.name)
-        elif fields and isinstance(fields[0], str):
-            broken.append(f"{well.name} ({fields[0]})")
-        for i, ms in enumerate(f for f in fields if isinstance(f, FieldImage)):
-            cells[(well.row, well.column, i)] = ms
+            fields = []
+        for i, field_image in enumerate(fields):
+            if isinstance(field_image, FieldImage):
+                cells[(well.row, well.column, i)] = field_image
+            else:
+                broken.append(f"{well.name} field {i} ({field_image})")
         found = [f.path for f in fields if isinstance(f, FieldImage)]
         placed.append(Well(well.name, well.row, well.column, found))
     if missing:
@@ -289,7 +342,10 @@ def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], Fiel
     for reason in broken:
         logger.warning("%s: well %s cannot be opened; it is blank.", grid.path, reason)
     if not cells:
-        raise StoreFormatError(f"{grid.path}: no well of this plate holds a readable image.{_FIX}")
+        why = f" The first: {broken[0]}" if broken else ""
+        raise StoreFormatError(
+            f"{grid.path}: no well of this plate holds a readable image.{why}{_FIX}"
+        )
     return placed, cells
 
 
