@@ -4,7 +4,12 @@ Reading goes through the read entry (`core.reader`); these are what writers and 
 adapter use. File names, in both directions, are known only to `names`.
 """
 
-from napari_omezarr_export.core.layouts.brieflow.names import BRIEFLOW_STEPS, brieflow_store_path
+from napari_omezarr_export.core.layouts.brieflow.names import (
+    BRIEFLOW_STEPS,
+    PLATE_STEPS,
+    brieflow_plate_path,
+    brieflow_store_path,
+)
 from napari_omezarr_export.core.layouts.brieflow.write import (
     BrieflowOptions,
     flatten_cycles,
@@ -15,7 +20,9 @@ from napari_omezarr_export.core.layouts.brieflow.write import (
 
 __all__ = [
     "BRIEFLOW_STEPS",
+    "PLATE_STEPS",
     "BrieflowOptions",
+    "brieflow_plate_path",
     "brieflow_store_path",
     "flatten_cycles",
     "iter_write_brieflow_image",

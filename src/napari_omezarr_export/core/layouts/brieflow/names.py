@@ -4,6 +4,12 @@ A run folder holds ``<step>/omezarr/<tile name>__<type>.zarr`` per image and
 ``merge/zarr/<well name>__merge_table.zarr`` per well. Brieflow as written names a tile
 ``P-{plate}_W-{well}_T-{tile}`` and a well ``P-{plate}_W-{well}``; the export design (which
 this plugin writes) names them ``{well}_{tile}`` and ``{well}``.
+
+Brieflow's newer branch (``zarr3``, ``workflow/lib/shared/file_utils.py``
+``get_hcs_nested_path``) writes instead one NGFF 0.5 HCS plate per image type and plate:
+``<run>/<step>/{type}_{plate}.zarr/{row}/{column}/{tile}``, the row and column split from the
+well name (``A1`` -> ``A/1``) and the tile number as the field; labels go under the
+``aligned`` plate's fields only (``aligned_{plate}.zarr/A/1/0/labels/nuclei``).
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from napari_omezarr_export.core.stores import local_path
 __all__ = [
     "BRIEFLOW_STEPS",
     "DEFAULT_TYPES",
+    "LABELLED_PLATE_TYPE",
+    "PLATE_STEPS",
     "Step",
     "TileName",
+    "brieflow_plate_path",
     "brieflow_store_path",
     "merge_table_path",
     "parse_tile_name",
@@ -30,6 +39,10 @@ __all__ = [
 Step = Literal["preprocess", "sbs", "phenotype"]
 BRIEFLOW_STEPS: tuple[Step, ...] = get_args(Step)
 DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phenotype"}
+# Plates: sbs and phenotype only (Brieflow's preprocess plates nest a cycle folder under each
+# tile, which is not an HCS field); labels live in the aligned plate, whatever the step.
+PLATE_STEPS: tuple[Step, ...] = ("sbs", "phenotype")
+LABELLED_PLATE_TYPE = "aligned"
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 # As written: P-1_W-A1_T-0__phenotype.zarr; by design: A1_0__phenotype.zarr.
 _WRITTEN = re.compile(
@@ -115,11 +128,43 @@ def brieflow_store_path(
     """
     check_choice("Brieflow step", step, BRIEFLOW_STEPS)
     image_type = image_type or DEFAULT_TYPES[step]
-    for what, value in (("well", well), ("tile", tile), ("type", image_type)):
+    _check_name_parts(well=well, tile=tile, type=image_type)
+    name = TileName(None, well, str(tile), image_type)
+    return local_path(root, what="A Brieflow store") / step / "omezarr" / name.store_name
+
+
+def brieflow_plate_path(
+    root: str | Path, *, step: Step, plate: str | int, image_type: str = LABELLED_PLATE_TYPE
+) -> Path:
+    """Return ``<root>/<step>/{type}_{plate}.zarr``, the HCS plate of Brieflow's newer branch.
+
+    Parameters
+    ----------
+    root : str or Path
+        The Brieflow run folder.
+    step : {"sbs", "phenotype"}
+        The pipeline step.
+    plate : str or int
+        The plate (e.g. ``1``).
+    image_type : str
+        The image type, such as ``aligned`` (the default; the plate that holds the labels),
+        ``illumination_corrected``, ``log_filtered`` or ``peaks``.
+
+    Returns
+    -------
+    Path
+        The plate path; a well's field is ``<plate>/<row>/<column>/<tile>``.
+    """
+    check_choice("Brieflow plate step", step, PLATE_STEPS)
+    _check_name_parts(plate=plate, type=image_type)
+    return local_path(root, what="A Brieflow plate") / step / f"{image_type}_{plate}.zarr"
+
+
+def _check_name_parts(**parts: object) -> None:
+    """Refuse names that cannot be part of a file name."""
+    for what, value in parts.items():
         if not _NAME_PART.match(str(value)):
             raise InvalidOptionError(
                 f"Brieflow {what} {value!r} cannot be part of a file name; use letters, digits, "
                 "'.', '-' or '_'."
             )
-    name = TileName(None, well, str(tile), image_type)
-    return local_path(root, what="A Brieflow store") / step / "omezarr" / name.store_name
