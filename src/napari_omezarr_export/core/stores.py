@@ -72,6 +72,8 @@ _SUPPORTED = (
 )
 _HTTP_TIMEOUT_SECONDS = 30.0
 _GLOB_CHARACTERS = frozenset("*?[")
+# How fsspec says a file is not there; its zip file system raised KeyError before 2026.9.
+_MISSING = (FileNotFoundError, IsADirectoryError, KeyError)
 
 
 @dataclass(frozen=True)
@@ -500,14 +502,14 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
     for fs_path in (p for p in by_fs_path if _GLOB_CHARACTERS & set(p)):
         try:
             results[fs_path] = fs.cat_file(fs_path)
-        except (OSError, *network_errors()) as exc:
+        except (OSError, KeyError, *network_errors()) as exc:
             results[fs_path] = exc
     found: dict[str, bytes | None] = {}
     for fs_path, path in by_fs_path.items():
         result = results.get(fs_path, results.get(fs_path.rstrip("/")))
         if isinstance(result, bytes):
             found[_key(path)] = result
-        elif result is None or isinstance(result, (FileNotFoundError, IsADirectoryError)):
+        elif result is None or isinstance(result, _MISSING):
             found[_key(path)] = None
         elif isinstance(result, BaseException) and _is_missing(result):
             found[_key(path)] = None
