@@ -1,9 +1,10 @@
-"""The export widget's destination layouts: a plain OME-Zarr image, a .percell region, Brieflow.
+"""The export widget's destination layouts: OME-Zarr image, .percell region, Brieflow, plate.
 
 Each layout turns the chosen layers into a core write generator and the paths it will write.
-The plain image uses the widget's pyramid and storage options; the PerCell and Brieflow
-layouts follow their design documents' chunks, codecs and pyramids, which the status line says,
-and preview exactly what they write.
+The plain image and the HCS plate field use the widget's pyramid and storage options (a field
+is an image inside ``<plate>/<row>/<column>/<field>``, in the plate's own NGFF version); the
+PerCell and Brieflow layouts follow their design documents' chunks, codecs and pyramids, which
+the status line says, and preview exactly what they write.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from magicgui.widgets import ComboBox, Container, LineEdit, Select
+from magicgui.widgets import ComboBox, Container, LineEdit, Select, SpinBox
 
 from napari_omezarr_export._napari._convert import ImageExport, labels_spec
 from napari_omezarr_export.core.api import (
+    iter_write_plate_field,
+    split_well,  # the core's own well-name rule (core.write.plate), re-exported by the API
     target_path,
     transpose_lazily,
 )
@@ -34,15 +37,22 @@ from napari_omezarr_export.core.layouts.percell import (
     preview_percell_region,
 )
 from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.reader import PLATE_FIELD_KEY
 
-__all__ = ["LAYOUTS", "LayoutPanel"]
+__all__ = ["LAYOUTS", "PLATE_NEEDS_IMAGES", "LayoutPanel"]
 
 LAYOUTS = [
     ("OME-Zarr image (labels inside)", "image"),
     ("PerCell experiment region (.percell)", "percell"),
     ("Brieflow per-image store", "brieflow"),
+    ("HCS plate field (plate, well, field)", "plate"),
 ]
-LayoutKind = Literal["image", "percell", "brieflow"]
+LayoutKind = Literal["image", "percell", "brieflow", "plate"]
+MAX_FIELD = 9999
+PLATE_NEEDS_IMAGES = (
+    "An HCS plate field needs image layers: they are its channels (the selected Labels layers "
+    "are saved inside the field). Select the field's image layers too."
+)
 Steps = tuple[Iterator[Progress], list[Path]]
 
 
@@ -71,9 +81,12 @@ class LayoutPanel(Container):
         self.tile = LineEdit(label="Tile", value="0")
         self.image_type = LineEdit(label="Type", value="")
         self.cycles = ComboBox(label="SBS cycles", choices=["none", "axis", "flatten"])
+        self.plate_well = LineEdit(label="Well", value="A1")
+        self.field = SpinBox(label="Field", value=0, min=0, max=MAX_FIELD)
         self._percell = [self.condition, self.timepoint, self.region, self.masks]
         self._brieflow = [self.step, self.well, self.tile, self.image_type, self.cycles]
-        super().__init__(widgets=[self.choice, *self._percell, *self._brieflow])
+        self._plate = [self.plate_well, self.field]
+        super().__init__(widgets=[self.choice, *self._percell, *self._brieflow, *self._plate])
         self.margins = (0, 0, 0, 0)
         self.choice.changed.connect(self._show_fields)
         self._show_fields()
@@ -88,6 +101,8 @@ class LayoutPanel(Container):
             widget.visible = self.kind == "percell"
         for widget in self._brieflow:
             widget.visible = self.kind == "brieflow"
+        for widget in self._plate:
+            widget.visible = self.kind == "plate"
 
     def set_labels(self, layers: Sequence[Any]) -> None:
         """Offer the selected Labels layers as masks; pre-select those marked as masks."""
@@ -104,13 +119,46 @@ class LayoutPanel(Container):
             self.condition.value, self.region.value = where.condition, where.region
             self.timepoint.value = where.timepoint or ""
 
+    def suggest_plate_field(self, layers: Sequence[Any]) -> None:
+        """Fill the well and field from layers that were opened from a plate's field."""
+        found = (layer.metadata.get(PLATE_FIELD_KEY) for layer in layers)
+        where = next((w for w in found if isinstance(w, dict) and "well" in w), None)
+        if where is None:
+            return
+        folder = str(where.get("path", "")).rsplit("/", 1)[-1]
+        number = int(folder) if folder.isdigit() else where.get("field", 0)
+        self.plate_well.value = str(where["well"])
+        self.field.value = min(int(number), MAX_FIELD)
+
     def target(self, destination: Path) -> Path:
         """The folder or store the chosen layout writes to, from the destination path."""
         if self.kind == "percell":
             return experiment_path(destination)
         if self.kind == "brieflow":
             return self._brieflow_path(destination)
+        if self.kind == "plate":
+            return self.field_path(destination)
         return target_path(destination)
+
+    def field_path(self, plate: Path) -> Path:
+        """The field the plate layout writes: ``<plate>/<row>/<column>/<field>``.
+
+        Raises
+        ------
+        InvalidOptionError
+            When the well is not a well name (letters, then digits).
+        """
+        row, column = split_well(self.plate_well.value.strip())
+        return target_path(plate) / row / column / str(self.field.value)
+
+    @property
+    def plate_note(self) -> str:
+        """What the plate layout does, for the status line."""
+        return (
+            f"Export writes field {self.field.value} of well {self.plate_well.value.strip()} "
+            "into the plate (Save as), in the plate's NGFF version, then lists it in its well "
+            "and the well in the plate; the other fields are not touched."
+        )
 
     def _brieflow_path(self, root: Path) -> Path:
         return brieflow_store_path(
@@ -118,7 +166,13 @@ class LayoutPanel(Container):
             image_type=self.image_type.value or None,
         )  # fmt: skip
 
-    def steps(self, image: ImageExport | None, labels: Sequence[Any], destination: Path) -> Steps:
+    def steps(
+        self,
+        image: ImageExport | None,
+        labels: Sequence[Any],
+        destination: Path,
+        options: dict | None = None,
+    ) -> Steps:
         """Return the write generator and the paths it writes, for the chosen layout.
 
         Parameters
@@ -129,12 +183,16 @@ class LayoutPanel(Container):
             The selected Labels layers.
         destination : Path
             The path in "Save as".
+        options : dict, optional
+            The widget's ``pyramid`` and ``storage`` options (the plate layout uses them).
 
         Returns
         -------
         tuple
             The generator of ``(done, total)`` and the paths written.
         """
+        if self.kind == "plate":
+            return self._plate_steps(image, destination, options or {})
         if self.kind == "percell":
             return self._percell_steps(image, labels, destination)
         if self.kind == "brieflow":
@@ -232,3 +290,13 @@ class LayoutPanel(Container):
     ) -> Steps:
         data, options = self._brieflow_arguments(image, labels)
         return iter_write_brieflow_image(data, root, **options), [self._brieflow_path(root)]
+
+    def _plate_steps(self, image: ImageExport | None, plate: Path, options: dict) -> Steps:
+        if image is None:
+            raise ExportError(PLATE_NEEDS_IMAGES)
+        written = [self.field_path(plate)]
+        steps = iter_write_plate_field(
+            image.data, plate, well=self.plate_well.value.strip(), field=self.field.value,
+            **image.as_kwargs(), **options,
+        )  # fmt: skip
+        return steps, written

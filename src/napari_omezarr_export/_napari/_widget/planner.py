@@ -22,7 +22,7 @@ from napari.layers import Image, Labels
 from napari_omezarr_export._napari._convert import ImageExport, labels_spec, layers_to_export
 from napari_omezarr_export._napari._widget.channels import ChannelsPanel
 from napari_omezarr_export._napari._widget.export import PreviewCache
-from napari_omezarr_export._napari._widget.layouts import LayoutPanel
+from napari_omezarr_export._napari._widget.layouts import PLATE_NEEDS_IMAGES, LayoutPanel
 from napari_omezarr_export._napari._widget.storage import PyramidPanel, StoragePanel
 from napari_omezarr_export.core.api import (
     ExportPlan,
@@ -31,8 +31,9 @@ from napari_omezarr_export.core.api import (
     resolve_image,
     target_path,
 )
-from napari_omezarr_export.core.errors import OmeZarrError
+from napari_omezarr_export.core.errors import ExportError, OmeZarrError
 from napari_omezarr_export.core.options import ImageOptions
+from napari_omezarr_export.core.reader import plate_ngff_version
 
 __all__ = ["ExportPlanner", "PlannerPanels", "labels_layers"]
 
@@ -145,16 +146,20 @@ class ExportPlanner:
         try:
             image, _ = self.convert()
             self._update_geometry(image)
-            options = {
-                "pyramid": self._panels.pyramid.options(),
-                "storage": self._panels.storage.options(),
-            }
+            options = self.options()
             if image is None:
                 self._show_labels_preview(options)
             else:
                 self._show_image_preview(image, options)
         except (OmeZarrError, ValueError) as exc:
             self._show_problem(str(exc))
+
+    def options(self) -> dict[str, Any]:
+        """The pyramid and storage options, as the core's write verbs take them."""
+        return {
+            "pyramid": self._panels.pyramid.options(),
+            "storage": self._panels.storage.options(),
+        }
 
     def current_plan(self, target: Path) -> ExportPlan:
         """The last refresh's plan when it still holds for ``target``, else a fresh one."""
@@ -177,6 +182,9 @@ class ExportPlanner:
     def _show_image_preview(self, image: ImageExport, options: dict) -> None:
         """Plan the image, show its level shapes, and preview what its layout writes."""
         dest = self._destination()
+        if self._panels.layout.kind == "plate":
+            self._show_plate_preview(image, options, dest or Path("plate.ome.zarr"))
+            return
         plan = plan_image(image.data, dest, **image.as_kwargs(), **options)
         self._panels.pyramid.show_shapes(plan.groups[0].level_shapes)
         selected, layout = self._selected(), self._panels.layout
@@ -188,8 +196,30 @@ class ExportPlanner:
         self._show_preview(self._cache.attributes(plan, sources), "")
         self.plan = plan
 
+    def _show_plate_preview(self, image: ImageExport, options: dict, dest: Path) -> None:
+        """Plan the field as the plate will get it (in the plate's version) and preview it.
+
+        The preview's keys are paths inside the plate (``B/3/0``, ``B/3/0/labels``...).
+        """
+        layout = self._panels.layout
+        plate = target_path(dest)
+        prefix = layout.field_path(dest).relative_to(plate).as_posix()
+        storage = options["storage"]
+        version = plate_ngff_version(plate)
+        if version is not None:  # an existing plate keeps its version, as the core writes it
+            storage = replace(storage, ngff_version=version)
+        plan = plan_image(image.data, None, **image.as_kwargs(), **{**options, "storage": storage})
+        self._panels.pyramid.show_shapes(plan.groups[0].level_shapes)
+        selected = self._selected()
+        sources = [_image_ids(selected), *(id(layer) for layer in labels_layers(selected))]
+        attrs = self._cache.attributes(plan, sources)
+        keyed = {f"{prefix}/{key}" if key else prefix: value for key, value in attrs.items()}
+        self._show_preview(keyed, layout.plate_note)
+
     def _show_labels_preview(self, options: dict) -> None:
         """Preview labels saved alone: into the image at the destination, or as a new store."""
+        if self._panels.layout.kind == "plate":
+            raise ExportError(PLATE_NEEDS_IMAGES)
         dest = self._destination()
         self._panels.pyramid.show_shapes(None)
         if self._panels.layout.kind != "image" or dest is None:

@@ -207,6 +207,7 @@ class ExportWidget(ExportRunner, Container):
         self._channels.set_channels(channel_items(self._selected))
         self._destination_layout.set_labels(labels_layers(self._selected))
         self._destination_layout.suggest_region(self._selected)
+        self._destination_layout.suggest_plate_field(self._selected)
         self._suggest_name()
         self._schedule()
 
@@ -282,12 +283,13 @@ class ExportWidget(ExportRunner, Container):
         self._start(steps, written)
 
     def _layout_steps(self, target: Path) -> tuple[Any, list[Path]]:
-        """The PerCell or Brieflow write and its paths; (None, []) when the user declines."""
+        """The PerCell, Brieflow or plate field write and its paths; (None, []) if declined."""
         image, _ = self._planner.convert()
         replaced = self._destination_layout.target(target)
         if is_zarr_store(replaced) and not self._confirm_replace(replaced):
             return None, []
-        return self._destination_layout.steps(image, labels_layers(self._selected), target)
+        labels = labels_layers(self._selected)
+        return self._destination_layout.steps(image, labels, target, self._planner.options())
 
     def _confirm_replace(self, path: Path) -> bool:
         """Ask before replacing (or adding labels to) the store at ``path``."""
