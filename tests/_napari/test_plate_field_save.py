@@ -1,5 +1,7 @@
 """Layers opened from a plate's field remember it, and File > Save Layers puts them back there."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,24 @@ def test_labels_alone_are_not_saved_into_a_field_yet(make_napari_viewer, tmp_pat
     with pytest.raises(WriteFailedError, match="select the field's image layers too"):
         viewer.layers.save(str(plate / "B" / "2" / "0"), plugin=PLUGIN, selected=True)
     assert _files(plate) == before
+
+
+def test_a_field_of_a_reference_plate_is_saved_back_in_place(make_napari_viewer, tmp_path):
+    from store_factories import make_plate
+
+    plate, truth = make_plate(tmp_path / "ref.ome.zarr", rows="AB", columns=("1", "2"))
+    field = plate / "B" / "1" / "0"
+    others = {p: b for p, b in _files(plate).items() if not p.is_relative_to(field)}
+    viewer = make_napari_viewer()
+    viewer.open(str(field), plugin=PLUGIN)
+    viewer.layers["channel 1"].contrast_limits = (0, 5000)
+    written = viewer.layers.save(str(plate), plugin=PLUGIN)
+    assert written == [str(field)]
+    after = _files(plate)
+    assert {p: b for p, b in after.items() if not p.is_relative_to(field)} == others
+    np.testing.assert_array_equal(_level0(plate, "B/1/0"), truth[("B1", 0)][0])
+    assert (
+        json.loads((field / ".zattrs").read_text())["omero"]["channels"][1]["window"]["end"]
+        == 5000
+    )
+    assert_valid_store(plate)
