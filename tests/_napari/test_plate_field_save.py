@@ -120,17 +120,26 @@ def test_layers_of_two_fields_are_not_mixed_into_one(make_napari_viewer, tmp_pat
     assert _files(plate) == before
 
 
-def test_labels_alone_are_not_saved_into_a_field_yet(make_napari_viewer, tmp_path):
+def test_labels_alone_are_saved_into_the_field_they_belong_to(make_napari_viewer, tmp_path):
     plate = _plate(tmp_path)
-    before = _files(plate)
+    field = plate / "B" / "2" / "0"
+    image_files = {p: b for p, b in _files(plate).items() if "labels" not in p.parts}
     viewer = make_napari_viewer()
-    viewer.open(str(plate / "B" / "2" / "0"), plugin=PLUGIN)
-    labels = viewer.add_labels(np.ones(SHAPE[1:], np.int32), name="cells")
+    viewer.open(str(field), plugin=PLUGIN)
+    painted = np.zeros(SHAPE[1:], np.int32)
+    painted[5:20, 10:30] = 4
+    labels = viewer.add_labels(painted, name="cells")
     labels.metadata = dict(viewer.layers["DAPI"].metadata)
     viewer.layers.selection = {labels}
-    with pytest.raises(WriteFailedError, match="select the field's image layers too"):
-        viewer.layers.save(str(plate / "B" / "2" / "0"), plugin=PLUGIN, selected=True)
-    assert _files(plate) == before
+
+    written = viewer.layers.save(str(field), plugin=PLUGIN, selected=True)
+
+    assert written == [str(field / "labels" / "cells")]
+    after = _files(plate)
+    assert {p: b for p, b in after.items() if "labels" not in p.parts} == image_files
+    found = {s.name: s for s in napari_omezarr_export.read(field)}
+    np.testing.assert_array_equal(np.asarray(found["cells"].data[0]), painted)
+    assert_valid_store(plate)
 
 
 def test_a_field_of_a_reference_plate_is_saved_back_in_place(make_napari_viewer, tmp_path):

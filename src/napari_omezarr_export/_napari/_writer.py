@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from npe2.types import FullLayerData
 
@@ -98,7 +99,7 @@ def _write(path: str, layer_data: Sequence[FullLayerData]) -> list[str]:
     image, labels = layers_to_export(layer_data)
     where = plate_field_for(path, layer_data)
     if where is not None:
-        return _write_plate_field(image, where)
+        return _write_plate_field(image, labels, where)
     if image is not None:
         plan = plan_image(image.data, path, **image.as_kwargs())
         _with_progress(plan.iter_run(), f"Saving {plan.target.name}")
@@ -188,15 +189,17 @@ def _field_number(where: dict) -> int:
     return int(name)
 
 
-def _write_plate_field(image: ImageExport | None, where: dict) -> list[str]:
-    """Replace the plate field the layers came from; the plate and the other fields stay."""
+def _write_plate_field(image: ImageExport | None, labels: Any, where: dict) -> list[str]:
+    """Replace the plate field the layers came from; the plate and the other fields stay.
+
+    Labels alone go into the field's ``labels/``, as into any image; the field's image, its
+    well and its plate are not touched.
+    """
     plate, field_dir = Path(where["plate"]), Path(where["plate"]) / where["path"]
     if image is None:
-        raise ExportError(
-            f"Labels alone cannot be saved back into plate field {where['path']} yet: select "
-            "the field's image layers too (they are saved with the labels), or save the labels "
-            "to a new store."
-        )
+        plan = plan_labels(labels, field_dir)
+        _with_progress(plan.iter_run(), f"Saving labels into field {where['path']}")
+        return [str(p) for p in plan.paths]
     field = _field_number(where)
     steps = iter_write_plate_field(
         image.data, plate, well=where["well"], field=field, **image.as_kwargs()

@@ -76,6 +76,7 @@ __all__ = [
     "preview_labels",
     "preview_metadata",
     "resolve_image",
+    "split_well",
     "target_path",
     "transpose_lazily",
     "write_image",
@@ -136,6 +137,19 @@ def target_path(
             f"store a name, such as {text.rstrip('/')}/image.ome.zarr. Nothing was written."
         )
     return _with_store_suffix(store)
+
+
+def _labels_target(
+    path: str | os.PathLike[str] | UPath, storage_options: dict | None
+) -> StorePath:
+    """Where labels go: an existing local image as named, else `target_path`.
+
+    A plate's field folder (``B/3/0``) is an image without a ``.zarr`` suffix.
+    """
+    given = stores.write_target(path, storage_options=storage_options)
+    if isinstance(given, Path) and target_image.is_image_store(given):
+        return given
+    return target_path(path, storage_options=storage_options)
 
 
 def _local_target(path: str | os.PathLike[str], what: str) -> Path:
@@ -427,7 +441,7 @@ def plan_labels(
         raise InvalidOptionError("No labels were given to write.")
     check_label_names(specs)
     pyramid = pyramid or PyramidOptions()
-    target = target_path(path, storage_options=storage_options)
+    target = _labels_target(path, storage_options)
     image = _existing_image(target)
     if image is not None:
         storage = target_image.storage_like(image, storage)
