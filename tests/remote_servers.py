@@ -162,6 +162,9 @@ class StaticHTTPServer:
         URL path prefixes (such as ``"/image.zarr/labels"``) answered 404.
     deny : bool
         Answer every request 403 (as a private bucket would an anonymous reader).
+    missing_status : int
+        The answer for a file that is not there: 404, or 403 as S3 gives a reader who may read
+        objects but not list the bucket.
     ranges : bool
         Honour ``Range`` headers (206). False serves whole files as
         ``SimpleHTTPRequestHandler`` does, like a server without range support.
@@ -185,6 +188,7 @@ class StaticHTTPServer:
         not_found: Iterable[str] = (),
         deny: bool = False,
         ranges: bool = True,
+        missing_status: int = 404,
     ) -> None:
         self.root = Path(root)
         self.latency = float(latency)
@@ -193,6 +197,7 @@ class StaticHTTPServer:
         self.not_found = tuple(not_found)
         self.deny = deny
         self.ranges = ranges
+        self.missing_status = missing_status
         self.failing = False
         self._lock = threading.Lock()
         self._log: list[Request] = []
@@ -310,6 +315,8 @@ class StaticHTTPServer:
             stem = "/" + prefix.strip("/")
             if path == stem or path.startswith(stem + "/"):
                 return int(HTTPStatus.NOT_FOUND)
+        if self.missing_status != 404 and not (self.root / path.lstrip("/")).exists():
+            return int(self.missing_status)
         return None
 
 

@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 
 from napari_omezarr_export import LabelsSpec, PyramidOptions, StorageOptions, read, write_image
-from napari_omezarr_export.core.errors import NotOmeZarrError, StoreAccessError
+from napari_omezarr_export.core.errors import (
+    NotOmeZarrError,
+    StoreAccessError,
+    StoreFormatError,
+)
 from store_factories import (
     bioformats2raw_store,
     cells_image,
@@ -262,3 +266,72 @@ def test_names_with_glob_characters_are_read_as_they_are(tmp_path, rng, http_ser
     specs = read(server.url_for("odd.zarr"))
 
     assert [s.name for s in specs if s.layer_type == "labels"] == ["cells[1]", "nuclei*"]
+
+
+def test_a_reader_denied_listing_sees_403_for_missing_files_and_still_opens(
+    tmp_path, rng, http_server_factory
+):
+    local = _ours(tmp_path, rng, "0.4")  # zarr v2: zarr.json and .zarray are asked for, absent
+    server = http_server_factory(tmp_path, missing_status=403)
+
+    specs = read(server.url_for(local.name))
+
+    assert [s.name for s in specs] == ["DAPI", "GFP", "cells"]
+    assert server.count(status=403) > 0
+
+
+@pytest.mark.parametrize("escape", ["%2e%2e/%2e%2e/secret", "0#x", "0?x"])
+def test_dataset_paths_that_change_a_url_are_refused(escape, tmp_path, rng, http_server_factory):
+    import json
+
+    local = _ours(tmp_path, rng, "0.4")
+    attrs = json.loads((local / ".zattrs").read_text())
+    attrs["multiscales"][0]["datasets"][0]["path"] = escape
+    (local / ".zattrs").write_text(json.dumps(attrs))
+    (tmp_path / "secret").mkdir()
+    server = http_server_factory(tmp_path)
+
+    with pytest.raises(StoreFormatError, match="points outside the store"):
+        read(server.url_for(local.name))
+    assert not any(r.path.startswith("/secret") for r in server.requests)
+
+
+def test_a_zipped_store_opens_over_http(tmp_path, rng, http_server_factory):
+    from napari_omezarr_export.core.write.ozx import zip_store
+
+    folder = _ours(tmp_path, rng, "0.5")
+    zip_store(folder, tmp_path / "cells.ozx", version="0.5")
+    server = http_server_factory(tmp_path)
+
+    specs = read(server.url_for("cells.ozx"))
+
+    here = read(folder)
+    assert [s.name for s in specs] == [s.name for s in here]
+    np.testing.assert_array_equal(np.asarray(specs[0].data[0]), np.asarray(here[0].data[0]))
+
+
+def test_a_rewritten_zip_is_read_afresh(tmp_path):
+    zipped = tmp_path / "x.ozx"
+    v5 = StorageOptions(ngff_version="0.5")
+    write_image(np.zeros((32, 32), np.uint16), zipped, storage=v5)
+    assert int(np.asarray(read(zipped)[0].data[0]).max()) == 0
+
+    write_image(np.full((32, 32), 7, np.uint16), zipped, storage=v5)
+
+    assert int(np.asarray(read(zipped)[0].data[0]).min()) == 7
+
+
+def test_a_upath_keeps_its_storage_options(s3_server):
+    from upath import UPath
+
+    from napari_omezarr_export.core.stores import locate, write_target
+
+    given = UPath("s3://bucket/x.ome.zarr", endpoint_url=s3_server.endpoint_url, anon=False)
+    assert locate(given) is given
+    target = write_target(given)
+    assert target.storage_options["endpoint_url"] == s3_server.endpoint_url
+
+
+def test_urls_with_a_query_are_refused():
+    with pytest.raises(NotOmeZarrError, match="query or fragment"):
+        read("https://example.org/x.ome.zarr?token=abc")

@@ -115,6 +115,8 @@ class OpenUrlWidget(Container):
         """Read the URL in a worker thread and add its layers to the viewer."""
         from napari.qt.threading import thread_worker
 
+        if self.worker is not None and self.worker.is_running:
+            return  # Enter pressed again while a store is opening
         url = self.url.value.strip()
         if not url:
             self.status.value = "Type a URL first."

@@ -142,12 +142,12 @@ def target_path(
 def _labels_target(
     path: str | os.PathLike[str] | UPath, storage_options: dict | None
 ) -> StorePath:
-    """Where labels go: an existing local image as named, else `target_path`.
+    """Where labels go: an existing image as named, else `target_path`.
 
     A plate's field folder (``B/3/0``) is an image without a ``.zarr`` suffix.
     """
     given = stores.write_target(path, storage_options=storage_options)
-    if isinstance(given, Path) and target_image.is_image_store(given):
+    if target_image.is_image_store(given):
         return given
     return target_path(path, storage_options=storage_options)
 

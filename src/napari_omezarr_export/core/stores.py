@@ -25,6 +25,8 @@ import contextlib
 import contextvars
 import os
 import re
+import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ __all__ = [
     "StoreCapabilities",
     "StorePath",
     "capabilities",
+    "change_stamp",
     "describe",
     "fetch_many",
     "is_remote",
@@ -55,6 +58,7 @@ __all__ = [
     "read_session",
     "write_target",
     "zarr_store",
+    "zip_stamp",
 ]
 
 StorePath: TypeAlias = "Path | UPath"
@@ -195,10 +199,10 @@ def locate(location: str | os.PathLike[str], *, storage_options: dict | None = N
     InvalidOptionError
         For a scheme this package cannot reach (unknown, or its fsspec package is missing).
     """
+    if _is_upath(location):
+        return location
     if not isinstance(location, (str, os.PathLike)):
         raise InvalidOptionError(f"{location!r} is not a path or URL.")
-    if not isinstance(location, (str, Path)) and hasattr(location, "protocol"):
-        return location  # already a UPath
     text = _with_two_slashes(os.fspath(location))
     found = _URL_SCHEME.match(text)
     if found is None:
@@ -208,11 +212,16 @@ def locate(location: str | os.PathLike[str], *, storage_options: dict | None = N
     if scheme == "file":
         path = _file_url_path(text)
         return _zip_root(str(path), {}) if _looks_zipped(text) and path.is_file() else path
-    options = _default_options(scheme, dict(storage_options or {}))
     _check_protocol(scheme, text, "open")
+    options = _default_options(scheme, dict(storage_options or {}))
     if _looks_zipped(text):
         return _zip_root(text, options)
     return _upath(text, options)
+
+
+def _is_upath(location: object) -> bool:
+    """True for a `UPath` (which, in universal_pathlib 0.3, is not `os.PathLike`)."""
+    return not isinstance(location, (str, Path)) and hasattr(location, "storage_options")
 
 
 def _with_two_slashes(text: str) -> str:
@@ -238,8 +247,19 @@ def _zip_root(file: str, options: dict[str, Any]) -> UPath:
 
 
 def _check_protocol(scheme: str, text: str, verb: str) -> None:
-    """Refuse schemes fsspec does not know, or whose package is not installed."""
+    """Refuse schemes fsspec does not know, whose package is not installed, or URLs with a query.
+
+    A query or fragment (``?token=...``) would end up inside every child's path.
+    """
     from fsspec.registry import get_filesystem_class, known_implementations
+
+    parts = urlsplit(text)
+    if parts.query or parts.fragment:
+        raise InvalidOptionError(
+            f"Cannot {verb} {text!r}: a URL with a query or fragment (after '?' or '#') cannot "
+            "name a store whose files lie below it. Give the store's own URL, and credentials "
+            "in storage_options. Nothing was read or written."
+        )
 
     if scheme not in known_implementations:
         raise InvalidOptionError(
@@ -338,8 +358,10 @@ def write_target(
     WriteFailedError
         When a folder above a local target is a file (``notes.txt/x.ome.zarr``).
     """
-    text = os.fspath(target) if isinstance(target, (str, os.PathLike)) else str(target)
-    text = _with_two_slashes(text)
+    if _is_upath(target):
+        storage_options = {**target.storage_options, **(storage_options or {})}
+        target = str(target)
+    text = _with_two_slashes(os.fspath(target))
     found = _URL_SCHEME.match(text)
     if found is None or found["scheme"].lower() == "file":
         local = Path(text).expanduser() if found is None else _file_url_path(text)
@@ -356,8 +378,8 @@ def write_target(
             f"Cannot write to {text!r}: a zipped .ozx store is written to a local disk. Write "
             "it locally, then upload the file. Nothing was written."
         )
-    options = _default_options(scheme, dict(storage_options or {}), writing=True)
     _check_protocol(scheme, text, "write to")
+    options = _default_options(scheme, dict(storage_options or {}), writing=True)
     return _upath(text, options)
 
 
@@ -505,6 +527,7 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
         except (OSError, KeyError, *network_errors()) as exc:
             results[fs_path] = exc
     found: dict[str, bytes | None] = {}
+    denied: list[tuple[Any, BaseException]] = []
     for fs_path, path in by_fs_path.items():
         result = results.get(fs_path, results.get(fs_path.rstrip("/")))
         if isinstance(result, bytes):
@@ -513,10 +536,19 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
             found[_key(path)] = None
         elif isinstance(result, BaseException) and _is_missing(result):
             found[_key(path)] = None
+        elif isinstance(result, BaseException) and _is_denied(result):
+            denied.append((path, result))
         elif isinstance(result, BaseException):
             raise access_error(describe(path), result) from result
         else:
             found[_key(path)] = bytes(result)
+    # S3 answers 403, not 404, for a missing key to a reader who may not list the bucket. The
+    # reader asks for a node's possible metadata files at once; when some were found, the
+    # denied ones are the files that are not there.
+    if denied and not any(content is not None for content in found.values()):
+        path, exc = denied[0]
+        raise access_error(describe(path), exc) from exc
+    found.update({_key(path): None for path, _ in denied})
     return found
 
 
@@ -527,6 +559,10 @@ def network_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return (TimeoutError,)
     return (TimeoutError, aiohttp.ClientError)
+
+
+def _is_denied(exc: BaseException) -> bool:
+    return isinstance(exc, PermissionError) or getattr(exc, "status", None) in (401, 403)
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -579,32 +615,77 @@ def zarr_store(path: StorePath) -> tuple[Any, str]:
 
     from napari_omezarr_export.core.store_cache import MetadataCachedStore
 
-    cache = dict(_SESSION_CACHE.get() or {})
     if is_zip(path):
         file = _zip_file(path)
         store = _open_zip(file) if _URL_SCHEME.match(str(file)) is None else _remote_zip(path)
         inner = str(path.path).strip("/")
-        return MetadataCachedStore(store, str(file), cache), inner
+        return MetadataCachedStore(store, str(file), _documents_under(_key(path))), inner
     store = FsspecStore.from_url(str(path), storage_options=path.storage_options, read_only=True)
-    return MetadataCachedStore(store, str(path), cache), ""
+    return MetadataCachedStore(store, str(path), _documents_under(str(path))), ""
 
 
-_OPEN_ZIPS: dict[tuple[str, int, int], Any] = {}
+def _documents_under(prefix: str) -> dict[str, bytes | None]:
+    """The session's documents of the node at ``prefix`` (its own, not its children's)."""
+    cache = _SESSION_CACHE.get() or {}
+    wanted = prefix.rstrip("/") + "/"
+    return {k: v for k, v in cache.items() if k.startswith(wanted) and "/" not in k[len(wanted) :]}
+
+
+_OPEN_ZIPS: dict[str, tuple[tuple[int, ...], Any]] = {}
+_OPEN_ZIPS_LOCK = threading.Lock()
+
+
+def change_stamp(path: StorePath) -> object:
+    """What changes when a store read through ``path`` is rewritten (for dask's chunk names).
+
+    A local zip: its file's device, inode, time and size. A remote store: nothing cheap tells,
+    so every call is new (a reopened store is read afresh).
+
+    Parameters
+    ----------
+    path : UPath
+        A node in a zip or a remote store.
+
+    Returns
+    -------
+    object
+        A value that differs after a rewrite.
+    """
+    if is_zip(path) and not is_remote(path):
+        return zip_stamp(_zip_file(path))
+    return uuid.uuid4().hex
+
+
+def zip_stamp(file: str | os.PathLike[str]) -> tuple[int, ...]:
+    """What changes when a zip file is rewritten: its device, inode, time and size."""
+    stat = os.stat(file)
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _open_zip(file: str) -> Any:
-    """Open zarr's `ZipStore` for a local ``.ozx``, kept open: its directory is read once."""
+    """Open zarr's `ZipStore` for a local ``.ozx``, kept open: its directory is read once.
+
+    One store per file, replaced (and the old one closed) when the file was rewritten.
+    """
     from zarr.storage import ZipStore
 
-    stat = os.stat(file)
-    key = (os.path.abspath(file), stat.st_mtime_ns, stat.st_size)
-    if key not in _OPEN_ZIPS:
-        _OPEN_ZIPS[key] = ZipStore(file, mode="r", read_only=True)
-    return _OPEN_ZIPS[key]
+    name, stamp = os.path.abspath(file), zip_stamp(file)
+    with _OPEN_ZIPS_LOCK:
+        known = _OPEN_ZIPS.get(name)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        if known is not None:
+            known[1].close()
+        store = ZipStore(file, mode="r", read_only=True)
+        _OPEN_ZIPS[name] = (stamp, store)
+        return store
 
 
 def _remote_zip(path: Any) -> Any:
     """A remote ``.ozx`` read through fsspec's zip file system over its URL."""
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
     from zarr.storage import FsspecStore
 
-    return FsspecStore(path.fs, path="", read_only=True)
+    # zarr's FsspecStore wants an asynchronous file system; fsspec's zip one is not
+    fs = AsyncFileSystemWrapper(path.fs, asynchronous=True)
+    return FsspecStore(fs, path="", read_only=True)

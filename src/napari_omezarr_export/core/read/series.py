@@ -38,7 +38,7 @@ def series_paths(root: Path) -> list[Path]:
     listed = read_node_meta(ome).attrs.get("series") if is_node(ome) else None
     if isinstance(listed, list) and listed:
         for name in map(str, listed):
-            if name in ("", ".", "..") or "/" in name or "\\" in name:
+            if name in ("", ".", "..") or set(name) & set("/\\:%?#"):
                 raise StoreFormatError(
                     f"{root / 'OME'} lists the series {name!r}, which is not a folder inside "
                     f"{root.name}; open a series folder directly instead."

@@ -259,7 +259,7 @@ def read_node_meta(
         doc = load(v3)
         attributes = doc.get("attributes") or {}
         if not isinstance(attributes, dict):
-            raise StoreFormatError(f"{v3}: 'attributes' must be a JSON object.")
+            raise StoreFormatError(f"{stores.describe(v3)}: 'attributes' must be a JSON object.")
         ome = attributes.get("ome")
         attrs = dict(attributes)
         version = None
@@ -302,12 +302,15 @@ def child_path(root: Path, relative: object, *, what: str) -> Path:
         When the path is not a string, is absolute, or contains ``..``.
     """
     if not isinstance(relative, str) or not relative.strip():
-        raise StoreFormatError(f"{root}: {what} {relative!r} is not a non-empty string.")
-    posix = PurePosixPath(relative.replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts or ":" in relative:
         raise StoreFormatError(
-            f"{root}: {what} {relative!r} points outside the store; only relative paths inside "
-            "the dropped folder are read."
+            f"{stores.describe(root)}: {what} {relative!r} is not a non-empty string."
+        )
+    posix = PurePosixPath(relative.replace("\\", "/"))
+    # "%", "?" and "#" change what a URL names ("%2e%2e" is ".." once decoded)
+    if posix.is_absolute() or ".." in posix.parts or set(relative) & set(":%?#"):
+        raise StoreFormatError(
+            f"{stores.describe(root)}: {what} {relative!r} points outside the store; only "
+            "relative paths inside the dropped folder are read."
         )
     return root.joinpath(*posix.parts)
 
@@ -334,11 +337,12 @@ class CheckedArray:
             return self.array[key]
         except (RuntimeError, ValueError, TypeError, KeyError, OSError, *network) as exc:
             if stores.is_remote(self._path) and isinstance(exc, (OSError, *network)):
-                where = f"a chunk of the zarr array at {self._path}"
+                where = f"a chunk of the zarr array at {stores.describe(self._path)}"
                 raise stores.access_error(where, exc) from exc
             raise StoreFormatError(
-                f"Could not read a chunk of the zarr array at {self._path} ({exc}). The chunk "
-                "file is corrupt or truncated; restore the store from a backup or re-export it."
+                f"Could not read a chunk of the zarr array at {stores.describe(self._path)} "
+                f"({exc}). The chunk file is corrupt or truncated; restore the store from a "
+                "backup or re-export it."
             ) from exc
 
 
@@ -346,25 +350,27 @@ def _check_level(path: Path, arr: Any) -> None:
     """Refuse arrays napari cannot show: non-numeric types, empty dimensions, huge chunks."""
     if arr.dtype.kind not in "biuf":
         raise StoreFormatError(
-            f"The zarr array at {path} has data type {arr.dtype}, which is not a number type; "
-            "only boolean, integer and floating-point images can be shown."
+            f"The zarr array at {stores.describe(path)} has data type {arr.dtype}, which is not "
+            "a number type; only boolean, integer and floating-point images can be shown."
         )
     if arr.ndim < 1 or 0 in arr.shape:
         raise StoreFormatError(
-            f"The zarr array at {path} has shape {tuple(arr.shape)}, with an empty dimension; "
-            "there are no pixels to show. Re-export the image."
+            f"The zarr array at {stores.describe(path)} has shape {tuple(arr.shape)}, with an "
+            "empty dimension; there are no pixels to show. Re-export the image."
         )
     chunks = tuple(int(n) for n in arr.chunks)
     if len(chunks) != arr.ndim or min(chunks, default=1) < 1:
         raise StoreFormatError(
-            f"The zarr array at {path} declares chunk shape {chunks}; every chunk dimension "
-            "must be a positive whole number. The metadata is corrupt; re-export the image."
+            f"The zarr array at {stores.describe(path)} declares chunk shape {chunks}; every "
+            "chunk dimension must be a positive whole number. The metadata is corrupt; re-export "
+            "the image."
         )
     if math.prod(chunks) * arr.dtype.itemsize > _MAX_CHUNK_BYTES:
         size = math.prod(chunks) * arr.dtype.itemsize / 2**30
         raise StoreFormatError(
-            f"The zarr array at {path} has chunks {chunks} of {size:.1f} GiB each; reading "
-            "one would need that much memory. Re-chunk the store (e.g. 1024 x 1024 on y and x)."
+            f"The zarr array at {stores.describe(path)} has chunks {chunks} of {size:.1f} GiB "
+            "each; reading one would need that much memory. Re-chunk the store (e.g. 1024 x "
+            "1024 on y and x)."
         )
 
 
@@ -393,16 +399,18 @@ def open_array(path: Path, *, zarr_format: int | None = None) -> CheckedArray:
     meta = read_node_meta(path, zarr_format=zarr_format, node_type="array")
     if meta.node_type != "array":
         raise StoreFormatError(
-            f"{path} is listed as a resolution level but holds no zarr array (.zarray or "
-            "zarr.json is missing). The store is incomplete; re-export it."
+            f"{stores.describe(path)} is listed as a resolution level but holds no zarr array "
+            "(.zarray or zarr.json is missing). The store is incomplete; re-export it."
         )
     try:
         store, key = stores.zarr_store(path)
         arr = zarr.open_array(store=store, path=key, mode="r", zarr_format=zarr_format)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise StoreFormatError(f"Could not open the zarr array at {path}: {exc}.") from exc
+        raise StoreFormatError(
+            f"Could not open the zarr array at {stores.describe(path)}: {exc}."
+        ) from exc
     if not isinstance(arr, zarr.Array):
-        raise StoreFormatError(f"{path} is a zarr group, not an array.")
+        raise StoreFormatError(f"{stores.describe(path)} is a zarr group, not an array.")
     _check_level(path, arr)
     return CheckedArray(arr, path)
 
@@ -435,17 +443,15 @@ def open_level(path: Path, *, zarr_format: int | None = None) -> Any:
 
     level = open_array(path, zarr_format=zarr_format)
     arr = level.array
-    name = "omezarr-" + tokenize(
-        str(path), _stamp(path, arr.metadata), arr.shape, str(arr.dtype), arr.chunks
-    )
+    name = "omezarr-" + tokenize(str(path), _stamp(path), arr.shape, str(arr.dtype), arr.chunks)
     meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
     # inline_array: slicing and computing stay cheap even with a million chunks (1e12 pixels)
     return da.from_array(level, chunks=arr.chunks, name=name, meta=meta, inline_array=True)
 
 
-def _stamp(path: Any, array_metadata: object) -> object:
-    """What changes when the array is rewritten: its metadata file's time, or the document."""
+def _stamp(path: Any) -> object:
+    """What changes when the array is rewritten, so that dask never serves old chunks."""
     if isinstance(path, Path):
         meta_file = path / ("zarr.json" if (path / "zarr.json").is_file() else ".zarray")
         return meta_file.stat().st_mtime_ns
-    return str(array_metadata)
+    return stores.change_stamp(path)
