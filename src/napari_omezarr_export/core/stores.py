@@ -69,7 +69,7 @@ _URL_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
 _LOCAL_PROTOCOLS = ("", "file", "local")
 ZIP_SUFFIX = ".ozx"
 # Schemes whose stores can be written (others, http above all, are read-only).
-_READ_ONLY_PROTOCOLS = ("http", "https")
+_READ_ONLY_PROTOCOLS = ("http", "https", "github", "zip", "data")
 _SUPPORTED = (
     "a local folder, a file:// URL, http(s)://, s3://, gs:// or az:// (with gcsfs or adlfs "
     "installed), or a zipped .ozx store"

@@ -24,7 +24,7 @@ import zarr
 
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
-from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath
+from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath, capabilities
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
 from napari_omezarr_export.core.write.codecs import compressors_for
 from napari_omezarr_export.core.write.object_store import (
@@ -185,7 +185,7 @@ def iter_write_store(
     def fill(stage: Path) -> Iterator[Progress]:
         return iter_fill_stage(plans, stage, storage, label_source=label_source)
 
-    if not isinstance(target, Path):
+    if not capabilities(target).atomic_rename:  # object stores: metadata last
         yield from _iter_upload(target, fill, total, 0, 2 * total)
         yield 2 * total, 2 * total
         return
@@ -263,7 +263,7 @@ def iter_add_labels(
     tuple of int
         Chunks written so far and in all.
     """
-    remote = not isinstance(image, Path)
+    remote = not capabilities(image).atomic_rename
     weight = 2 if remote else 1  # an upload counts every chunk twice
     total, done = weight * total_chunks(plans), 0
     labels_dir = image / "labels"
