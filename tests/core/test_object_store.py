@@ -590,3 +590,17 @@ def test_replacing_a_label_image_in_s3_withdraws_it_first_and_removes_its_stale_
     chunks = [k for k in _objects(s3_env, url) if k.startswith("labels/cells/0/c/")]
     assert chunks == ["labels/cells/0/c/0/0"]
     assert _root_attrs(s3_env, f"{url}/labels/cells")["image-label"]
+
+
+def test_a_labels_list_that_cannot_be_updated_says_what_was_left(s3_env, bucket, rng, monkeypatch):
+    from napari_omezarr_export.core.write import store_writer
+
+    url = f"{bucket}/img.ome.zarr"
+    write_image(_image(rng), url, storage=_storage("0.5"))
+
+    def refused(*_args, **_kwargs):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(store_writer, "update_remote_group_attributes", refused)
+    with pytest.raises(WriteFailedError, match="uploaded into .*labels list could not be updated"):
+        write_labels(LabelsSpec(_segmentation(), "cells"), url)

@@ -22,9 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import zarr
 
+from napari_omezarr_export.core.errors import WriteFailedError
 from napari_omezarr_export.core.options import StorageOptions
 from napari_omezarr_export.core.progress import Progress
-from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath, capabilities
+from napari_omezarr_export.core.stores import (
+    ZIP_SUFFIX,
+    StorePath,
+    capabilities,
+    describe,
+    network_errors,
+)
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
 from napari_omezarr_export.core.write.codecs import compressors_for
 from napari_omezarr_export.core.write.object_store import (
@@ -286,6 +293,17 @@ def iter_add_labels(
                     yield done + step, total
         done += weight * chunks
     names = labels_after(existing, plans)
-    update = update_remote_group_attributes if remote else update_group_attributes
-    update(labels_dir, "labels", lambda _old: list(names), storage.ngff_version)
+    version = storage.ngff_version
+    if not remote:
+        update_group_attributes(labels_dir, "labels", lambda _old: list(names), version)
+        yield total, total
+        return
+    try:
+        update_remote_group_attributes(labels_dir, "labels", lambda _old: list(names), version)
+    except (OSError, *network_errors()) as exc:
+        raise WriteFailedError(
+            f"The label images were uploaded into {describe(image)}, but its labels list could "
+            f"not be updated ({type(exc).__name__}: {exc}), so readers do not show them yet. "
+            "The image itself is untouched; save the labels again."
+        ) from exc
     yield total, total
