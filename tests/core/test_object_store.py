@@ -602,5 +602,5 @@ def test_a_labels_list_that_cannot_be_updated_says_what_was_left(s3_env, bucket,
         raise PermissionError("Access Denied")
 
     monkeypatch.setattr(store_writer, "update_remote_group_attributes", refused)
-    with pytest.raises(WriteFailedError, match="uploaded into .*labels list could not be updated"):
+    with pytest.raises(WriteFailedError, match=r"uploaded into .*list could not be updated"):
         write_labels(LabelsSpec(_segmentation(), "cells"), url)
