@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -217,17 +218,21 @@ def read_grid(path: Path, attrs: dict[str, Any], *, zarr_format: int | None = No
 class _LazyLevels:
     """A field's levels, each opened (checked zarr array, no dask) when first drawn."""
 
-    def __init__(self, paths: tuple[Path, ...]) -> None:
+    def __init__(self, paths: tuple[Path, ...], zarr_format: int | None) -> None:
         self._paths: tuple[Path, ...] = paths
+        self._zarr_format = zarr_format  # a remote store is then asked for that format's files
         self._opened: dict[int, CheckedArray] = {}
+        self._lock = threading.Lock()  # dask draws blocks on several threads
 
     def __len__(self) -> int:
         return len(self._paths)
 
     def __getitem__(self, level: int) -> CheckedArray:
-        if level not in self._opened:
-            self._opened[level] = open_array(self._paths[level])
-        return self._opened[level]
+        with self._lock:
+            if level not in self._opened:
+                path = self._paths[level]
+                self._opened[level] = open_array(path, zarr_format=self._zarr_format)
+            return self._opened[level]
 
 
 @dataclass(frozen=True)
@@ -245,11 +250,12 @@ class FieldImage:
     shape: tuple[int, ...]
     dtype: np.dtype
     image_label: Any = None  # a label image's ``image-label`` attribute (colours, properties)
+    zarr_format: int | None = None
 
     @cached_property
     def levels(self) -> _LazyLevels:
         """The levels, largest first, opened on first use."""
-        return _LazyLevels(self.level_paths)
+        return _LazyLevels(self.level_paths, self.zarr_format)
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
@@ -297,7 +303,9 @@ def read_field(path: Path, *, zarr_format: int | None = None) -> FieldImage:
         ) from exc
     axes = parse_axes(path, first.get("axes"), ngff_version(meta, first), len(shape))
     names = tuple(a.name for a in axes)
-    return FieldImage(path, names, paths, shape, dtype, meta.attrs.get("image-label"))
+    return FieldImage(
+        path, names, paths, shape, dtype, meta.attrs.get("image-label"), meta.zarr_format
+    )
 
 
 def open_fields(grid: Grid) -> tuple[list[Well], dict[tuple[int, int, int], FieldImage]]:
