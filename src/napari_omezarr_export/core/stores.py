@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import re
 import threading
@@ -309,12 +310,29 @@ def _has_s3_credentials(options: dict[str, Any]) -> bool:
     """True when credentials were given or botocore finds some (env, profile, config files)."""
     if any(options.get(key) for key in ("key", "secret", "token", "profile")):
         return True
+    return _botocore_finds_credentials(tuple(os.environ.get(name) for name in _CREDENTIAL_ENV))
+
+
+# What decides whether botocore finds credentials; its search (files, and on a cloud machine a
+# metadata service) takes 0.2 s or more, so its answer is kept for as long as these are equal.
+_CREDENTIAL_ENV = (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _botocore_finds_credentials(environment: tuple[str | None, ...]) -> bool:
     try:
         import botocore.session
     except ImportError:
         return False
     try:
-        session = botocore.session.Session(profile=os.environ.get("AWS_PROFILE") or None)
+        session = botocore.session.Session(profile=environment[0] or None)
         return session.get_credentials() is not None
     except Exception:  # noqa: BLE001 - any botocore configuration problem means "none found"
         return False
