@@ -604,3 +604,26 @@ def test_a_labels_list_that_cannot_be_updated_says_what_was_left(s3_env, bucket,
     monkeypatch.setattr(store_writer, "update_remote_group_attributes", refused)
     with pytest.raises(WriteFailedError, match=r"uploaded into .*list could not be updated"):
         write_labels(LabelsSpec(_segmentation(), "cells"), url)
+
+
+def test_consolidated_metadata_of_a_replaced_store_is_withdrawn_too():
+    consolidated = {
+        "zarr_consolidated_format": 1,
+        "metadata": {
+            ".zgroup": {"zarr_format": 2},
+            ".zattrs": {"multiscales": [{"version": "0.4"}], "note": "kept"},
+            "labels/.zattrs": {"labels": ["cells"]},
+            "0/.zarray": {"zarr_format": 2},
+        },
+    }
+    listing = object_store.StoreListing(
+        {".zgroup", ".zattrs", ".zmetadata"},
+        {".zmetadata": json.dumps(consolidated).encode(), ".zgroup": b'{"zarr_format": 2}'},
+    )
+
+    root, _rest = object_store.withdraw_attributes(listing, zarr_format=2)
+
+    withdrawn = json.loads(root[".zmetadata"])["metadata"]
+    assert withdrawn[".zattrs"] == {"note": "kept"}
+    assert withdrawn["labels/.zattrs"] == {}
+    assert withdrawn["0/.zarray"] == {"zarr_format": 2}

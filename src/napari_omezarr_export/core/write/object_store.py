@@ -361,6 +361,17 @@ def _without_ome(name: str, content: bytes) -> bytes | None:
         return _dump({**doc, "attributes": kept})
     if name == ".zattrs" and _OME_KEYS & set(doc):
         return _dump({k: v for k, v in doc.items() if k not in _OME_KEYS})
+    if name == ".zmetadata" and isinstance(doc.get("metadata"), dict):
+        # consolidated metadata (zarr v2) repeats every .zattrs: readers that use it would
+        # still see the old image while its chunks are replaced
+        entries = doc["metadata"]
+        stripped = {
+            key: {k: v for k, v in value.items() if k not in _OME_KEYS}
+            if key.rsplit("/", 1)[-1] == ".zattrs" and isinstance(value, dict)
+            else value
+            for key, value in entries.items()
+        }
+        return _dump({**doc, "metadata": stripped}) if stripped != entries else None
     return None
 
 
