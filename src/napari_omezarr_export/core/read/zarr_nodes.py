@@ -126,7 +126,17 @@ def _parse_json(path: Any, data: bytes) -> dict[str, Any]:
 def has_zarr_metadata(path: Any, *, zarr_format: int | None = None) -> bool:
     """Return True when ``path`` holds a zarr v2 or v3 metadata file (no parsing).
 
-    ``zarr_format``, when known from the parent, limits what a remote store is asked for.
+    Parameters
+    ----------
+    path : Path or UPath
+        A node's folder.
+    zarr_format : int, optional
+        Known from the parent: a remote store is asked only for that format's files.
+
+    Returns
+    -------
+    bool
+        Whether a metadata document is there.
     """
     if isinstance(path, Path):
         return any((path / name).is_file() for name in (*_V2_FILES, "zarr.json"))
@@ -141,6 +151,18 @@ def is_node(path: Any, *, zarr_format: int | None = None) -> bool:
     Object stores and HTTP servers have no folders to ask about, so a remote group exists when
     one of its metadata documents does (the same request then serves `read_node_meta`, given
     the same ``zarr_format``).
+
+    Parameters
+    ----------
+    path : Path or UPath
+        A group's folder.
+    zarr_format : int, optional
+        Known from the parent.
+
+    Returns
+    -------
+    bool
+        Whether the group may be there.
     """
     if isinstance(path, Path):
         return path.is_dir()
@@ -152,6 +174,20 @@ def map_in_session(function: Any, items: Any, threads: int) -> list[Any]:
 
     A thread starts with an empty context; each task runs in a copy of the caller's, so the
     metadata cache of `stores.read_session` is shared by every thread.
+
+    Parameters
+    ----------
+    function : callable
+        Called once per item.
+    items : iterable
+        The items.
+    threads : int
+        The pool's size.
+
+    Returns
+    -------
+    list
+        The results, in the items' order.
     """
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
