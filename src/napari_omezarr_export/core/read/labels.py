@@ -21,7 +21,7 @@ from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.attributes import display_kwargs
 from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
-from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
+from napari_omezarr_export.core.read.multiscales import Multiscale, level_folders, open_multiscale
 from napari_omezarr_export.core.read.omero import pixel_size_scale
 from napari_omezarr_export.core.read.zarr_nodes import (
     NodeMeta,
@@ -286,6 +286,13 @@ def labels_group_layers(
         with contextlib.suppress(StoreFormatError):  # reported when the label is opened
             listed.append(child_path(labels_dir, label, what="label name"))
     prefetch_nodes(listed, zarr_format=meta.zarr_format, node_type="group")  # one round trip
+    if listed and not isinstance(labels_dir, Path):  # and every label image's levels in one more
+        levels, fmt = [], meta.zarr_format
+        for label_path in listed:
+            with contextlib.suppress(StoreFormatError):  # reported when the label is opened
+                label_meta = read_node_meta(label_path, zarr_format=fmt, node_type="group")
+                levels += level_folders(label_meta) if "multiscales" in label_meta.attrs else []
+        prefetch_nodes(levels, zarr_format=fmt, node_type="array")
     for label in names:
         try:
             layers.extend(_listed_label(labels_dir, label, reference, meta.zarr_format))

@@ -23,7 +23,7 @@ from napari_omezarr_export.core.read.zarr_nodes import (
     prefetch_nodes,
 )
 
-__all__ = ["KNOWN_VERSIONS", "Multiscale", "ngff_version", "open_multiscale"]
+__all__ = ["KNOWN_VERSIONS", "Multiscale", "level_folders", "ngff_version", "open_multiscale"]
 
 KNOWN_VERSIONS = ("0.1", "0.2", "0.3", "0.4", "0.5")
 
@@ -101,6 +101,44 @@ def _check_shapes(path: Path, shapes: list[tuple[int, ...]], paths: list[str]) -
             )
 
 
+def _first_block(meta: NodeMeta) -> dict[str, Any]:
+    """The first multiscale, checked to list its datasets."""
+    path = meta.path
+    blocks = meta.attrs.get("multiscales")
+    if not isinstance(blocks, list) or not blocks or not isinstance(blocks[0], dict):
+        raise StoreFormatError(
+            f"{path}: 'multiscales' must be a non-empty list of objects.{STORE_FIX}"
+        )
+    datasets = blocks[0].get("datasets")
+    if not isinstance(datasets, list) or not datasets:
+        raise StoreFormatError(f"{path}: the multiscale lists no datasets (levels).{STORE_FIX}")
+    if not all(isinstance(d, dict) for d in datasets):
+        raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{STORE_FIX}")
+    return blocks[0]
+
+
+def level_folders(meta: NodeMeta) -> list[Any]:
+    """The folders of a multiscale group's levels, largest first, checked to stay inside it.
+
+    Parameters
+    ----------
+    meta : NodeMeta
+        The group's metadata (must have ``multiscales``).
+
+    Returns
+    -------
+    list of Path or UPath
+        One folder per level.
+
+    Raises
+    ------
+    StoreFormatError
+        For malformed ``multiscales`` or a dataset path leading outside the group.
+    """
+    datasets = _first_block(meta)["datasets"]
+    return [child_path(meta.path, d.get("path"), what="dataset path") for d in datasets]
+
+
 def open_multiscale(meta: NodeMeta) -> Multiscale:
     """Parse the first multiscale of a group and open its levels lazily.
 
@@ -121,20 +159,10 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
         paths leading outside the group.
     """
     path = meta.path
-    blocks = meta.attrs.get("multiscales")
-    if not isinstance(blocks, list) or not blocks or not isinstance(blocks[0], dict):
-        raise StoreFormatError(
-            f"{path}: 'multiscales' must be a non-empty list of objects.{STORE_FIX}"
-        )
-    block = blocks[0]
+    block = _first_block(meta)
     version = ngff_version(meta, block)
-    datasets = block.get("datasets")
-    if not isinstance(datasets, list) or not datasets:
-        raise StoreFormatError(f"{path}: the multiscale lists no datasets (levels).{STORE_FIX}")
-    if not all(isinstance(d, dict) for d in datasets):
-        raise StoreFormatError(f"{path}: every entry of 'datasets' must be an object.{STORE_FIX}")
-    paths = [d.get("path") for d in datasets]
-    level_paths = [child_path(path, p, what="dataset path") for p in paths]
+    paths = [d.get("path") for d in block["datasets"]]
+    level_paths = level_folders(meta)
     # Remote stores: every level's metadata in one round trip, with the labels group an image
     # may have (the reader opens it next; a label image has none).
     labels = () if "image-label" in meta.attrs else (path / "labels",)
