@@ -21,6 +21,7 @@ from napari_omezarr_export.core.read.image import open_image
 from napari_omezarr_export.core.read.labels import (
     label_layer,
     labels_group_layers,
+    labels_read_lazily,
     parent_reference,
 )
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
@@ -39,6 +40,7 @@ __all__ = [
     "LayerSpec",
     "Node",
     "discover",
+    "labels_read_lazily",
     "plate_field_of",
     "plate_ngff_version",
     "read",

@@ -8,7 +8,9 @@ came from in ``metadata["ome_zarr"]`` so that edits can be saved back.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +41,7 @@ __all__ = [
     "label_layer",
     "labels_data",
     "labels_group_layers",
+    "labels_read_lazily",
     "parent_reference",
 ]
 
@@ -50,6 +53,26 @@ logger = logging.getLogger(__name__)
 # int32 segmentation. Larger labels open multiscale and read-only; the layer context menu's
 # "Edit labels (load full resolution)" loads level 0 when the user asks for it.
 EDITABLE_LABELS_BYTES = 512 * 2**20
+_LAZY_LABELS: contextvars.ContextVar[bool] = contextvars.ContextVar("lazy_labels", default=False)
+
+
+@contextlib.contextmanager
+def labels_read_lazily() -> Iterator[None]:
+    """Open every label image as a lazy pyramid in this block (no level 0 read into memory).
+
+    For callers that only look (``napari-omezarr-export info``): editable labels would read
+    up to `EDITABLE_LABELS_BYTES` of level 0 each.
+
+    Yields
+    ------
+    None
+        Open the stores inside the block.
+    """
+    token = _LAZY_LABELS.set(True)
+    try:
+        yield
+    finally:
+        _LAZY_LABELS.reset(token)
 
 
 def label_colors(
@@ -242,7 +265,7 @@ def label_layer(
     if features is not None:
         kwargs["features"] = features
     colors = label_colors(image_label, meta.path)
-    if stores.is_remote(meta.path):
+    if stores.is_remote(meta.path) or _LAZY_LABELS.get():
         editable_budget = 0  # opening a remote store reads no level-0 chunk (a lazy pyramid)
     levels = editable_levels(levels, editable_budget)
     return LayerSpec("labels", levels, kwargs, label_colors=colors)
