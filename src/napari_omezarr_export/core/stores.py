@@ -49,7 +49,9 @@ __all__ = [
     "capabilities",
     "change_stamp",
     "describe",
+    "error_cause",
     "fetch_many",
+    "is_literal",
     "is_remote",
     "is_zip",
     "local_path",
@@ -537,9 +539,9 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
     fs = paths[0].fs
     by_fs_path = {p.path: p for p in paths}
     # fsspec expands glob characters in a list of paths; a name such as "cells[1]" is read alone
-    plain = [p for p in by_fs_path if not _GLOB_CHARACTERS & set(p)]
+    plain = [p for p in by_fs_path if is_literal(p)]
     results = dict(fs.cat(plain, on_error="return")) if plain else {}
-    for fs_path in (p for p in by_fs_path if _GLOB_CHARACTERS & set(p)):
+    for fs_path in (p for p in by_fs_path if not is_literal(p)):
         try:
             results[fs_path] = fs.cat_file(fs_path)
         except (OSError, KeyError, *network_errors()) as exc:
@@ -570,6 +572,16 @@ def _fetch_batch(paths: list[Any]) -> dict[str, bytes | None]:
     return found
 
 
+def is_literal(fs_path: str) -> bool:
+    """True when fsspec takes ``fs_path`` as it is (no glob characters it would expand)."""
+    return not _GLOB_CHARACTERS & set(fs_path)
+
+
+def error_cause(exc: BaseException) -> str:
+    """An exception as a message's cause: ``"PermissionError: Access Denied"``."""
+    return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+
+
 def network_errors() -> tuple[type[BaseException], ...]:
     """What fsspec's HTTP file system raises beside ``OSError`` when a request fails."""
     try:
@@ -590,7 +602,7 @@ def _is_missing(exc: BaseException) -> bool:
 
 def access_error(url: str, exc: BaseException) -> StoreAccessError:
     """A `StoreAccessError` naming the URL and what went wrong, with what to do about it."""
-    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    text = error_cause(exc)
     status = getattr(exc, "status", None)
     if isinstance(exc, PermissionError) or status in (401, 403):
         advice = (

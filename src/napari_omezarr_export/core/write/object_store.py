@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from napari_omezarr_export.core.errors import OmeZarrError, TargetExistsError, WriteFailedError
 from napari_omezarr_export.core.ngff.attributes import group_attributes
-from napari_omezarr_export.core.stores import describe
+from napari_omezarr_export.core.stores import describe, error_cause, is_literal
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -67,7 +67,6 @@ _MARK_VALUE = {"state": "incomplete write; the next write here replaces it, or d
 # Files per fsspec put call: within one the uploads are concurrent; between two a write can
 # report progress and be cancelled.
 _UPLOAD_BATCH = 256
-_GLOB_CHARACTERS = frozenset("*?[")
 
 
 # -- what is at the target -----------------------------------------------------------------------
@@ -153,16 +152,11 @@ def _fs_root(target: UPath) -> tuple[Any, str]:
     return target.fs, str(target.path).rstrip("/")
 
 
-def _literal(path: str) -> bool:
-    """True when fsspec takes ``path`` as it is (no glob characters to expand)."""
-    return not (_GLOB_CHARACTERS & set(path))
-
-
 def _cat_many(fs: Any, paths: list[str]) -> dict[str, Any]:
     """``fs.cat`` of several paths; a path with glob characters is read on its own."""
-    plain = [p for p in paths if _literal(p)]
+    plain = [p for p in paths if is_literal(p)]
     found: dict[str, Any] = dict(fs.cat(plain, on_error="return")) if plain else {}
-    for path in (p for p in paths if not _literal(p)):
+    for path in (p for p in paths if not is_literal(p)):
         try:
             found[path] = fs.cat_file(path)
         except FileNotFoundError as exc:
@@ -183,10 +177,10 @@ def _content(found: dict[str, Any], path: str) -> bytes | None:
 def _remove(fs: Any, paths: Iterable[str]) -> None:
     """Delete keys: in bulk where fsspec takes them literally, one by one otherwise."""
     paths = list(paths)
-    plain = [p for p in paths if _literal(p)]
+    plain = [p for p in paths if is_literal(p)]
     if plain:
         fs.rm(plain)
-    for path in (p for p in paths if not _literal(p)):
+    for path in (p for p in paths if not is_literal(p)):
         fs.rm_file(path)
 
 
@@ -279,8 +273,8 @@ def check_replaceable_remote(target: UPath) -> StoreListing:
         raise
     except Exception as exc:
         raise WriteFailedError(
-            f"Could not look at {describe(target)} before writing ({_cause(exc)}). Nothing was "
-            f"written. {_advice(exc)}"
+            f"Could not look at {describe(target)} before writing ({error_cause(exc)}). "
+            f"Nothing was written. {_advice(exc)}"
         ) from exc
     kind = _refusal(listing)
     if kind is not None:
@@ -579,7 +573,7 @@ def staged_upload(target: UPath) -> Iterator[StagedUpload]:
             raise
         where = f"staging it in {stage}" if staging else "uploading it"
         raise WriteFailedError(
-            f"Could not write {describe(target)} while {where} ({_cause(exc)}). {left} "
+            f"Could not write {describe(target)} while {where} ({error_cause(exc)}). {left} "
             f"{_advice(exc, staging=staging)}"
         ) from exc
     except BaseException:
@@ -587,10 +581,6 @@ def staged_upload(target: UPath) -> Iterator[StagedUpload]:
         raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-
-
-def _cause(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
 
 
 def _advice(exc: BaseException, *, staging: bool = False) -> str:

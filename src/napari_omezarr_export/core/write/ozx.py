@@ -41,17 +41,16 @@ from napari_omezarr_export.core.errors import (
     WriteFailedError,
 )
 from napari_omezarr_export.core.read.zarr_nodes import load_json
+from napari_omezarr_export.core.stores import ZIP_SUFFIX
 from napari_omezarr_export.core.write.staging import staging_folder
 
 __all__ = [
-    "OZX_SUFFIX",
     "check_zip_version",
     "is_zipped_store",
     "staged_zip",
     "zip_store",
 ]
 
-OZX_SUFFIX = ".ozx"
 _METADATA = "zarr.json"
 _ROOT_MARKERS = ("zarr.json", ".zattrs")
 _COPY_BUFFER = 1 << 20
@@ -151,7 +150,7 @@ def zip_store(folder: Path, zip_path: Path, *, version: str) -> None:
             ".ozx store. Zip a complete NGFF 0.5 store. Nothing was written."
         )
     names = _entries(folder)
-    nested = [n for n in names if n.lower().endswith((OZX_SUFFIX, ".zip"))]
+    nested = [n for n in names if n.lower().endswith((ZIP_SUFFIX, ".zip"))]
     if nested:
         raise InvalidOptionError(
             f"Cannot zip {folder}: it holds the zip {nested[0]!r}, and RFC-9 forbids a zip "
@@ -235,7 +234,7 @@ def check_zip_replaceable(target: Path) -> None:
         kind = "a folder"
     elif not target.is_file():
         kind = "not a regular file"
-    elif target.suffix.lower() != OZX_SUFFIX or not is_zipped_store(target):
+    elif target.suffix.lower() != ZIP_SUFFIX or not is_zipped_store(target):
         kind = "a file that is not a zipped zarr store (.ozx)"
     else:
         return
@@ -319,7 +318,7 @@ def staged_zip(target: Path, *, ngff_version: str | None = None) -> Iterator[Pat
         store = stage / "store"
         store.mkdir()
         yield store
-        packed = stage / f"packed{OZX_SUFFIX}"
+        packed = stage / f"packed{ZIP_SUFFIX}"
         zip_store(store, packed, version=_store_version(store))
         os.replace(packed, target)
         _sync_folder(target.parent)

@@ -30,6 +30,7 @@ from napari_omezarr_export.core.stores import (
     StorePath,
     capabilities,
     describe,
+    error_cause,
     network_errors,
 )
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
@@ -303,7 +304,7 @@ def iter_add_labels(
     except (OSError, *network_errors()) as exc:
         raise WriteFailedError(
             f"The label images were uploaded into {describe(image)}, but its labels list could "
-            f"not be updated ({type(exc).__name__}: {exc}), so readers do not show them yet. "
+            f"not be updated ({error_cause(exc)}), so readers do not show them yet. "
             "The image itself is untouched; save the labels again."
         ) from exc
     yield total, total

@@ -104,6 +104,14 @@ def flatten_cycles(
     return flat, styles
 
 
+def _cycles_flattened(
+    data: Any, channels: Sequence[ChannelStyle], scale: Any, units: Any
+) -> tuple[Any, list[ChannelStyle], Any, Any]:
+    """`flatten_cycles`, with the cycle axis's scale and unit dropped too."""
+    data, styles = flatten_cycles(data, channels)
+    return data, styles, None if scale is None else scale[1:], None if units is None else units[1:]
+
+
 def brieflow_image_arguments(
     data: Any,
     root: str | Path,
@@ -135,10 +143,8 @@ def brieflow_image_arguments(
     target = brieflow_store_path(root, step=step, well=well, tile=tile, image_type=image_type)
     axes = "cyx" if len(data.shape) == 3 else None
     if cycles == "flatten":
-        data, channels = flatten_cycles(data, channels)
+        data, channels, scale, units = _cycles_flattened(data, channels, scale, units)
         axes = "cyx"
-        scale = None if scale is None else scale[1:]
-        units = None if units is None else units[1:]
     elif cycles == "axis":
         axes = "tcyx"
     labels = [LabelsSpec(d, n) for n, d in (("nuclei", nuclei), ("cells", cells)) if d is not None]
@@ -255,10 +261,8 @@ def brieflow_plate_arguments(
     )
     axes = {2: "yx", 3: "cyx", 4: "czyx"}.get(len(data.shape))
     if cycles == "flatten":
-        data, channels = flatten_cycles(data, channels)
+        data, channels, scale, units = _cycles_flattened(data, channels, scale, units)
         axes = "cyx"
-        scale = None if scale is None else scale[1:]
-        units = None if units is None else units[1:]
     elif cycles == "axis":
         axes = "tcyx" if len(data.shape) == 4 else None
     if axes is None:
