@@ -1,10 +1,10 @@
-"""The command line: ``napari-omezarr-export info PATH_OR_URL [--json]``.
+"""``napari-omezarr-export info PATH_OR_URL... [--json]``: what stores are, and whether they open.
 
 ``info`` says what a store is (an image, a plate, labels, a ``.percell`` experiment...) and
 summarises what a reader gets from it: the NGFF and zarr versions, the layers with their shapes,
 data types, levels and channel names, and whether it opens, or why not. It reads metadata only,
 local or remote, through the same reader as napari. The exit code is 0 when the store opens, 1
-when it is broken or not a store this package reads, and 2 for a usage error.
+when it is broken or not a store this package reads.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main", "main_exit", "store_info"]
+from napari_omezarr_export.cli.remote import add_remote_arguments, storage_options_for
+
+__all__ = ["add_parser", "run", "store_info"]
 
 
 def store_info(location: str, *, storage_options: dict | None = None) -> dict[str, Any]:
@@ -97,56 +98,28 @@ def _text(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="napari-omezarr-export",
-        description="OME-Zarr stores from the command line (napari-omezarr-export).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``info`` and its arguments on the command line's subcommands."""
     info = commands.add_parser(
-        "info", help="what a store is, its layers, and whether it opens (metadata only)"
+        "info",
+        help="what a store is, its layers, and whether it opens (metadata only)",
+        description="Say what each store is, summarise its metadata, and whether it opens. "
+        "Reads metadata only. Exit code 1 when any store does not open.",
     )
     info.add_argument("location", nargs="+", help="paths, .ozx files or URLs (https://, s3://)")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
-    info.add_argument("--anonymous", action="store_true", help="read s3:// without credentials")
-    info.add_argument("--endpoint", help="an S3-compatible endpoint URL")
-    return parser
+    add_remote_arguments(info)
+    info.set_defaults(run=run)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code.
-
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        The arguments (``sys.argv[1:]`` by default).
-
-    Returns
-    -------
-    int
-        0 when every store opens, 1 otherwise.
-    """
-    args = _parser().parse_args(argv)
-    options: dict[str, Any] = {}
-    if args.anonymous:
-        options["anon"] = True
-    if args.endpoint:
-        options["endpoint_url"] = args.endpoint
-    found = []
-    for location in args.location:
-        is_s3 = location.lower().startswith(("s3://", "s3a://"))
-        found.append(store_info(location, storage_options=options if is_s3 else None))
+def run(args: argparse.Namespace) -> int:
+    """Describe every store named on the command line; 0 when all of them open, else 1."""
+    found = [
+        store_info(location, storage_options=storage_options_for(location, args))
+        for location in args.location
+    ]
     if args.json:
         sys.stdout.write(json.dumps(found if len(found) > 1 else found[0], indent=2) + "\n")
     else:
         sys.stdout.write("\n".join(_text(info) for info in found) + "\n")
     return 0 if all(info["opens"] for info in found) else 1
-
-
-def main_exit() -> None:
-    """The console script: run `main` and exit with its code."""
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    main_exit()

@@ -1,0 +1,19 @@
+"""``napari-omezarr-export brieflow``: being built (issue 17); listed so the parser knows it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register ``brieflow`` on the command line's subcommands."""
+    commands.add_parser("brieflow", help="(not available yet)").set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Say that the subcommand is not available yet."""
+    sys.stderr.write("napari-omezarr-export brieflow is not available in this version yet.\n")
+    return 2
