@@ -10,6 +10,15 @@ Brieflow's newer branch (``zarr3``, ``workflow/lib/shared/file_utils.py``
 ``<run>/<step>/{type}_{plate}.zarr/{row}/{column}/{tile}``, the row and column split from the
 well name (``A1`` -> ``A/1``) and the tile number as the field; labels go under the
 ``aligned`` plate's fields only (``aligned_{plate}.zarr/A/1/0/labels/nuclei``).
+
+The ``brieflow`` command exports a run's own intermediates, named as Brieflow names them
+(``workflow/targets/*.smk``, ``get_filename``): TIFF tiles
+``<step>/images[/<modality>]/P-{plate}_W-{well}_T-{tile}[_C-{cycle}]__{type}.tiff`` and tables
+``merge/parquets/P-{plate}_W-{well}__merge_final.parquet``,
+``aggregate/tsvs/CeCl-{class}_ChCo-{combo}__aggregated.tsv`` and
+``cluster/{combo}/{class}/{resolution}/phate_leiden_clustering.tsv``; the exports keep those
+names (Brieflow's ``omezarr`` branch, pull request 179): ``<step>/omezarr/...__{type}.zarr``,
+``preprocess/omezarr/<modality>/...__image.zarr`` and ``<step>/zarr/...__<table>.zarr``.
 """
 
 from __future__ import annotations
@@ -26,14 +35,24 @@ from napari_omezarr_export.core.stores import local_path
 __all__ = [
     "BRIEFLOW_STEPS",
     "DEFAULT_TYPES",
+    "EXPORT_STEPS",
+    "IMAGE_SOURCES",
     "LABELLED_PLATE_TYPE",
     "PLATE_STEPS",
+    "TABLE_SOURCES",
+    "TABLE_STEPS",
+    "Intermediate",
     "Step",
+    "TableStep",
     "TileName",
     "brieflow_plate_path",
     "brieflow_store_path",
+    "image_export_path",
     "merge_table_path",
+    "parse_intermediate",
     "parse_tile_name",
+    "table_export_path",
+    "tile_label_sources",
 ]
 
 Step = Literal["preprocess", "sbs", "phenotype"]
@@ -49,6 +68,108 @@ _WRITTEN = re.compile(
     r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)__(?P<type>.+)\.zarr$"
 )
 _DESIGN = re.compile(r"^(?P<well>[^_]+)_(?P<tile>[^_]+)__(?P<type>.+)\.zarr$")
+
+# The export command's steps, in pipeline order: three of TIFF tiles, three of tables.
+TableStep = Literal["merge", "aggregate", "cluster"]
+TABLE_STEPS: tuple[TableStep, ...] = get_args(TableStep)
+EXPORT_STEPS: tuple[str, ...] = (*BRIEFLOW_STEPS, *TABLE_STEPS)
+# What each step exports, as globs under the run folder (Brieflow's targets/*.smk).
+IMAGE_SOURCES: dict[Step, tuple[str, ...]] = {
+    "preprocess": (
+        "preprocess/images/sbs/*__image.tif*",
+        "preprocess/images/phenotype/*__image.tif*",
+    ),
+    "sbs": ("sbs/images/*__aligned.tif*",),
+    "phenotype": ("phenotype/images/*__aligned.tif*",),
+}
+TABLE_SOURCES: dict[TableStep, str] = {
+    "merge": "merge/parquets/*__merge_final.parquet",
+    "aggregate": "aggregate/tsvs/*__aggregated.tsv",
+    "cluster": "cluster/*/*/*/phate_leiden_clustering.tsv",
+}
+# A source table's type -> its export's (merge_final -> merge_table, aggregated -> aggregate).
+_TABLE_TYPES = {"merge_final": "merge_table", "aggregated": "aggregate"}
+_TILE_LABELS = ("nuclei", "cells")  # segment_phenotype's label TIFFs, beside __aligned
+_INTERMEDIATE = re.compile(
+    r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)(?:_C-(?P<cycle>[^_]+))?"
+    r"__(?P<type>[^.]+)\.tiff?$"
+)
+
+
+@dataclass(frozen=True)
+class Intermediate:
+    """A Brieflow TIFF tile: ``P-{plate}_W-{well}_T-{tile}[_C-{cycle}]__{type}.tiff``."""
+
+    plate: str
+    well: str
+    tile: str
+    cycle: str | None
+    image_type: str
+
+    @property
+    def location(self) -> str:
+        """``P-{plate}_W-{well}_T-{tile}[_C-{cycle}]``: the name without its type."""
+        cycle = f"_C-{self.cycle}" if self.cycle is not None else ""
+        return f"P-{self.plate}_W-{self.well}_T-{self.tile}{cycle}"
+
+
+def parse_intermediate(path: Path) -> Intermediate | None:
+    """Return the plate, well, tile, cycle and type of a Brieflow TIFF tile, or None."""
+    match = _INTERMEDIATE.match(Path(path).name)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    return Intermediate(
+        parts["plate"], parts["well"], parts["tile"], parts["cycle"], parts["type"]
+    )
+
+
+def image_export_path(run: Path, step: Step, source: Path, name: Intermediate) -> Path:
+    """Where the ``brieflow`` command exports a TIFF tile of ``step``.
+
+    Parameters
+    ----------
+    run : Path
+        The run folder (Brieflow's ``root_fp``).
+    step : {"preprocess", "sbs", "phenotype"}
+        The step the tile belongs to.
+    source : Path
+        The TIFF, ``<run>/<step>/images[/<modality>]/<name>.tiff``.
+    name : Intermediate
+        Its parsed name.
+
+    Returns
+    -------
+    Path
+        ``preprocess/omezarr/<modality>/<location>__image.zarr``, or
+        ``<step>/omezarr/<location>__{sbs_aligned,phenotype}.zarr``.
+    """
+    if step == "preprocess":
+        return run / step / "omezarr" / source.parent.name / f"{name.location}__image.zarr"
+    return run / step / "omezarr" / f"{name.location}__{DEFAULT_TYPES[step]}.zarr"
+
+
+def tile_label_sources(source: Path, name: Intermediate) -> dict[str, Path]:
+    """The ``nuclei`` and ``cells`` TIFFs that segment a phenotype tile (they may not exist)."""
+    return {
+        label: source.with_name(f"{name.location}__{label}{source.suffix}")
+        for label in _TILE_LABELS
+    }
+
+
+def table_export_path(source: Path) -> Path:
+    """Where the ``brieflow`` command exports a source table (see `TABLE_SOURCES`).
+
+    ``merge/parquets/<location>__merge_final.parquet`` ->
+    ``merge/zarr/<location>__merge_table.zarr``, ``aggregate/tsvs/<location>__aggregated.tsv`` ->
+    ``aggregate/zarr/<location>__aggregate.zarr``; a table without a location
+    (``phate_leiden_clustering.tsv``) -> the same name with ``.zarr``, in its own folder.
+    """
+    location, sep, table_type = source.stem.rpartition("__")
+    if not sep:
+        return source.with_suffix(".zarr")
+    name = f"{location}__{_TABLE_TYPES.get(table_type, table_type)}.zarr"
+    return source.parent.parent / "zarr" / name
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ A run folder holds ``phenotype/omezarr/<tile name>__phenotype.zarr`` and
 ``merge/zarr/<well name>__merge_table.zarr``; a table is a zarr group with ``columns`` in its
 attributes and one 1-D array per column. The rows of the tile (matched on plate, well and
 tile) are joined on ``cell_0``, which is the label id of both ``cells`` and ``nuclei``.
-Missing values written as the text "None", "nan" or "<NA>" become real missing values.
+Missing values written as the text "None", "nan" or "<NA>", and integers equal to their
+array's ``missing_value`` attribute (the ``brieflow`` command's tables), become real missing
+values.
 """
 
 from __future__ import annotations
@@ -67,10 +69,17 @@ def merge_table_for(store: Path) -> tuple[TileName, Path] | None:
 def _column(group: zarr.Group, name: str) -> pd.Series:
     import pandas as pd
 
-    values = group[name][:]
+    array = group[name]
+    values = array[:]
     if values.dtype.kind in "OUT":
         series = pd.Series(values, dtype="object").astype("string")
         return series.mask(series.isin(MISSING_TEXT))
+    missing = array.attrs.get("missing_value")
+    if values.dtype.kind in "iu" and isinstance(missing, int):
+        # Integers and booleans with missing values, as the brieflow command writes them
+        # (table_write): the CF missing_value, and xarray's dtype "bool" for booleans.
+        series = pd.Series(values).astype("Int64").mask(values == missing)
+        return series.astype("boolean") if array.attrs.get("dtype") == "bool" else series
     return pd.Series(values)
 
 

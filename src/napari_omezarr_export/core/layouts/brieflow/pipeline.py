@@ -1,0 +1,229 @@
+"""A Brieflow run's export as a list of exports: one per tile store (or plate field) and table.
+
+`plan_export` lists the run's TIFF tiles and tables of the steps the config names
+(`intermediates`), and gives each an `Export` that writes it (`write`, `table_write`), says
+when it is already complete (so a rerun skips it) and what it would do (``--dry-run``); the
+command line runs them as `napari_omezarr_export.core.batch.Job` s (the fields are the same;
+this layout may not import the batch, which uses the reader, which uses this layout).
+Planning reads no pixels and no rows: a bad TIFF or table fails its own export when it runs,
+and the batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+
+from napari_omezarr_export.core.api import iter_write_image, iter_write_plate_field
+from napari_omezarr_export.core.layouts.brieflow.config import ExportConfig
+from napari_omezarr_export.core.layouts.brieflow.intermediates import (
+    TileData,
+    TileSource,
+    find_tables,
+    find_tiles,
+    read_labels,
+    read_tile,
+)
+from napari_omezarr_export.core.layouts.brieflow.names import (
+    BRIEFLOW_STEPS,
+    LABELLED_PLATE_TYPE,
+    TABLE_STEPS,
+    brieflow_plate_path,
+    image_export_path,
+    table_export_path,
+)
+from napari_omezarr_export.core.layouts.brieflow.table_write import (
+    iter_write_table,
+    source_rows,
+    table_complete,
+)
+from napari_omezarr_export.core.layouts.brieflow.write import (
+    brieflow_image_arguments,
+    brieflow_plate_arguments,
+)
+from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.write.plate import split_well
+
+__all__ = ["Export", "StoreOpens", "plan_export", "plate_field_complete"]
+
+StoreOpens = Callable[[Path], bool]  # True when an image store opens (`core.batch.store_opens`)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export of a run: the fields of a `napari_omezarr_export.core.batch.Job`.
+
+    Attributes
+    ----------
+    source : str
+        The TIFF or table, relative to the run folder.
+    output : Path
+        The store (or plate field, or table group) written.
+    action : str
+        What is done, in a few words.
+    run : callable
+        Writes the export, yielding ``(done, total)``; closing it cancels the write.
+    complete : callable
+        True when the export is already complete and valid.
+    problem : str or None
+        Why the export cannot be made at all (a missing mask); it then writes nothing.
+    """
+
+    source: str
+    output: Path
+    action: str
+    run: Callable[[], Iterator[Progress]] = field(repr=False)
+    complete: Callable[[], bool] = field(repr=False)
+    problem: str | None = None
+
+
+def plan_export(run: str | Path, config: ExportConfig, *, opens: StoreOpens) -> list[Export]:
+    """Plan the export of a Brieflow run as the config's ``output.omezarr`` block asks.
+
+    Parameters
+    ----------
+    run : str or Path
+        The run folder (Brieflow's ``root_fp``), holding ``preprocess/``, ``sbs/``...
+    config : ExportConfig
+        The checked ``output.omezarr`` block (see `load_export_config`).
+    opens : callable
+        Path -> True when an image store there opens (`core.batch.store_opens`): an image
+        export that opens is complete (stores are written whole, then swapped in).
+
+    Returns
+    -------
+    list of Export
+        One per export, in pipeline order; empty when the export is disabled or the run holds
+        nothing of the steps asked for.
+    """
+    run = Path(run)
+    if not config.enabled:
+        return []
+    exports: list[Export] = []
+    for step in config.steps:
+        if step in BRIEFLOW_STEPS:
+            exports += [_tile_export(run, tile, config, opens) for tile in find_tiles(run, step)]
+        elif step in TABLE_STEPS:
+            exports += [_table_export(run, source, config) for source in find_tables(run, step)]
+    return exports
+
+
+def _shown(run: Path, path: Path) -> str:
+    return str(path.relative_to(run)) if path.is_relative_to(run) else str(path)
+
+
+def _missing_labels(tile: TileSource) -> list[Path]:
+    return [p for p in tile.labels.values() if not p.is_file()]
+
+
+def _nothing() -> Iterator[Progress]:
+    yield from ()
+
+
+def _never() -> bool:
+    return False
+
+
+def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: StoreOpens) -> Export:
+    plate = config.layout == "plate"
+    if plate:
+        root = brieflow_plate_path(run, step=tile.step, plate=tile.name.plate)
+        row, column = split_well(tile.name.well)
+        output = root / row / column / str(int(tile.name.tile))
+        complete = partial(plate_field_complete, output, opens)
+        what = f"field of the NGFF 0.5 plate {root.name}"
+    else:
+        output = image_export_path(run, tile.step, tile.path, tile.name)
+        complete = partial(opens, output)
+        what = "OME-Zarr 0.4 image"
+    missing = _missing_labels(tile)
+    if missing:
+        names = ", ".join(p.name for p in missing)
+        problem = (
+            f"{names} is missing beside it: Brieflow's segment_phenotype writes the nuclei "
+            "and cells masks the phenotype export needs. Run that step, then export again."
+        )
+        return Export(_shown(run, tile.path), output, "nothing", _nothing, _never, problem)
+    labels = " with labels nuclei, cells" if tile.labels else ""
+    return Export(
+        _shown(run, tile.path),
+        output,
+        f"{tile.step} TIFF -> {what}{labels}",
+        partial(_write_tile, run, tile, config),
+        complete,
+    )
+
+
+def _write_tile(run: Path, tile: TileSource, config: ExportConfig) -> Iterator[Progress]:
+    source = read_tile(tile, config.channels.get(tile.channels_key))
+    labels = read_labels(tile)
+    common = {
+        "step": tile.step, "well": tile.name.well, "tile": tile.name.tile,
+        "channels": source.channel_names or [f"Channel {i}" for i in range(_count(source))],
+        "cycles": "axis" if source.cycles else "none", "scale": source.scale,
+        "units": source.units, "nuclei": labels.get("nuclei"), "cells": labels.get("cells"),
+    }  # fmt: skip
+    if config.layout == "plate":
+        data, where, options = brieflow_plate_arguments(
+            source.data, run, plate=tile.name.plate, image_type=LABELLED_PLATE_TYPE, **common
+        )
+        storage = replace(config.storage, ngff_version="0.5")  # Brieflow's plates are zarr v3
+        yield from iter_write_plate_field(
+            data,
+            where.plate,
+            well=where.well,
+            field=where.field,
+            **{**options, "storage": storage},
+        )
+        return
+    data, _, options = brieflow_image_arguments(source.data, run, **common)
+    target = image_export_path(run, tile.step, tile.path, tile.name)
+    options = {**options, "name": target.stem, "storage": config.storage}
+    yield from iter_write_image(data, target, **options)
+
+
+def _count(source: TileData) -> int:
+    return source.data.shape[1] if source.cycles else source.data.shape[0]
+
+
+def plate_field_complete(field: Path, opens: StoreOpens) -> bool:
+    """True when a plate field opens and its well lists it (the last step of writing it).
+
+    Parameters
+    ----------
+    field : Path
+        ``<plate>/<row>/<column>/<field>``.
+    opens : callable
+        Path -> True when an image store there opens (`core.batch.store_opens`).
+
+    Returns
+    -------
+    bool
+        Whether the field is whole and part of the plate.
+    """
+    import zarr
+
+    if not opens(field):
+        return False
+    try:
+        attrs = zarr.open_group(field.parent, mode="r").attrs.asdict()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    well = attrs.get("ome", attrs).get("well", {})
+    images = well.get("images", []) if isinstance(well, dict) else []
+    return any(isinstance(i, dict) and i.get("path") == field.name for i in images)
+
+
+def _table_export(run: Path, source: Path, config: ExportConfig) -> Export:
+    target = table_export_path(source)
+    kind = "parquet" if source.suffix == ".parquet" else source.suffix.lstrip(".").upper()
+    storage = replace(config.storage, ngff_version="0.4")
+    return Export(
+        _shown(run, source),
+        target,
+        f"{kind} table -> zarr column group",
+        partial(iter_write_table, source, target, storage=storage),
+        lambda: table_complete(target, source_rows(source)),
+    )
