@@ -17,6 +17,7 @@ and ``<tmp>/config.yml`` with the ``output.omezarr`` block (all six steps, per_i
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,9 @@ def make_tiff_run(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]
     def tiff(relative: str, data: np.ndarray) -> None:
         path = run / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(path, data)
+        with warnings.catch_warnings():  # Brieflow's own call; tifffile warns of 3-plane data
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tifffile.imwrite(path, data)
 
     def image(*shape: int) -> np.ndarray:
         return rng.integers(0, 4096, size=(*shape, SIZE, SIZE), dtype=np.uint16)

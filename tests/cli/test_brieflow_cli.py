@@ -1,0 +1,213 @@
+"""``napari-omezarr-export brieflow RUN_DIR --config config.yml`` on a small Brieflow run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import zarr
+
+from brieflow_runs import PHENOTYPE_CHANNELS, make_tiff_run, tile_labels, write_config
+from napari_omezarr_export import read
+from napari_omezarr_export.cli import main
+from napari_omezarr_export.core.layouts.brieflow import pipeline
+from validation import assert_valid_store
+
+STAGING = ".omezarr-export-"
+IMAGES = [
+    "preprocess/omezarr/sbs/P-1_W-A1_T-0_C-1__image.zarr",
+    "preprocess/omezarr/sbs/P-1_W-A1_T-0_C-2__image.zarr",
+    "preprocess/omezarr/phenotype/P-1_W-A1_T-0__image.zarr",
+    "sbs/omezarr/P-1_W-A1_T-0__sbs_aligned.zarr",
+    "phenotype/omezarr/P-1_W-A1_T-0__phenotype.zarr",
+    "phenotype/omezarr/P-1_W-A1_T-1__phenotype.zarr",
+]
+TABLES = [
+    "merge/zarr/P-1_W-A1__merge_table.zarr",
+    "aggregate/zarr/CeCl-all_ChCo-DAPI_GFP__aggregate.zarr",
+    "cluster/DAPI_GFP/all/2/phate_leiden_clustering.zarr",
+]
+
+
+@pytest.fixture
+def brieflow_run(tmp_path, rng):
+    return make_tiff_run(tmp_path, rng)
+
+
+def _brieflow(run, config, *extra):
+    return main(["brieflow", str(run), "--config", str(config), *extra])
+
+
+def _statuses(out: str) -> dict[str, str]:
+    """Source -> status, from the summary table."""
+    rows = [line.replace("would write", "would-write").split() for line in out.splitlines()[1:-1]]
+    return {row[1]: row[0].replace("-", " ") for row in rows}
+
+
+def _leftovers(run):
+    return [p for p in run.rglob("*") if STAGING in p.name]
+
+
+def test_a_run_is_exported_as_its_config_asks(brieflow_run, capsys):
+    run, config = brieflow_run
+
+    assert _brieflow(run, config) == 0
+
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "9 written"
+    for store in IMAGES:
+        assert_valid_store(run / store)
+    phenotype = {s.kwargs["name"]: s for s in read(run / IMAGES[4])}
+    assert list(phenotype) == [*PHENOTYPE_CHANNELS, "nuclei", "cells"]
+    np.testing.assert_array_equal(
+        np.asarray(phenotype["DAPI"].data[0]),
+        tifffile.imread(run / "phenotype/images/P-1_W-A1_T-0__aligned.tiff")[0],
+    )
+    np.testing.assert_array_equal(np.asarray(phenotype["cells"].data[0]), tile_labels(0))
+    # The merge table's rows of this tile, gaps kept, as hover features of its cells
+    features = phenotype["cells"].kwargs["features"].set_index("index")
+    assert features.index.tolist() == [1, 2, 3]
+    assert pd.isna(features.loc[2, "gene_symbol"]) and pd.isna(features.loc[2, "site"])
+    assert features.loc[3, "site"] == 7 and features.loc[1, "mapped"]
+    # SBS cycles kept as the t axis, channels named from the config
+    sbs = read(run / IMAGES[3])
+    assert [s.kwargs["name"] for s in sbs] == ["DAPI", "G", "T"]
+    assert sbs[0].data[0].shape == (2, 32, 32) and sbs[0].kwargs["axis_labels"][0] == "t"
+    for table in TABLES:
+        group = zarr.open_group(run / table, mode="r", zarr_format=2)
+        assert {"columns", "index_name", "num_rows"} <= set(group.attrs)
+    assert not _leftovers(run)
+
+
+def test_dry_run_says_what_it_would_write_and_writes_nothing(brieflow_run, capsys):
+    run, config = brieflow_run
+    before = sorted(run.rglob("*"))
+
+    assert _brieflow(run, config, "--dry-run") == 0
+
+    out = capsys.readouterr().out
+    assert set(_statuses(out).values()) == {"would write"} and len(_statuses(out)) == 9
+    assert "phenotype TIFF -> OME-Zarr 0.4 image with labels nuclei, cells" in out
+    assert "parquet table -> zarr column group" in out
+    assert sorted(run.rglob("*")) == before
+
+
+def test_a_bad_tiff_is_reported_and_the_others_are_written(brieflow_run, capsys):
+    run, config = brieflow_run
+    bad = run / "phenotype" / "images" / "P-1_W-A1_T-1__aligned.tiff"
+    bad.write_bytes(b"an HTML error page saved as .tiff")
+
+    assert _brieflow(run, config) == 1
+
+    out = capsys.readouterr().out
+    statuses = _statuses(out)
+    assert statuses.pop("phenotype/images/P-1_W-A1_T-1__aligned.tiff") == "failed"
+    assert set(statuses.values()) == {"written"}
+    assert "P-1_W-A1_T-1__aligned.tiff is not a TIFF file that can be read" in out
+    assert out.splitlines()[-1] == "8 written, 1 failed"
+    assert not (run / IMAGES[5]).exists() and not _leftovers(run)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(brieflow_run, capsys, monkeypatch):
+    run, config = brieflow_run
+    real = pipeline.iter_write_table
+
+    def interrupted(*args, **kwargs):  # Ctrl-C in the middle of the first table
+        steps = real(*args, **kwargs)
+        yield next(steps)
+        yield next(steps)
+        steps.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "iter_write_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _brieflow(run, config)
+    assert all((run / store).is_dir() for store in IMAGES)
+    assert not any((run / table).exists() for table in TABLES)
+    assert not _leftovers(run)
+    capsys.readouterr()
+    stamps = {store: (run / store / ".zattrs").stat().st_mtime_ns for store in IMAGES}
+
+    monkeypatch.setattr(pipeline, "iter_write_table", real)
+    assert _brieflow(run, config) == 0
+
+    statuses = _statuses(capsys.readouterr().out)
+    assert [statuses[s] for s in statuses if s.endswith(".tiff")] == ["skipped"] * 6
+    assert [statuses[s] for s in statuses if not s.endswith(".tiff")] == ["written"] * 3
+    assert stamps == {store: (run / store / ".zattrs").stat().st_mtime_ns for store in IMAGES}
+
+
+def test_a_table_whose_source_grew_is_written_again(brieflow_run, capsys):
+    run, config = brieflow_run
+    assert _brieflow(run, config) == 0
+    merge = run / "merge" / "parquets" / "P-1_W-A1__merge_final.parquet"
+    table = pd.read_parquet(merge)
+    pd.concat([table, table.iloc[:1]]).to_parquet(merge)
+    capsys.readouterr()
+
+    assert _brieflow(run, config) == 0
+
+    statuses = _statuses(capsys.readouterr().out)
+    assert statuses["merge/parquets/P-1_W-A1__merge_final.parquet"] == "written"
+    assert zarr.open_group(run / TABLES[0], mode="r").attrs["num_rows"] == 5
+
+
+def test_the_plate_layout_writes_brieflows_plates(brieflow_run, capsys):
+    run, _ = brieflow_run
+    config = write_config(
+        run.parent / "plate.yml", layout="plate", steps='["sbs", "phenotype"]', compressor="zstd"
+    )
+
+    assert _brieflow(run, config) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 written"
+    assert _brieflow(run, config) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 skipped"
+
+    for plate in ("sbs/aligned_1.zarr", "phenotype/aligned_1.zarr"):
+        assert_valid_store(run / plate)
+    field = run / "phenotype" / "aligned_1.zarr" / "A" / "1" / "1"
+    assert [s.kwargs["name"] for s in read(field)] == [*PHENOTYPE_CHANNELS, "nuclei", "cells"]
+    array = json.loads((field / "0" / "zarr.json").read_text())
+    assert [c["name"] for c in array["codecs"]][-1] == "zstd"
+
+
+def test_enabled_false_writes_nothing_and_succeeds(brieflow_run, capsys):
+    run, _ = brieflow_run
+    config = write_config(run.parent / "off.yml", enabled="false")
+    before = sorted(run.rglob("*"))
+
+    assert _brieflow(run, config) == 0
+
+    assert "output.omezarr.enabled is false" in capsys.readouterr().out
+    assert sorted(run.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"steps": '["sbs", "stitch"]'}, r"after_steps is ['stitch']"),
+        ({"layout": "hcs"}, "layout is 'hcs'"),
+        ({"compressor": "gzip"}, "compressor is 'gzip'"),
+    ],
+)
+def test_a_config_that_cannot_be_followed_is_a_usage_error(brieflow_run, capsys, options, message):
+    run, _ = brieflow_run
+    config = write_config(run.parent / "wrong.yml", **options)
+
+    assert _brieflow(run, config) == 2
+
+    err = capsys.readouterr().err
+    assert message in err and "Nothing was exported" in err
+    assert not (run / "sbs" / "omezarr").exists()
+
+
+def test_a_folder_without_brieflow_files_fails_and_says_so(tmp_path, capsys):
+    config = write_config(tmp_path / "config.yml")
+    (tmp_path / "empty").mkdir()
+
+    assert _brieflow(tmp_path / "empty", config) == 1
+
+    assert "found nothing to export" in capsys.readouterr().err
