@@ -26,6 +26,8 @@ import pandas as pd
 SBS_CHANNELS = ["DAPI", "G", "T"]
 PHENOTYPE_CHANNELS = ["DAPI", "GFP"]
 SIZE = 32
+SBS_PIXEL = 1.3
+PHENOTYPE_PIXEL = 0.325
 
 CONFIG = """\
 all:
@@ -87,7 +89,9 @@ def merge_final() -> pd.DataFrame:
     )
 
 
-def make_tiff_run(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
+def make_tiff_run(
+    tmp_path: Path, rng: np.random.Generator, *, metadata: bool = True
+) -> tuple[Path, Path]:
     """Write the run folder and its config (see the module's docstring); return both paths."""
     import tifffile
 
@@ -125,4 +129,14 @@ def make_tiff_run(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]
     pd.DataFrame({"gene_symbol_0": ["ACTB", "MYC"], "cluster": [0, 1]}).to_csv(
         cluster, sep="\t", index=False
     )
+    if metadata:
+        folder = run / "preprocess" / "metadata"
+        (folder / "sbs").mkdir(parents=True)
+        (folder / "phenotype").mkdir()
+        pd.DataFrame(
+            {"tile": [0, 0], "cycle": [1, 2], "pixel_size_x": SBS_PIXEL, "pixel_size_y": SBS_PIXEL}
+        ).to_parquet(folder / "sbs" / "P-1_W-A1__combined_metadata.parquet")
+        pd.DataFrame(
+            {"tile": [0, 1], "pixel_size_x": PHENOTYPE_PIXEL, "pixel_size_y": PHENOTYPE_PIXEL}
+        ).to_parquet(folder / "phenotype" / "P-1_W-A1__combined_metadata.parquet")
     return run, write_config(tmp_path / "config.yml")

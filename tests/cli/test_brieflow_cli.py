@@ -10,7 +10,14 @@ import pytest
 import tifffile
 import zarr
 
-from brieflow_runs import PHENOTYPE_CHANNELS, make_tiff_run, tile_labels, write_config
+from brieflow_runs import (
+    PHENOTYPE_CHANNELS,
+    PHENOTYPE_PIXEL,
+    SBS_PIXEL,
+    make_tiff_run,
+    tile_labels,
+    write_config,
+)
 from napari_omezarr_export import read
 from napari_omezarr_export.cli import main
 from napari_omezarr_export.core.layouts.brieflow import pipeline
@@ -67,6 +74,8 @@ def test_a_run_is_exported_as_its_config_asks(brieflow_run, capsys):
         tifffile.imread(run / "phenotype/images/P-1_W-A1_T-0__aligned.tiff")[0],
     )
     np.testing.assert_array_equal(np.asarray(phenotype["cells"].data[0]), tile_labels(0))
+    assert phenotype["DAPI"].kwargs["scale"][-2:] == (PHENOTYPE_PIXEL, PHENOTYPE_PIXEL)
+    assert phenotype["cells"].kwargs["scale"][-2:] == (PHENOTYPE_PIXEL, PHENOTYPE_PIXEL)
     # The merge table's rows of this tile, gaps kept, as hover features of its cells
     features = phenotype["cells"].kwargs["features"].set_index("index")
     assert features.index.tolist() == [1, 2, 3]
@@ -76,6 +85,7 @@ def test_a_run_is_exported_as_its_config_asks(brieflow_run, capsys):
     sbs = read(run / IMAGES[3])
     assert [s.kwargs["name"] for s in sbs] == ["DAPI", "G", "T"]
     assert sbs[0].data[0].shape == (2, 32, 32) and sbs[0].kwargs["axis_labels"][0] == "t"
+    assert sbs[0].kwargs["scale"][-2:] == (SBS_PIXEL, SBS_PIXEL)
     for table in TABLES:
         group = zarr.open_group(run / table, mode="r", zarr_format=2)
         assert {"columns", "index_name", "num_rows"} <= set(group.attrs)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from brieflow_runs import make_tiff_run, write_config
+from brieflow_runs import PHENOTYPE_PIXEL, make_tiff_run, write_config
 from napari_omezarr_export.core.batch import store_opens
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.brieflow.config import (
     load_export_config,
     parse_export_config,
 )
+from napari_omezarr_export.core.layouts.brieflow.intermediates import find_tiles, pixel_size
 from napari_omezarr_export.core.layouts.brieflow.names import (
     image_export_path,
     parse_intermediate,
@@ -172,3 +174,31 @@ def test_the_config_file_parses_as_brieflow_reads_it(tmp_path):
     # The fixture's config is plain YAML that Brieflow's own loader (yaml.safe_load) reads.
     config = yaml.safe_load(write_config(tmp_path / "c.yml").read_text())
     assert config["output"]["omezarr"]["layout"] == "per_image"
+
+
+def test_pixel_sizes_come_from_the_wells_acquisition_metadata(tmp_path, rng):
+    run, _ = make_tiff_run(tmp_path, rng)
+    metadata = run / "preprocess" / "metadata" / "sbs" / "P-1_W-A1__combined_metadata.parquet"
+    pd.DataFrame(
+        {"tile": [0, 0], "cycle": [1, 2], "pixel_size_x": [1.3, 1.4], "pixel_size_y": [1.2, 1.4]}
+    ).to_parquet(metadata)
+
+    sizes = {t.path.name: pixel_size(run, t) for t in find_tiles(run, "preprocess")}
+    assert sizes == {
+        "P-1_W-A1_T-0_C-1__image.tiff": (1.2, 1.3),  # (y, x), this cycle's row
+        "P-1_W-A1_T-0_C-2__image.tiff": (1.4, 1.4),
+        "P-1_W-A1_T-0__image.tiff": (PHENOTYPE_PIXEL, PHENOTYPE_PIXEL),
+    }
+    [sbs] = find_tiles(run, "sbs")
+    assert pixel_size(run, sbs) == (1.2, 1.3)  # aligned tiles: the tile's first cycle
+
+
+def test_without_metadata_or_its_columns_there_is_no_pixel_size(tmp_path, rng):
+    run, _ = make_tiff_run(tmp_path, rng, metadata=False)
+    assert {pixel_size(run, t) for t in find_tiles(run, "phenotype")} == {None}
+    folder = run / "preprocess" / "metadata" / "phenotype"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"tile": [0, 1], "x_um": [0.3, 0.3]}).to_parquet(
+        folder / "P-1_W-A1__combined_metadata.parquet"
+    )
+    assert {pixel_size(run, t) for t in find_tiles(run, "phenotype")} == {None}

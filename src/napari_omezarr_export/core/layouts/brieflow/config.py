@@ -100,11 +100,14 @@ def _channel_names(config: dict) -> dict[str, list[str]]:
         value = section.get(key) if isinstance(section, dict) else None
         return [str(v) for v in value] if isinstance(value, list) and value else None
 
+    sbs, phenotype = names("sbs", "channel_names"), names("phenotype", "channel_names")
+    # Preprocessed tiles hold the channels the later steps name; *_channel_order is the order
+    # raw files are read in (it may be flipped), so it only names them when nothing else does.
     found = {
-        "sbs": names("sbs", "channel_names"),
-        "phenotype": names("phenotype", "channel_names"),
-        "preprocess/sbs": names("preprocess", "sbs_channel_order"),
-        "preprocess/phenotype": names("preprocess", "phenotype_channel_order"),
+        "sbs": sbs,
+        "phenotype": phenotype,
+        "preprocess/sbs": sbs or names("preprocess", "sbs_channel_order"),
+        "preprocess/phenotype": phenotype or names("preprocess", "phenotype_channel_order"),
     }
     return {k: v for k, v in found.items() if v is not None}
 

@@ -2,13 +2,16 @@
 
 The names and folders are `names`' (`IMAGE_SOURCES`, `TABLE_SOURCES`); this module lists the
 run folder and opens TIFFs through `napari_omezarr_export.core.sources.tiff.open_tiff`.
-Brieflow writes its TIFFs with plain ``tifffile.imwrite`` (no axis names), so their axes come
-from Brieflow's own layout: ``(y, x)`` or ``(c, y, x)`` per tile, ``(cycle, c, y, x)`` for
-aligned SBS tiles, ``(y, x)`` for nuclei and cells.
+Brieflow writes its TIFFs with plain ``tifffile.imwrite`` (no axis names, no pixel size), so
+their axes come from Brieflow's own layout: ``(y, x)`` or ``(c, y, x)`` per tile,
+``(cycle, c, y, x)`` for aligned SBS tiles, ``(y, x)`` for nuclei and cells; and their pixel
+size from the well's acquisition metadata (``pixel_size_x/y`` in µm, `names.metadata_path`).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +23,22 @@ from napari_omezarr_export.core.layouts.brieflow.names import (
     Intermediate,
     Step,
     TableStep,
+    metadata_path,
     parse_intermediate,
     tile_label_sources,
 )
 
-__all__ = ["TileData", "TileSource", "find_tables", "find_tiles", "read_labels", "read_tile"]
+__all__ = [
+    "TileData",
+    "TileSource",
+    "find_tables",
+    "find_tiles",
+    "pixel_size",
+    "read_labels",
+    "read_tile",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,8 @@ class TileSource:
         The TIFF.
     name : Intermediate
         Its plate, well, tile, cycle and type.
+    modality : {"sbs", "phenotype"}
+        Which acquisition it comes from.
     channels_key : str
         Which channel list of the config names its channels (``sbs``, ``phenotype``,
         ``preprocess/sbs`` or ``preprocess/phenotype``).
@@ -49,6 +65,7 @@ class TileSource:
     step: Step
     path: Path
     name: Intermediate
+    modality: str
     channels_key: str
     labels: dict[str, Path] = field(default_factory=dict)
 
@@ -74,9 +91,10 @@ def find_tiles(run: Path, step: Step) -> list[TileSource]:
             name = parse_intermediate(path)
             if name is None or not path.is_file():
                 continue
-            key = f"preprocess/{path.parent.name}" if step == "preprocess" else step
+            modality = path.parent.name if step == "preprocess" else step
+            key = f"preprocess/{modality}" if step == "preprocess" else step
             labels = tile_label_sources(path, name) if step == "phenotype" else {}
-            tiles.append(TileSource(step, path, name, key, labels))
+            tiles.append(TileSource(step, path, name, modality, key, labels))
     return tiles
 
 
@@ -96,7 +114,11 @@ class TileData:
     units: list[str | None] | None
 
 
-def read_tile(source: TileSource, names: list[str] | None = None) -> TileData:
+def read_tile(
+    source: TileSource,
+    names: list[str] | None = None,
+    pixel: tuple[float, float] | None = None,
+) -> TileData:
     """Open a tile's TIFF lazily, with its axes as Brieflow writes them.
 
     Parameters
@@ -105,6 +127,8 @@ def read_tile(source: TileSource, names: list[str] | None = None) -> TileData:
         The tile.
     names : list of str, optional
         Channel names from the config; used when they are as many as the tile's channels.
+    pixel : tuple of float, optional
+        The pixel's (y, x) size in micrometres (see `pixel_size`), for a TIFF that gives none.
 
     Returns
     -------
@@ -137,9 +161,61 @@ def read_tile(source: TileSource, names: list[str] | None = None) -> TileData:
     scale = units = None
     if {"y", "x"} <= set(image.scale):
         spatial = [image.scale["y"], image.scale["x"]]
-        scale = [1.0] * (data.ndim - 2) + spatial
-        units = [None] * (data.ndim - 2) + [image.units.get("y"), image.units.get("x")]
+        spatial_units = [image.units.get("y"), image.units.get("x")]
+    elif pixel is not None:
+        spatial, spatial_units = list(pixel), ["micrometer", "micrometer"]
+    else:
+        return TileData(data, cycles, names, None, None)
+    scale = [1.0] * (data.ndim - 2) + spatial
+    units = [None] * (data.ndim - 2) + spatial_units
     return TileData(data, cycles, names, scale, units)
+
+
+def pixel_size(run: Path, source: TileSource) -> tuple[float, float] | None:
+    """A tile's pixel size (y, x) in micrometres from its well's metadata, or None.
+
+    Brieflow's aligned tiles keep the acquisition's pixel grid (``upsample_factor`` is the
+    registration's subpixel precision, not a resampling), so every step takes the
+    acquisition's size. A missing file, column or value gives None: the export goes on
+    without a physical scale.
+    """
+    path = metadata_path(run, source.modality, source.name)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    tile, cycle = source.name.tile, source.name.cycle
+    if not tile.isdigit() or not (cycle is None or cycle.isdigit()):
+        return None  # Brieflow numbers tiles and cycles; its metadata knows no other names
+    sizes = _pixel_sizes(path, stamp)
+    found = sizes.get((int(tile), int(cycle))) if cycle is not None else None
+    return found or sizes.get((int(tile), None))
+
+
+@functools.lru_cache(maxsize=8)  # one well's file serves all its tiles
+def _pixel_sizes(path: Path, stamp: int) -> dict[tuple[int, int | None], tuple[float, float]]:
+    """(tile, cycle or None) -> (y, x) size, read once per file and modification time."""
+    import pandas as pd
+
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        log.warning("The metadata %s could not be read (%s); no pixel size taken.", path, exc)
+        return {}
+    if not {"tile", "pixel_size_x"} <= set(table.columns):
+        return {}
+    sizes: dict[tuple[int, int | None], tuple[float, float]] = {}
+    for row in table.itertuples(index=False):
+        x = getattr(row, "pixel_size_x", None)
+        y = getattr(row, "pixel_size_y", x)
+        if pd.isna(x) or pd.isna(y) or float(x) <= 0 or float(y) <= 0 or pd.isna(row.tile):
+            continue
+        cycle = getattr(row, "cycle", None)
+        size = (float(y), float(x))
+        sizes.setdefault((int(row.tile), None), size)
+        if cycle is not None and not pd.isna(cycle):
+            sizes.setdefault((int(row.tile), int(cycle)), size)
+    return sizes
 
 
 def read_labels(source: TileSource) -> dict[str, Any]:

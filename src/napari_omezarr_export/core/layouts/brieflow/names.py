@@ -49,6 +49,7 @@ __all__ = [
     "brieflow_store_path",
     "image_export_path",
     "merge_table_path",
+    "metadata_path",
     "parse_intermediate",
     "parse_tile_name",
     "table_export_path",
@@ -155,6 +156,16 @@ def tile_label_sources(source: Path, name: Intermediate) -> dict[str, Path]:
         label: source.with_name(f"{name.location}__{label}{source.suffix}")
         for label in _TILE_LABELS
     }
+
+
+def metadata_path(run: Path, modality: str, name: Intermediate) -> Path:
+    """The well's acquisition metadata, with each tile's pixel size (``pixel_size_x/y``, µm).
+
+    ``preprocess/metadata/{sbs,phenotype}/P-{plate}_W-{well}__combined_metadata.parquet``, as
+    Brieflow's ``combine_metadata_*`` rules write it (it may not exist).
+    """
+    well = f"P-{name.plate}_W-{name.well}__combined_metadata.parquet"
+    return run / "preprocess" / "metadata" / modality / well
 
 
 def table_export_path(source: Path) -> Path:

@@ -23,6 +23,7 @@ from napari_omezarr_export.core.layouts.brieflow.intermediates import (
     TileSource,
     find_tables,
     find_tiles,
+    pixel_size,
     read_labels,
     read_tile,
 )
@@ -157,7 +158,7 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
 
 
 def _write_tile(run: Path, tile: TileSource, config: ExportConfig) -> Iterator[Progress]:
-    source = read_tile(tile, config.channels.get(tile.channels_key))
+    source = read_tile(tile, config.channels.get(tile.channels_key), pixel_size(run, tile))
     labels = read_labels(tile)
     common = {
         "step": tile.step, "well": tile.name.well, "tile": tile.name.tile,
