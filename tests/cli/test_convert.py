@@ -1,0 +1,332 @@
+"""``napari-omezarr-export convert``: TIFF, OME-Zarr and .percell sources to OME-Zarr stores."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import zarr
+
+from convert_fixtures import (
+    CHANNELS,
+    old_store,
+    ome_tiff,
+    percell_experiment,
+    plain_tiff,
+    scans_folder,
+)
+from napari_omezarr_export.cli import main
+from napari_omezarr_export.core.reader import read
+from napari_omezarr_export.core.sources import tiff as tiff_source
+from validation import assert_valid_store
+
+
+def _table(out: str) -> dict[str, tuple[str, str]]:
+    """The summary table as {source: (status, note)}."""
+    rows = {}
+    for line in out.splitlines()[1:-1]:
+        status, _, rest = line.partition("  ")
+        if status == "would":
+            status, _, rest = line[len("would write") :].partition("  ")
+            status = "would write"
+        source, *others = [cell for cell in rest.strip().split("  ") if cell.strip()]
+        rows[source.strip()] = (status.strip(), others[-1].strip() if len(others) > 1 else "")
+    return rows
+
+
+def _image(path):
+    """The written image: {name: level-0 array} for channels and labels, and the first spec."""
+    layers = read(path)
+    return {layer.name: np.asarray(layer.data[0]) for layer in layers}, layers
+
+
+def _staging_leftovers(root):
+    return [p for p in root.rglob("*") if ".omezarr-export-" in p.name]
+
+
+def test_a_folder_of_tiffs_and_stores_becomes_one_store_each(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    out = tmp_path / "converted"
+
+    code = main(["convert", str(scans), "--out", str(out), "--ngff-version", "0.5"])
+
+    table = capsys.readouterr().out
+    assert code == 0, table
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ome.zarr"))
+    assert written == ["cells.ome.zarr", "day2/stack.ome.zarr", "old.ome.zarr"]
+    for name in written:
+        assert_valid_store(out / name)
+    assert table.splitlines()[-1] == "3 written"
+
+
+def test_an_ome_tiff_keeps_its_channel_names_pixel_sizes_and_pixels(tmp_path, rng):
+    data = ome_tiff(tmp_path / "cells.ome.tif", rng)
+
+    assert main(["convert", str(tmp_path / "cells.ome.tif"), "--out", str(tmp_path / "o")]) == 0
+
+    arrays, layers = _image(tmp_path / "o" / "cells.ome.zarr")
+    assert list(arrays) == CHANNELS
+    np.testing.assert_array_equal(np.stack([arrays["DAPI"], arrays["GFP"]]), data)
+    assert layers[0].kwargs["scale"] == (0.5, 0.25)
+    assert layers[0].kwargs["units"] == ("micrometer", "micrometer")
+
+
+def test_an_ngff_04_store_is_rewritten_as_05_with_its_labels_chunks_and_levels(tmp_path, rng):
+    data, labels = old_store(tmp_path / "old.ome.zarr", rng)
+    out = tmp_path / "o"
+
+    code = main(["convert", str(tmp_path / "old.ome.zarr"), "--out", str(out), "--levels", "2",
+                 "--chunks", "32,16", "--codec", "zstd", "--level", "3"])  # fmt: skip
+
+    assert code == 0
+    store = out / "old.ome.zarr"
+    assert_valid_store(store)
+    group = zarr.open_group(store, mode="r")
+    assert group.metadata.zarr_format == 3 and group.attrs["ome"]["version"] == "0.5"
+    assert group["0"].chunks == (1, 32, 16) and list(group.array_keys()) == ["0", "1"]
+    assert group["labels/nuclei/0"].chunks == (32, 16)
+    arrays, layers = _image(store)
+    assert list(arrays) == [*CHANNELS, "nuclei"]
+    np.testing.assert_array_equal(np.stack([arrays["DAPI"], arrays["GFP"]]), data)
+    np.testing.assert_array_equal(arrays["nuclei"], labels)
+    assert layers[0].kwargs["scale"] == (0.65, 0.65)
+
+
+def test_each_percell_region_becomes_an_image_with_its_segmentation_and_masks(tmp_path, rng):
+    experiment = percell_experiment(tmp_path, rng)
+    out = tmp_path / "o"
+    expected = {
+        region: read(experiment / "images.zarr" / region)
+        for region in ("condition_1/region_1", "condition_2/region_2")
+    }
+
+    assert main(["convert", str(experiment), "--out", str(out), "--ngff-version", "0.4"]) == 0
+
+    for region, source_layers in expected.items():
+        store = out / "experiment" / f"{region}.ome.zarr"
+        assert_valid_store(store)
+        arrays, _ = _image(store)
+        assert list(arrays) == ["DAPI", "GFP", "RFP", "segmentation", "GFP_mask"]
+        for layer in source_layers:
+            name = layer.name.replace(" ", "_")
+            np.testing.assert_array_equal(arrays[name], np.asarray(layer.data[0]))
+        mask = zarr.open_group(store / "labels" / "GFP_mask", mode="r")
+        colours = mask.attrs["image-label"]["colors"]
+        assert {c["label-value"]: c["rgba"] for c in colours} == {255: [255, 0, 255, 255]}  # 0/255
+
+
+def test_a_bad_source_is_reported_and_the_others_are_converted(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    (scans / "notes.tif").write_text("not an image")
+    (scans / "readme.txt").write_text("ignored: not a TIFF by name")
+
+    code = main(["convert", str(scans), str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+
+    rows = _table(capsys.readouterr().out)
+    assert code == 1
+    assert rows[str(scans / "notes.tif")][0] == "failed"
+    assert "notes.tif is not a TIFF file" in rows[str(scans / "notes.tif")][1]
+    assert rows[str(tmp_path / "missing")] == ("failed", f"{tmp_path / 'missing'} does not exist. "
+                                                          "Check the path.")  # fmt: skip
+    assert [status for status, _ in rows.values()].count("written") == 3
+    assert not (tmp_path / "o" / "notes.ome.zarr").exists()
+
+
+def test_two_sources_with_one_output_both_fail_and_neither_is_written(tmp_path, rng, capsys):
+    plain_tiff(tmp_path / "a" / "cells.tif", rng)
+    ome_tiff(tmp_path / "b" / "cells.ome.tif", rng)
+    sources = [str(tmp_path / "a" / "cells.tif"), str(tmp_path / "b" / "cells.ome.tif")]
+
+    assert main(["convert", *sources, "--out", str(tmp_path / "o")]) == 1
+
+    rows = _table(capsys.readouterr().out)
+    assert [rows[s][0] for s in sources] == ["failed", "failed"]
+    assert "would all be written to" in rows[sources[0]][1]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_store_is_never_converted_over_itself(tmp_path, rng, capsys):
+    old_store(tmp_path / "old.ome.zarr", rng)
+    before = (tmp_path / "old.ome.zarr" / ".zattrs").read_bytes()
+
+    code = main(["convert", str(tmp_path / "old.ome.zarr"), "--out", str(tmp_path), "--overwrite"])
+
+    assert code == 1
+    assert "would be written over itself" in capsys.readouterr().out
+    assert (tmp_path / "old.ome.zarr" / ".zattrs").read_bytes() == before
+
+
+def test_a_second_run_skips_complete_outputs_and_overwrite_rewrites_them(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    out = tmp_path / "o"
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # A broken output (a level lost, say by a copy that stopped) is not complete: it is
+    # written again.
+    (out / "old.ome.zarr" / "0" / "zarr.json").unlink()
+
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2 skipped, 1 written"
+    assert_valid_store(out / "old.ome.zarr")
+
+    assert main(["convert", str(scans), "--out", str(out), "--overwrite"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 written"
+
+
+def test_a_dry_run_writes_nothing_and_says_what_it_would_write(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+
+    assert main(["convert", str(scans), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
+    assert out.splitlines()[-1] == "3 would write"
+    rows = _table(out)
+    assert rows[str(scans / "cells.ome.tif")] == (
+        "would write", "TIFF cyx 2x64x48 uint16 -> NGFF 0.5"
+    )  # fmt: skip
+    assert rows[str(scans / "old.ome.zarr")][1] == (
+        "OME-Zarr 0.4 cyx 2x64x64 uint16 + 1 label image -> NGFF 0.5"
+    )
+
+
+def test_an_interrupted_run_leaves_no_partial_store_and_the_next_run_resumes(
+    tmp_path, rng, monkeypatch, capsys
+):
+    sources = [tmp_path / f"{name}.tif" for name in ("a", "b", "c")]
+    for source in sources:
+        plain_tiff(source, rng, z=6)
+    out = tmp_path / "o"
+    real_read = tiff_source._TiffLevel.__getitem__
+    reads = []
+
+    def ctrl_c_in_b(self, key):
+        # Ctrl-C while b.tif is being written: after some of its chunks were read.
+        if self.path.name == "b.tif":
+            reads.append(key)
+            if len(reads) == 3:
+                raise KeyboardInterrupt
+        return real_read(self, key)
+
+    monkeypatch.setattr(tiff_source._TiffLevel, "__getitem__", ctrl_c_in_b)
+    with pytest.raises(KeyboardInterrupt):
+        main(["convert", *map(str, sources), "--out", str(out)])
+    assert len(reads) == 3  # b was part-way through
+    assert [p.name for p in out.iterdir()] == ["a.ome.zarr"]
+    assert _staging_leftovers(out) == []
+    capsys.readouterr()
+
+    monkeypatch.setattr(tiff_source._TiffLevel, "__getitem__", real_read)
+    assert main(["convert", *map(str, sources), "--out", str(out)]) == 0
+
+    rows = _table(capsys.readouterr().out)
+    assert [rows[str(s)][0] for s in sources] == ["skipped", "written", "written"]
+    for source in sources:
+        arrays, _ = _image(out / f"{source.stem}.ome.zarr")
+        np.testing.assert_array_equal(next(iter(arrays.values())), tifffile_read(source))
+
+
+def tifffile_read(path):
+    import tifffile
+
+    return tifffile.imread(path)
+
+
+def test_unusable_chunks_fail_that_source_only(tmp_path, rng, capsys):
+    plain_tiff(tmp_path / "stack.tif", rng)
+    ome_tiff(tmp_path / "cells.ome.tif", rng)
+
+    code = main(["convert", str(tmp_path / "stack.tif"), str(tmp_path / "cells.ome.tif"),
+                 "--out", str(tmp_path / "o"), "--chunks", "1,1,16,16"])  # fmt: skip
+
+    rows = _table(capsys.readouterr().out)
+    assert code == 1
+    assert rows[str(tmp_path / "stack.tif")][0] == "failed"
+    assert "has 4 entries but this image has 3 axes" in rows[str(tmp_path / "stack.tif")][1]
+    assert rows[str(tmp_path / "cells.ome.tif")][0] == "failed"
+
+
+def test_a_bad_option_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["convert", str(tmp_path), "--out", str(tmp_path / "o"), "--chunks", "a,b"])
+    assert exit_.value.code == 2
+    assert "is not a shape" in capsys.readouterr().err
+
+
+def test_without_distributed_workers_say_what_to_install(tmp_path, rng, monkeypatch, capsys):
+    plain_tiff(tmp_path / "stack.tif", rng)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+    code = main(["convert", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "o"),
+                 "--workers", "2"])  # fmt: skip
+
+    assert code == 2
+    assert "napari-omezarr-export[cluster]" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_workers_convert_on_a_local_cluster(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    out = tmp_path / "o"
+
+    assert main(["convert", str(scans), "--out", str(out), "--workers", "2"]) == 0
+
+    assert capsys.readouterr().out.splitlines()[-1] == "3 written"
+    data = tifffile_read(scans / "day2" / "stack.tif")
+    arrays, _ = _image(out / "day2" / "stack.ome.zarr")
+    np.testing.assert_array_equal(next(iter(arrays.values())), data)
+    assert_valid_store(out / "old.ome.zarr")
+
+
+@pytest.mark.slow
+def test_a_running_scheduler_reads_the_sources_on_its_workers(tmp_path, rng, capsys):
+    distributed = pytest.importorskip("distributed")
+    data = ome_tiff(tmp_path / "cells.ome.tif", rng)
+    out = tmp_path / "o"
+
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as c,
+        distributed.Client(c) as client,
+        distributed.get_task_stream(client) as tasks,
+    ):
+        code = main(["convert", str(tmp_path / "cells.ome.tif"), "--out", str(out),
+                     "--scheduler", c.scheduler_address])  # fmt: skip
+
+    assert code == 0, capsys.readouterr().out
+    assert tasks.data, "nothing ran on the cluster"
+    arrays, _ = _image(out / "cells.ome.zarr")
+    np.testing.assert_array_equal(np.stack([arrays["DAPI"], arrays["GFP"]]), data)
+
+
+def test_a_scheduler_that_cannot_be_reached_is_a_clear_error(tmp_path, rng, capsys):
+    pytest.importorskip("distributed")
+    plain_tiff(tmp_path / "stack.tif", rng)
+
+    code = main(["convert", str(tmp_path / "stack.tif"), "--out", str(tmp_path / "o"),
+                 "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
+
+    assert code == 2
+    assert "Cannot reach the dask scheduler at tcp://127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_an_image_served_over_http_converts_to_s3(tmp_path, rng, http_server_factory, s3_env):
+    data, labels = old_store(tmp_path / "served" / "old.ome.zarr", rng)
+    server = http_server_factory(tmp_path / "served")
+    bucket = s3_env.make_bucket("converted")
+
+    assert main(["convert", server.url_for("old.ome.zarr"), "--out", f"{bucket}/run1"]) == 0
+
+    arrays, _ = _image(f"{bucket}/run1/old.ome.zarr")
+    np.testing.assert_array_equal(arrays["nuclei"], labels)
+    np.testing.assert_array_equal(arrays["GFP"], data[1])
+    info = json.loads(_info_json(f"{bucket}/run1/old.ome.zarr"))
+    assert info["ngff_version"] == "0.5"
+
+
+def _info_json(location):
+    from napari_omezarr_export.cli.info import store_info
+
+    return json.dumps(store_info(location))
