@@ -220,4 +220,18 @@ def test_a_folder_without_brieflow_files_fails_and_says_so(tmp_path, capsys):
 
     assert _brieflow(tmp_path / "empty", config) == 1
 
-    assert "found nothing to export" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "found nothing to export" in err and "nothing found for step cluster" in err
+
+
+def test_steps_not_run_yet_are_named_and_the_others_exported(brieflow_run, capsys):
+    run, config = brieflow_run
+    for path in sorted((run / "cluster").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+
+    assert _brieflow(run, config) == 0
+
+    captured = capsys.readouterr()
+    assert "nothing found for step cluster" in captured.err
+    assert "nothing found for step merge" not in captured.err
+    assert captured.out.splitlines()[-1] == "8 written"

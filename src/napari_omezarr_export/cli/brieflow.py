@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         Job(e.source, e.output, e.action, e.run, e.complete, e.problem)
         for e in plan_export(run_dir, config, opens=store_opens)
     ]
+    found = {job.source.split("/", 1)[0] for job in jobs}
+    for step in (s for s in config.steps if s not in found):
+        sys.stderr.write(f"napari-omezarr-export brieflow: nothing found for step {step}.\n")
     if not jobs:
         steps = ", ".join(config.steps) or "none"
         sys.stderr.write(
