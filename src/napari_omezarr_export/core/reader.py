@@ -31,6 +31,7 @@ from napari_omezarr_export.core.read.plate_field import (
     plate_field_of,
     plate_ngff_version,
 )
+from napari_omezarr_export.core.read.scene import scene_layers
 from napari_omezarr_export.core.read.series import series_layers
 from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 
@@ -138,6 +139,8 @@ def _read_node(node: Node) -> list[LayerSpec]:
         return layers
     if kind == "image_series":
         return series_layers(node.path, node.attrs)
+    if kind == "scene":
+        return scene_layers(node.path, node.attrs)
     if kind == "plate":
         return plate_layers(node.path, node.attrs)
     if kind == "well":

@@ -4,7 +4,8 @@ One small predicate per node kind, in the spirit of ome-zarr-py's ``matches``: e
 one or two metadata files of the dropped folder (never at pixel data, never a listing of a big
 folder) and :func:`discover` returns a :class:`Node` whose ``kind`` says what it found. Anything
 that is not an OME-Zarr image, bioformats2raw series, labels group, label image, mask,
-``.percell`` experiment (or a part of one) or Brieflow table is ``"not_ours"``; a store that is
+``.percell`` experiment (or a part of one), NGFF 0.6 scene or Brieflow table is
+``"not_ours"``; a store that is
 ours but whose metadata cannot be parsed is ``"broken"`` so that the reader can explain the
 problem.
 """
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 NodeKind = Literal[
     "image",
     "image_series",
+    "scene",
     "plate",
     "well",
     "labels_group",
@@ -157,6 +159,8 @@ def _kind_from_meta(meta: NodeMeta) -> NodeKind | None:
     attrs = meta.attrs
     if "multiscales" in attrs:
         return "label_image" if "image-label" in attrs else "image"
+    if "scene" in attrs:
+        return "scene"
     if "bioformats2raw.layout" in attrs:
         return "image_series"
     if "plate" in attrs:

@@ -8,6 +8,7 @@ of the lowest-resolution level (a sample when it is large), and only for channel
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,12 @@ from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.read.contrast import limits_from_plane, sample_plane
 from napari_omezarr_export.core.read.labels import labels_group_layers
-from napari_omezarr_export.core.read.layer_spec import LayerSpec, Reference, units_of
+from napari_omezarr_export.core.read.layer_spec import (
+    LayerSpec,
+    Reference,
+    affine_without,
+    units_of,
+)
 from napari_omezarr_export.core.read.multiscales import Multiscale, open_multiscale
 from napari_omezarr_export.core.read.omero import (
     ChannelDisplay,
@@ -170,11 +176,17 @@ def image_layers(
             "blending": "additive" if n > 1 else "translucent",
             "metadata": metadata,
         }
+        if ms.affine is not None:
+            kwargs["affine"] = affine_without(ms.affine, c)
+        if ms.system is not None:
+            metadata["ome_zarr"]["coordinate_system"] = ms.system
         layers.append(LayerSpec("image", channels[i], kwargs, color=style.color))
     return layers
 
 
-def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec], Reference]:
+def open_image(
+    path: Path, *, with_labels: bool = True, placement: tuple[Any, Any] | None = None
+) -> tuple[list[LayerSpec], Reference]:
     """Open an image group (and its ``labels/``) as layer specs.
 
     Parameters
@@ -183,6 +195,9 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
         The image group.
     with_labels : bool
         Also open the label images listed in ``labels/``.
+    placement : (CoordinateSystem, Placement), optional
+        NGFF 0.6: the system to show the image in and the matrix reaching it from the image's
+        intrinsic system (a scene's placement); its labels follow.
 
     Returns
     -------
@@ -190,21 +205,17 @@ def open_image(path: Path, *, with_labels: bool = True) -> tuple[list[LayerSpec]
         The layer specs (images first) and the image's :class:`Reference`.
     """
     meta = read_node_meta(path)
-    ms = open_multiscale(meta)
+    ms = open_multiscale(meta, placement=placement)
     omero = meta.attrs.get("omero")
     scale, used = pixel_size_scale(omero, ms.axis_names, ms.scale)
     if used:
-        ms = Multiscale(
-            ms.path,
-            ms.version,
-            ms.name,
-            tuple(
+        ms = replace(
+            ms,
+            axes=tuple(
                 type(a)(a.name, a.type, a.unit or ("micrometer" if s != o else None))
                 for a, s, o in zip(ms.axes, scale, ms.scale, strict=True)
             ),
-            ms.levels,
-            scale,
-            ms.translate,
+            scale=scale,
         )
     layers = image_layers(ms, omero)
     reference = Reference.from_multiscale(ms)

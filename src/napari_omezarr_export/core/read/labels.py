@@ -22,7 +22,13 @@ from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.attributes import display_kwargs
 from napari_omezarr_export.core.ngff.axes import Axis
-from napari_omezarr_export.core.read.layer_spec import TRANSPARENT, LayerSpec, Reference, units_of
+from napari_omezarr_export.core.read.layer_spec import (
+    TRANSPARENT,
+    LayerSpec,
+    Reference,
+    affine_over,
+    units_of,
+)
 from napari_omezarr_export.core.read.multiscales import Multiscale, level_folders, open_multiscale
 from napari_omezarr_export.core.read.omero import pixel_size_scale
 from napari_omezarr_export.core.read.zarr_nodes import (
@@ -238,8 +244,10 @@ def label_layer(
         scale = tuple(ms.scale[i] for i in keep)
         translate = tuple(ms.translate[i] for i in keep)
         units = tuple(a.unit for a in axes)
+        affine = None if ms.affine is None else affine_over(ms.affine, keep)
     else:
         scale, translate, units = placed
+        affine = reference.affine_for(names) if reference else None
     image_label = meta.attrs.get("image-label")
     label_name = name or ms.name or _strip_zarr(stores.name_of(meta.path))
     metadata = {
@@ -261,6 +269,8 @@ def label_layer(
         "metadata": metadata,
         **display_kwargs(meta.attrs),
     }
+    if affine is not None:
+        kwargs["affine"] = affine
     features = label_features(image_label)
     if features is not None:
         kwargs["features"] = features

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from napari_omezarr_export.core.read.multiscales import Multiscale
 
-__all__ = ["LayerSpec", "Reference", "units_of"]
+__all__ = ["LayerSpec", "Reference", "affine_over", "affine_without", "units_of"]
+
+Matrix = tuple[tuple[float, ...], ...]
 
 MASK_RGBA = (1.0, 0.0, 1.0, 1.0)
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
@@ -67,22 +69,42 @@ class Reference:
         The image group.
     axes : dict
         ``{axis name: (scale, translate, level-0 size, unit)}`` for every non-channel axis.
+    affine : tuple of tuple of float, optional
+        NGFF 0.6: the image's layer ``affine`` over the axes of ``axes``, in their order.
     """
 
     path: Path | None
     axes: dict[str, tuple[float, float, int, str | None]]
+    affine: Matrix | None = None
 
     @classmethod
     def from_multiscale(cls, ms: Multiscale, scale: tuple[float, ...] | None = None) -> Reference:
         """Build a reference from an opened image (optionally with a corrected scale)."""
         scale = scale or ms.scale
         shape = ms.shapes[0]
+        kept = [i for i, a in enumerate(ms.axes) if a.name != "c" and a.type != "channel"]
         axes = {
-            a.name: (scale[i], ms.translate[i], shape[i], a.unit)
-            for i, a in enumerate(ms.axes)
-            if a.name != "c" and a.type != "channel"
+            ms.axes[i].name: (scale[i], ms.translate[i], shape[i], ms.axes[i].unit) for i in kept
         }
-        return cls(ms.path, axes)
+        affine = None
+        if ms.affine is not None:
+            affine = affine_over(ms.affine, kept)
+        return cls(ms.path, axes, affine)
+
+    def affine_for(self, names: tuple[str, ...]) -> Matrix | None:
+        """The image's ``affine`` for a layer with these axes, or None when it has none.
+
+        Also None when the axes left out are mixed with the others by the matrix (a label
+        image with fewer axes cannot follow such a transform).
+        """
+        if self.affine is None or any(n not in self.axes for n in names):
+            return None
+        order = list(self.axes)
+        kept = [order.index(n) for n in names]
+        dropped = [i for i in range(len(order)) if i not in kept]
+        if any(self.affine[r][c] or self.affine[c][r] for r in kept for c in dropped):
+            return None
+        return affine_over(self.affine, kept)
 
     def register(
         self, names: tuple[str, ...], shape: tuple[int, ...]
@@ -102,6 +124,32 @@ class Reference:
             shift.append(t)
             units.append(unit)
         return tuple(scale), tuple(shift), tuple(units)
+
+
+def affine_over(matrix: Matrix, kept: list[int]) -> Matrix:
+    """Rows and columns ``kept`` of a homogeneous matrix, plus its last (shift) row/column."""
+    index = [*kept, len(matrix) - 1]
+    return tuple(tuple(float(matrix[r][c]) for c in index) for r in index)
+
+
+def affine_without(matrix: Matrix, axis: int | None) -> Matrix:
+    """A homogeneous matrix without one axis (the channel axis a layer split off), as is if None.
+
+    Parameters
+    ----------
+    matrix : tuple of tuple of float
+        ``(n+1) x (n+1)``.
+    axis : int or None
+        The axis to drop.
+
+    Returns
+    -------
+    tuple of tuple of float
+        ``n x n`` (or unchanged).
+    """
+    if axis is None:
+        return matrix
+    return affine_over(matrix, [i for i in range(len(matrix) - 1) if i != axis])
 
 
 def units_of(units: tuple[str | None, ...]) -> tuple[str, ...]:

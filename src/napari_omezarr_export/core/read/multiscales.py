@@ -1,31 +1,51 @@
-"""Parse one NGFF ``multiscales`` block (0.1 to 0.5) and open its levels lazily.
+"""Parse one NGFF ``multiscales`` block (0.1 to 0.6) and open its levels lazily.
 
 Handles the legacy forms (0.1/0.2: always 5-D ``t,c,z,y,x`` and no axes; 0.3: axes as a list
 of strings; no coordinateTransformations before 0.4) and the real-world quirks (scale 1.0 on
 every level, ``scale0`` paths, extra keys). Level-0 transforms composed with the multiscale's
 own transforms give the layer's scale and translation; downsampling factors always come from
-the array shapes, which is also what napari uses.
+the array shapes, which is also what napari uses. NGFF 0.6 names coordinate systems instead of
+axes (`ngff.multiscales06`): a transform that is not a scale and shift becomes the layer's
+``affine``, and one that is not a matrix at all (a displacement field) is left out with a
+warning naming it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.ngff.affine import Placement, is_diagonal
 from napari_omezarr_export.core.ngff.axes import STORE_FIX, Axis, parse_axes
-from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
+from napari_omezarr_export.core.ngff.coordinate_systems import CoordinateSystem, is_v06
+from napari_omezarr_export.core.ngff.multiscales06 import parse_multiscale06
+from napari_omezarr_export.core.ngff.transforms import LevelTransform, parse_level_transforms
 from napari_omezarr_export.core.read.zarr_nodes import (
     NodeMeta,
     child_path,
+    open_array,
     open_level,
     prefetch_nodes,
 )
 
-__all__ = ["KNOWN_VERSIONS", "Multiscale", "level_folders", "ngff_version", "open_multiscale"]
+__all__ = [
+    "KNOWN_VERSIONS",
+    "Multiscale",
+    "level_folders",
+    "matrix_loader",
+    "multiscale_axes",
+    "ngff_version",
+    "open_multiscale",
+]
 
-KNOWN_VERSIONS = ("0.1", "0.2", "0.3", "0.4", "0.5")
+logger = logging.getLogger(__name__)
+
+KNOWN_VERSIONS = ("0.1", "0.2", "0.3", "0.4", "0.5", "0.6")
+# Larger "matrices" are not transform parameters; refuse to read them whole.
+_MAX_MATRIX_VALUES = 10_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,14 @@ class Multiscale:
         Lazy levels, largest first.
     scale, translate : tuple of float
         Level-0 world transform (multiscale transforms composed with level 0's).
+    affine : tuple of tuple of float, optional
+        NGFF 0.6: a homogeneous ``(ndim+1) x (ndim+1)`` matrix applied after ``scale`` and
+        ``translate`` (napari's layer ``affine``), when the image's transform to the system it
+        is shown in is not a positive scale and shift.
+    system : str or None
+        NGFF 0.6: the coordinate system the image is shown in.
+    skipped : tuple of str
+        NGFF 0.6: transforms not applied (displacement fields, coordinate maps).
     """
 
     path: Path
@@ -55,6 +83,9 @@ class Multiscale:
     levels: list[Any]
     scale: tuple[float, ...]
     translate: tuple[float, ...]
+    affine: tuple[tuple[float, ...], ...] | None = field(default=None, compare=False)
+    system: str | None = None
+    skipped: tuple[str, ...] = ()
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -73,11 +104,16 @@ class Multiscale:
 
 
 def ngff_version(meta: NodeMeta, block: dict[str, Any]) -> str:
-    """The NGFF version of a multiscale: its own, the group's ``ome.version``, else by format."""
+    """The NGFF version of a multiscale: its own, the group's ``ome.version``, else by format.
+
+    Every NGFF 0.6 tag (``0.6``, ``0.6rc0``, the ``0.6.devN`` drafts) reads as ``"0.6"``.
+    """
     version = block.get("version", meta.ome_version)
     if version is None:
         return "0.4" if meta.zarr_format == 2 else "0.5"
     version = str(version)
+    if is_v06(version):
+        return "0.6"
     if version not in KNOWN_VERSIONS:
         raise StoreFormatError(
             f"{meta.path}: NGFF version {version!r} is not supported; this plugin reads "
@@ -139,13 +175,104 @@ def level_folders(meta: NodeMeta) -> list[Any]:
     return [child_path(meta.path, d.get("path"), what="dataset path") for d in datasets]
 
 
-def open_multiscale(meta: NodeMeta) -> Multiscale:
+def matrix_loader(root: Any, zarr_format: int | None):
+    """A function reading a transform's parameters stored as a small zarr array under ``root``.
+
+    Parameters
+    ----------
+    root : Path or UPath
+        The group the transform's ``path`` is relative to.
+    zarr_format : int or None
+        The store's zarr format.
+
+    Returns
+    -------
+    callable
+        ``load(path) -> numpy.ndarray``; raises `StoreFormatError` for a missing or huge array.
+    """
+    import numpy as np
+
+    def load(relative: str) -> Any:
+        where = child_path(root, relative, what="transform parameters path")
+        array = open_array(where, zarr_format=zarr_format)
+        if array.array.size > _MAX_MATRIX_VALUES:
+            raise StoreFormatError(
+                f"{where}: {array.array.size} values are too many for transform parameters; only "
+                f"matrices are read from arrays (a field is not applied).{STORE_FIX}"
+            )
+        return np.asarray(array[...])
+
+    return load
+
+
+def multiscale_axes(meta: NodeMeta, block: dict[str, Any], ndim: int) -> tuple[Axis, ...]:
+    """A multiscale's axes: ``axes`` up to 0.5, its intrinsic coordinate system's in 0.6.
+
+    Parameters
+    ----------
+    meta : NodeMeta
+        The image group's metadata.
+    block : dict
+        One entry of ``multiscales``.
+    ndim : int
+        The number of dimensions of its arrays.
+
+    Returns
+    -------
+    tuple of Axis
+        One per dimension.
+    """
+    version = ngff_version(meta, block)
+    if version == "0.6":
+        return parse_multiscale06(meta.path, block, ndim, display=False).intrinsic.axes
+    return parse_axes(meta.path, block.get("axes"), version, ndim)
+
+
+def _placed(
+    path: Any, level0: LevelTransform, placement: Placement | None
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[tuple[float, ...], ...] | None]:
+    """Level 0's scale and translation, with a placement folded in when it is a scale + shift."""
+    if placement is None:
+        return level0.scale, level0.translation, None
+    matrix = placement.matrix
+    if matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != len(level0.scale) + 1:
+        raise StoreFormatError(
+            f"{path}: the transform to the coordinate system shown changes the number of "
+            "dimensions, which napari cannot show."
+        )
+    if is_diagonal(matrix):
+        diag, shift = matrix.diagonal()[:-1], matrix[:-1, -1]
+        scale = tuple(float(d * s) for d, s in zip(diag, level0.scale, strict=True))
+        translation = tuple(
+            float(d * t + u) for d, t, u in zip(diag, level0.translation, shift, strict=True)
+        )
+        return scale, translation, None
+    return level0.scale, level0.translation, tuple(tuple(map(float, row)) for row in matrix)
+
+
+def _warn_skipped(path: Any, skipped: tuple[str, ...]) -> None:
+    if skipped:
+        logger.warning(
+            "%s: the coordinate transformation(s) %s are not applied: napari shows only scale, "
+            "translation and affine transforms. The image is shown as if they were the "
+            "identity.",
+            path,
+            ", ".join(skipped),
+        )
+
+
+def open_multiscale(
+    meta: NodeMeta, *, placement: tuple[CoordinateSystem, Placement] | None = None
+) -> Multiscale:
     """Parse the first multiscale of a group and open its levels lazily.
 
     Parameters
     ----------
     meta : NodeMeta
         The group's metadata (must have ``multiscales``).
+    placement : (CoordinateSystem, Placement), optional
+        NGFF 0.6: show the image in this system, reached from its intrinsic system by this
+        matrix (a scene's placement), instead of the system its own metadata chooses.
 
     Returns
     -------
@@ -171,7 +298,25 @@ def open_multiscale(meta: NodeMeta) -> Multiscale:
     shapes = [tuple(int(n) for n in lv.shape) for lv in levels]
     _check_shapes(path, shapes, [str(p) for p in paths])
     ndim = len(shapes[0])
-    axes = parse_axes(path, block.get("axes"), version, ndim)
-    level0 = parse_level_transforms(path, block, ndim)[0]
     name = block.get("name") if isinstance(block.get("name"), str) else None
-    return Multiscale(path, version, name, axes, levels, level0.scale, level0.translation)
+    if version != "0.6":
+        axes = parse_axes(path, block.get("axes"), version, ndim)
+        level0 = parse_level_transforms(path, block, ndim)[0]
+        return Multiscale(path, version, name, axes, levels, level0.scale, level0.translation)
+    parsed = parse_multiscale06(
+        path,
+        block,
+        ndim,
+        load=matrix_loader(path, meta.zarr_format),
+        display=placement is None,
+    )
+    shown, to_shown = placement if placement is not None else (parsed.shown, parsed.to_shown)
+    if parsed.draft:
+        logger.info("%s: read as an NGFF 0.6 draft (input/output given as strings).", path)
+    skipped = to_shown.skipped if to_shown is not None else ()
+    _warn_skipped(path, skipped)
+    scale, translate, affine = _placed(path, parsed.levels[0], to_shown)
+    axes = shown.axes if shown.ndim == ndim else parsed.intrinsic.axes
+    return Multiscale(
+        path, version, name, axes, levels, scale, translate, affine, shown.name, skipped
+    )

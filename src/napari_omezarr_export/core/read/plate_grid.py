@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from napari_omezarr_export.core.errors import StoreFormatError
-from napari_omezarr_export.core.ngff.axes import parse_axes
-from napari_omezarr_export.core.read.multiscales import ngff_version
+from napari_omezarr_export.core.read.multiscales import multiscale_axes
 from napari_omezarr_export.core.read.zarr_nodes import (
     CheckedArray,
     child_path,
@@ -301,7 +300,7 @@ def read_field(path: Path, *, zarr_format: int | None = None) -> FieldImage:
         raise StoreFormatError(
             f"{paths[0]} holds no readable zarr array ({exc!r}); re-export that field."
         ) from exc
-    axes = parse_axes(path, first.get("axes"), ngff_version(meta, first), len(shape))
+    axes = multiscale_axes(meta, first, len(shape))
     names = tuple(a.name for a in axes)
     return FieldImage(
         path, names, paths, shape, dtype, meta.attrs.get("image-label"), meta.zarr_format
