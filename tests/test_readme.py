@@ -175,3 +175,60 @@ def test_readme_install_names_the_extras_pyproject_defines():
     assert named == ["", "napari", "all"]
     assert {"napari", "all"} <= set(extras)
     assert any("napari-omezarr-export[napari]" in dep for dep in extras["all"])
+
+
+# --- "Batch and cluster": the shell examples, run in order in one folder ----------------------
+
+BATCH = "Batch and cluster"
+SCHEDULER_IN_README = "tcp://scheduler-host:8786"
+
+
+def _console_commands(block: Block) -> list[tuple[str, list[str]]]:
+    """A console block as ``(command, the output lines shown under it)`` pairs."""
+    runs: list[tuple[str, list[str]]] = []
+    for line in block.code.splitlines():
+        if line.startswith("$ "):
+            runs.append((line[2:], []))
+        elif line.strip():
+            assert runs, f"README.md line {block.line}: output before any $ command"
+            runs[-1][1].append(line)
+    return runs
+
+
+BATCH_BLOCKS = [
+    b for b in code_blocks(README.read_text()) if b.heading == BATCH and b.language == "console"
+]
+
+
+def _same_columns(lines: list[str]) -> list[str]:
+    return [" ".join(line.split()) for line in lines]
+
+
+@pytest.mark.slow
+def test_readme_batch_and_cluster_commands_print_what_the_readme_shows(
+    tmp_path, monkeypatch, capsys
+):
+    import shlex
+
+    import distributed
+
+    from convert_fixtures import percell_experiment, scans_folder
+    from napari_omezarr_export.cli import main
+
+    assert len(BATCH_BLOCKS) >= 3, "the Batch and cluster examples are gone"
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1234)
+    scans_folder(tmp_path, rng)
+    percell_experiment(tmp_path, rng)
+    # Only --scheduler uses this cluster: the other commands run without a client, as typed.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
+        for block in BATCH_BLOCKS:
+            for command, shown in _console_commands(block):
+                argv = shlex.split(command.replace(SCHEDULER_IN_README, c.scheduler_address))
+                assert argv[0] == "napari-omezarr-export"
+                code = main(argv[1:])
+                printed = capsys.readouterr().out.splitlines()
+                assert code == 0, f"README.md line {block.line}: {command}\n" + "\n".join(printed)
+                assert _same_columns(printed) == _same_columns(shown), command
+    for store in (tmp_path / "converted").rglob("*.ome.zarr"):
+        assert_valid_store(store)
