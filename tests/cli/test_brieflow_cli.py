@@ -184,6 +184,27 @@ def test_the_plate_layout_writes_brieflows_plates(brieflow_run, capsys):
     assert [c["name"] for c in array["codecs"]][-1] == "zstd"
 
 
+def test_a_plate_field_its_well_does_not_list_yet_is_written_again(brieflow_run, capsys):
+    run, _ = brieflow_run
+    config = write_config(run.parent / "plate.yml", layout="plate", steps='["phenotype"]')
+    assert _brieflow(run, config) == 0
+    well = run / "phenotype" / "aligned_1.zarr" / "A" / "1" / "zarr.json"
+    document = json.loads(well.read_text())  # as if stopped before the field was listed
+    images = document["attributes"]["ome"]["well"]["images"]
+    document["attributes"]["ome"]["well"]["images"] = [i for i in images if i["path"] != "1"]
+    well.write_text(json.dumps(document))
+    capsys.readouterr()
+
+    assert _brieflow(run, config) == 0
+
+    statuses = _statuses(capsys.readouterr().out)
+    assert statuses == {
+        "phenotype/images/P-1_W-A1_T-0__aligned.tiff": "skipped",
+        "phenotype/images/P-1_W-A1_T-1__aligned.tiff": "written",
+    }
+    assert_valid_store(run / "phenotype" / "aligned_1.zarr")
+
+
 def test_enabled_false_writes_nothing_and_succeeds(brieflow_run, capsys):
     run, _ = brieflow_run
     config = write_config(run.parent / "off.yml", enabled="false")

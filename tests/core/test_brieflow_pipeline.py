@@ -202,3 +202,19 @@ def test_without_metadata_or_its_columns_there_is_no_pixel_size(tmp_path, rng):
         folder / "P-1_W-A1__combined_metadata.parquet"
     )
     assert {pixel_size(run, t) for t in find_tiles(run, "phenotype")} == {None}
+
+
+def test_a_tile_that_cannot_be_a_plate_field_fails_alone(tmp_path, rng):
+    run, _ = make_tiff_run(tmp_path, rng)
+    images = run / "phenotype" / "images"
+    for kind in ("aligned", "nuclei", "cells"):
+        (images / f"P-1_W-A1_T-1__{kind}.tiff").rename(images / f"P-1_W-7_T-1__{kind}.tiff")
+    config = load_export_config(
+        write_config(tmp_path / "p.yml", layout="plate", steps='["phenotype"]')
+    )
+
+    exports = plan_export(run, config, opens=store_opens)
+
+    problems = {e.source.rsplit("/", 1)[1]: e.problem for e in exports}
+    assert problems["P-1_W-A1_T-0__aligned.tiff"] is None
+    assert "Well '7' is not a well name" in problems["P-1_W-7_T-1__aligned.tiff"]

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from napari_omezarr_export.core.api import iter_write_image, iter_write_plate_field
+from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.brieflow.config import ExportConfig
 from napari_omezarr_export.core.layouts.brieflow.intermediates import (
     TileData,
@@ -128,17 +129,23 @@ def _never() -> bool:
 
 
 def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: StoreOpens) -> Export:
-    plate = config.layout == "plate"
-    if plate:
-        root = brieflow_plate_path(run, step=tile.step, plate=tile.name.plate)
-        row, column = split_well(tile.name.well)
+    source = _shown(run, tile.path)
+    output = image_export_path(run, tile.step, tile.path, tile.name)
+    complete = partial(opens, output)
+    what = "OME-Zarr 0.4 image"
+    if config.layout == "plate":
+        try:
+            root = brieflow_plate_path(run, step=tile.step, plate=tile.name.plate)
+            row, column = split_well(tile.name.well)
+            if not tile.name.tile.isdigit():
+                raise InvalidOptionError(
+                    f"Tile {tile.name.tile!r} cannot be a plate field: fields are tile numbers."
+                )
+        except InvalidOptionError as exc:
+            return Export(source, output, "nothing", _nothing, _never, str(exc))
         output = root / row / column / str(int(tile.name.tile))
         complete = partial(plate_field_complete, output, opens)
         what = f"field of the NGFF 0.5 plate {root.name}"
-    else:
-        output = image_export_path(run, tile.step, tile.path, tile.name)
-        complete = partial(opens, output)
-        what = "OME-Zarr 0.4 image"
     missing = _missing_labels(tile)
     if missing:
         names = ", ".join(p.name for p in missing)
@@ -146,10 +153,10 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
             f"{names} is missing beside it: Brieflow's segment_phenotype writes the nuclei "
             "and cells masks the phenotype export needs. Run that step, then export again."
         )
-        return Export(_shown(run, tile.path), output, "nothing", _nothing, _never, problem)
+        return Export(source, output, "nothing", _nothing, _never, problem)
     labels = " with labels nuclei, cells" if tile.labels else ""
     return Export(
-        _shown(run, tile.path),
+        source,
         output,
         f"{tile.step} TIFF -> {what}{labels}",
         partial(_write_tile, run, tile, config),
@@ -190,7 +197,7 @@ def _count(source: TileData) -> int:
 
 
 def plate_field_complete(field: Path, opens: StoreOpens) -> bool:
-    """True when a plate field opens and its well lists it (the last step of writing it).
+    """True when a plate field opens and its well and plate list it (the last writing steps).
 
     Parameters
     ----------
@@ -204,17 +211,30 @@ def plate_field_complete(field: Path, opens: StoreOpens) -> bool:
     bool
         Whether the field is whole and part of the plate.
     """
-    import zarr
-
     if not opens(field):
         return False
+    well, plate = _ome_attrs(field.parent).get("well"), _ome_attrs(field.parents[2]).get("plate")
+    row, column = field.parent.parent.name, field.parent.name
+    images = well.get("images") if isinstance(well, dict) else None
+    wells = plate.get("wells") if isinstance(plate, dict) else None
+    return (
+        isinstance(images, list)
+        and isinstance(wells, list)
+        and any(isinstance(i, dict) and i.get("path") == field.name for i in images)
+        and any(isinstance(w, dict) and w.get("path") == f"{row}/{column}" for w in wells)
+    )
+
+
+def _ome_attrs(group: Path) -> dict:
+    """A group's OME attributes (0.4 or 0.5), or {} when it cannot be read."""
+    import zarr
+
     try:
-        attrs = zarr.open_group(field.parent, mode="r").attrs.asdict()
+        attrs = zarr.open_group(group, mode="r").attrs.asdict()
     except (OSError, ValueError, KeyError, TypeError):
-        return False
-    well = attrs.get("ome", attrs).get("well", {})
-    images = well.get("images", []) if isinstance(well, dict) else []
-    return any(isinstance(i, dict) and i.get("path") == field.name for i in images)
+        return {}
+    ome = attrs.get("ome", attrs)
+    return ome if isinstance(ome, dict) else {}
 
 
 def _table_export(run: Path, source: Path, config: ExportConfig) -> Export:
