@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 import yaml
 
 from brieflow_runs import PHENOTYPE_PIXEL, make_tiff_run, write_config
@@ -15,7 +17,11 @@ from napari_omezarr_export.core.layouts.brieflow.config import (
     load_export_config,
     parse_export_config,
 )
-from napari_omezarr_export.core.layouts.brieflow.intermediates import find_tiles, pixel_size
+from napari_omezarr_export.core.layouts.brieflow.intermediates import (
+    find_tiles,
+    pixel_size,
+    read_tile,
+)
 from napari_omezarr_export.core.layouts.brieflow.names import (
     image_export_path,
     parse_intermediate,
@@ -218,3 +224,18 @@ def test_a_tile_that_cannot_be_a_plate_field_fails_alone(tmp_path, rng):
     problems = {e.source.rsplit("/", 1)[1]: e.problem for e in exports}
     assert problems["P-1_W-A1_T-0__aligned.tiff"] is None
     assert "Well '7' is not a well name" in problems["P-1_W-7_T-1__aligned.tiff"]
+
+
+def test_tiles_are_read_with_channels_first_whatever_the_tiff_says(tmp_path, rng):
+    run, _ = make_tiff_run(tmp_path, rng)
+    [sbs, _, phenotype] = find_tiles(run, "preprocess")
+    rgb = rng.integers(0, 255, size=(32, 32, 3), dtype=np.uint8)
+    tifffile.imwrite(phenotype.path, rgb, photometric="rgb")  # interleaved samples (y, x, c)
+
+    tile = read_tile(phenotype, ["R", "G", "B"])
+
+    np.testing.assert_array_equal(np.asarray(tile.data), np.moveaxis(rgb, -1, 0))
+    assert tile.channel_names == ["R", "G", "B"] and not tile.cycles
+    plain = read_tile(sbs, ["DAPI", "G"])  # Brieflow's (c, y, x); two names for three channels
+    np.testing.assert_array_equal(np.asarray(plain.data), tifffile.imread(sbs.path))
+    assert plain.channel_names is None and plain.scale is None

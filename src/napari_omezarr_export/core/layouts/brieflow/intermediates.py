@@ -144,6 +144,10 @@ def read_tile(
 
     image = open_tiff(source.path)
     data = image.data
+    if image.axes.endswith("c") and data.ndim >= 3:  # interleaved samples (RGB-like pixels)
+        import dask.array as da
+
+        data = da.moveaxis(data, -1, -3)  # lazily, channels before y and x
     cycles = source.step == "sbs" and data.ndim == 4
     if data.ndim == 2:
         data = data[None]
