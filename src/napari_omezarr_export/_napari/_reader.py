@@ -198,6 +198,10 @@ def layer_data_tuple(spec: LayerSpec) -> FullLayerData:
         from napari.utils.colormaps import DirectLabelColormap
 
         kwargs["colormap"] = DirectLabelColormap(color_dict=spec.label_colors)
+    if "affine" in kwargs:  # NGFF 0.6: napari takes a matrix only as an ndarray (or Affine)
+        import numpy as np
+
+        kwargs["affine"] = np.asarray(kwargs["affine"], dtype=float)
     kwargs["multiscale"] = spec.multiscale
     data = list(spec.data) if spec.multiscale else spec.data[0]
     return (data, kwargs, spec.layer_type)

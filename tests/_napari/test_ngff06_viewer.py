@@ -1,0 +1,65 @@
+"""An NGFF 0.6 scene dropped on a real viewer: every image placed, one of them rotated.
+
+The screenshot goes to /work/notes/ngff06_scene.png (when that folder exists) for a person to
+look at: three tiles side by side, the third turned by 30 degrees.
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from ngff06_stores import axes06, scene06, to_world
+
+PLUGIN = "napari-omezarr-export"
+NOTES = Path("/work/notes")
+
+
+def _tile(value: int, size: int = 64) -> np.ndarray:
+    """A bright frame around a gradient, so placement and rotation show in a picture."""
+    x = np.mgrid[:size, :size][1]
+    tile = (value * (1 + x / size)).astype("uint16")
+    tile[:4], tile[-4:], tile[:, :4], tile[:, -4:] = 4000, 4000, 4000, 4000
+    tile[size // 2 - 2 : size // 2 + 2, : size // 2] = 4000  # an arm pointing along -x
+    return tile
+
+
+def test_a_scene_opens_with_each_image_placed_and_named(make_napari_viewer, tmp_path, qtbot):
+    angle = math.radians(30)
+    c, s = math.cos(angle), math.sin(angle)
+    transforms = [
+        to_world("world", "left", "translation", translation=[0.0, 0.0]),
+        to_world("world", "middle", "translation", translation=[0.0, 80.0]),
+        to_world(
+            "world",
+            "turned",
+            "affine",
+            affine=[[c, -s, 0.0], [s, c, 190.0]],
+        ),
+    ]
+    tiles = {"left": _tile(800), "middle": _tile(1600), "turned": _tile(2400)}
+    root = scene06(tmp_path / "scene.zarr", tiles, transforms,
+                   systems=[{"name": "world", "axes": axes06("yx")}])  # fmt: skip
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(root), plugin=PLUGIN)
+    assert [layer.name for layer in viewer.layers] == ["left", "middle", "turned"]
+    assert tuple(viewer.layers["middle"].translate) == (0.0, 80.0)
+    turned = viewer.layers["turned"]
+    np.testing.assert_allclose(turned.affine.affine_matrix, [[c, -s, 0], [s, c, 190], [0, 0, 1]])
+    # napari maps the turned tile's corner (63, 63) to the affine's image of it
+    corner = turned.data_to_world((63, 63))
+    np.testing.assert_allclose(corner, [c * 63 - s * 63, s * 63 + c * 63 + 190])
+    # the world holds all three tiles: from x = 0 to past the turned tile
+    extent = viewer.layers.extent.world
+    assert extent[0][1] <= 0 and extent[1][1] >= 190 + c * 63 - 1
+    viewer.window._qt_window.resize(1000, 600)
+    qtbot.wait(200)
+    viewer.reset_view()
+    picture = viewer.screenshot(canvas_only=True, flash=False)
+    assert picture[..., :3].std() > 5
+    if NOTES.is_dir():
+        from imageio.v3 import imwrite
+
+        imwrite(NOTES / "ngff06_scene.png", picture)
