@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MISSING_TEXT",
+    "is_table_group",
     "iter_write_table",
     "require_table_packages",
     "source_rows",
