@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +23,7 @@ from convert_fixtures import (
 from napari_omezarr_export.cli import main
 from napari_omezarr_export.core.reader import read
 from napari_omezarr_export.core.sources import tiff as tiff_source
+from store_factories import legacy_store
 from validation import assert_valid_store
 
 
@@ -195,9 +199,7 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_write(tmp_path, rng, ca
 def test_an_interrupted_run_leaves_no_partial_store_and_the_next_run_resumes(
     tmp_path, rng, monkeypatch, capsys
 ):
-    sources = [tmp_path / f"{name}.tif" for name in ("a", "b", "c")]
-    for source in sources:
-        plain_tiff(source, rng, z=6)
+    sources = _three_tiffs(tmp_path, rng)
     out = tmp_path / "o"
     real_read = tiff_source._TiffLevel.__getitem__
     reads = []
@@ -211,21 +213,114 @@ def test_an_interrupted_run_leaves_no_partial_store_and_the_next_run_resumes(
         return real_read(self, key)
 
     monkeypatch.setattr(tiff_source._TiffLevel, "__getitem__", ctrl_c_in_b)
-    with pytest.raises(KeyboardInterrupt):
-        main(["convert", *map(str, sources), "--out", str(out)])
+    assert main(["convert", *map(str, sources), "--out", str(out)]) == 130
+    assert "Run the same command again to resume" in capsys.readouterr().err
     assert len(reads) == 3  # b was part-way through
     assert [p.name for p in out.iterdir()] == ["a.ome.zarr"]
     assert _staging_leftovers(out) == []
-    capsys.readouterr()
 
     monkeypatch.setattr(tiff_source._TiffLevel, "__getitem__", real_read)
     assert main(["convert", *map(str, sources), "--out", str(out)]) == 0
 
     rows = _table(capsys.readouterr().out)
     assert [rows[str(s)][0] for s in sources] == ["skipped", "written", "written"]
+    _assert_converted(sources, out)
+
+
+def _three_tiffs(tmp_path, rng):
+    sources = [tmp_path / f"{name}.tif" for name in ("a", "b", "c")]
     for source in sources:
+        plain_tiff(source, rng, z=6)
+    return sources
+
+
+def _assert_converted(sources, out):
+    for source in sources:
+        assert_valid_store(out / f"{source.stem}.ome.zarr")
         arrays, _ = _image(out / f"{source.stem}.ome.zarr")
         np.testing.assert_array_equal(next(iter(arrays.values())), tifffile_read(source))
+
+
+# The command run in a process of its own, reading b.tif slowly: the test signals it while b is
+# being written (a marker file says when), as a batch system or a user would.
+_SLOW_CONVERT = """
+import sys, time
+from pathlib import Path
+from napari_omezarr_export.cli import main
+from napari_omezarr_export.core.sources import tiff
+
+marker, real_read = Path(sys.argv[1]), tiff._TiffLevel.__getitem__
+
+def slow_b(self, key):
+    if self.path.name == "b.tif":
+        marker.touch()
+        time.sleep(0.2)
+    return real_read(self, key)
+
+tiff._TiffLevel.__getitem__ = slow_b
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _killed_while_writing_b(tmp_path, sources, out, signum):
+    script, marker = tmp_path / "slow_convert.py", tmp_path / "reading-b"
+    script.write_text(_SLOW_CONVERT)
+    argv = ["convert", *map(str, sources), "--out", str(out)]
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(marker), *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "b.tif was never read"
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, err
+
+
+@pytest.mark.slow
+def test_a_batch_ended_by_sigterm_discards_the_store_in_progress(tmp_path, rng, capsys):
+    sources = _three_tiffs(tmp_path, rng)
+    out = tmp_path / "o"
+
+    code, err = _killed_while_writing_b(tmp_path, sources, out, signal.SIGTERM)
+
+    assert code == 143, err
+    assert "The store being written was discarded" in err
+    assert [p.name for p in out.iterdir()] == ["a.ome.zarr"]  # no staging folder either
+
+    assert main(["convert", *map(str, sources), "--out", str(out)]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert [rows[str(s)][0] for s in sources] == ["skipped", "written", "written"]
+    _assert_converted(sources, out)
+
+
+@pytest.mark.slow
+def test_after_a_sigkill_the_next_run_removes_the_staging_and_writes_the_store(
+    tmp_path, rng, capsys
+):
+    sources = _three_tiffs(tmp_path, rng)
+    out = tmp_path / "o"
+
+    code, _ = _killed_while_writing_b(tmp_path, sources, out, signal.SIGKILL)
+
+    assert code == -signal.SIGKILL
+    assert not (out / "b.ome.zarr").exists()
+    assert [p.name.split(".omezarr-export-")[0] for p in _staging_leftovers(out)] == [
+        ".b.ome.zarr"
+    ]
+
+    assert main(["convert", *map(str, sources), "--out", str(out)]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert [rows[str(s)][0] for s in sources] == ["skipped", "written", "written"]
+    assert _staging_leftovers(out) == []
+    _assert_converted(sources, out)
 
 
 def tifffile_read(path):
@@ -330,3 +425,27 @@ def _info_json(location):
     from napari_omezarr_export.cli.info import store_info
 
     return json.dumps(store_info(location))
+
+
+@pytest.mark.parametrize("version", ["0.1", "0.2", "0.3"])
+def test_a_legacy_store_keeps_its_windows_colours_and_label_tables(tmp_path, rng, version):
+    source = legacy_store(tmp_path, version, rng)
+    out = tmp_path / "o"
+
+    assert main(["convert", str(source), "--out", str(out), "--ngff-version", "0.4"]) == 0
+
+    store = out / f"legacy_{version}.ome.zarr"
+    assert_valid_store(store)
+    group = zarr.open_group(store, mode="r")
+    channels = group.attrs["omero"]["channels"]
+    assert [(c["label"], c["color"]) for c in channels] == [("DAPI", "0000FF"), ("GFP", "00FF00")]
+    windows = [(c["window"]["start"], c["window"]["end"]) for c in channels]
+    assert windows == [(0, 3000), (100, 2000)]
+    image_label = zarr.open_group(store / "labels" / "cells", mode="r").attrs["image-label"]
+    colours = {c["label-value"]: c["rgba"] for c in image_label["colors"]}
+    assert colours[1] == [255, 0, 0, 255] and 0 not in colours  # 3, uncoloured, gets gray
+    assert {p["label-value"]: p["area"] for p in image_label["properties"]} == {1: 256, 3: 400}
+    arrays, _ = _image(store)
+    original, _ = _image(source)
+    for name, data in original.items():
+        np.testing.assert_array_equal(arrays[name], data)

@@ -157,14 +157,17 @@ def _label_colors(
 ) -> dict[int, tuple[int, ...]] | Callable[[np.ndarray], np.ndarray] | None:
     """The reader's ``{value or None: rgba 0-1}`` as `LabelsSpec` colours.
 
-    The colours the store listed are kept as they were. The reader's ``None`` entry is the
-    colour of every other value: a filler (grey) when the store lists colours, but the only
-    colour of a mask (magenta), which is then given to every non-zero value.
+    The colours the store listed are kept as they were, but for a transparent 0 (the reader
+    adds it; every reader assumes it). The reader's ``None`` entry is the colour of every other
+    value: a filler (grey) when the store lists colours, but the only colour of a mask
+    (magenta), which is then given to every non-zero value.
     """
     if not colors:
         return None
     listed = {int(v): _rgba255(c) for v, c in colors.items() if v is not None}
-    if any(v != 0 for v in listed) or colors.get(None) is None:
+    if listed.get(0, (0, 0, 0, 0))[3] == 0:
+        listed.pop(0, None)  # the reader's transparent background (every reader's default)
+    if listed or colors.get(None) is None:
         return listed or None
     default = np.array(colors[None], dtype=float)
     background = np.array(colors.get(0, (0.0, 0.0, 0.0, 0.0)), dtype=float)
