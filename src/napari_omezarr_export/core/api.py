@@ -6,6 +6,10 @@ and ``iter_run()`` yields ``(chunks done, chunks total)`` so that a GUI can show
 cancel by closing the generator. The verbs below are those plans run at once:
 ``write_image(...) == plan_image(...).run()``. Every option is keyword-only.
 
+A dask array is written on a dask.distributed cluster when a ``Client`` is active, or when
+one is passed as ``client=``: the workers compute, encode and write the chunks, the metadata
+is written last by this process (see `napari_omezarr_export.core.write.distributed`).
+
 The sizing helpers the export widget offers (chunk shapes near a memory target and their
 check) are re-exported here, so adapters use this module only.
 """
@@ -233,14 +237,15 @@ def iter_write_image(
     path: str | Path | UPath,
     *,
     storage_options: dict | None = None,
+    client: Any = None,
     **options: Unpack[ImageOptions],
 ) -> Iterator[Progress]:
     """Write an image like `write_image`, yielding ``(chunks done, chunks total)`` as it goes.
 
     Parameters
     ----------
-    data, path, storage_options
-        As for `plan_image`.
+    data, path, storage_options, client
+        As for `write_image`; with a cluster, progress advances as regions complete.
     axes, scale, translation, units, channels, name, labels, pyramid, storage
         As for `plan_image`.
 
@@ -250,7 +255,8 @@ def iter_write_image(
         Progress in chunks (to an object store every chunk counts twice: encoded, then
         uploaded); closing the generator cancels the write.
     """
-    yield from plan_image(data, path, storage_options=storage_options, **options).iter_run()
+    plan = plan_image(data, path, storage_options=storage_options, **options)
+    yield from plan.iter_run(client=client)
 
 
 def write_image(
@@ -258,6 +264,7 @@ def write_image(
     path: str | Path | UPath,
     *,
     storage_options: dict | None = None,
+    client: Any = None,
     **options: Unpack[ImageOptions],
 ) -> list[StorePath]:
     """Write an array as an OME-Zarr image, with its pyramid and optional labels.
@@ -266,6 +273,13 @@ def write_image(
     ----------
     data, path, storage_options
         As for `plan_image` (``path`` is required): a local path or an object-store URL.
+    client : distributed.Client, bool or None
+        Where a dask array is written. None (default): on the active dask.distributed client
+        when `distributed` is imported and has one, else in this process; a
+        ``Client``: on its cluster; False: in this process. On a cluster, each worker
+        computes regions of the array from its graph and writes their chunks (or shards) and
+        pyramid blocks; a local target must be on a filesystem the workers share. numpy data
+        and ``.ozx`` targets are always written in this process.
     axes, scale, translation, units, channels, name, labels, pyramid, storage
         As for `plan_image`.
 
@@ -274,7 +288,7 @@ def write_image(
     list of Path or UPath
         The store written.
     """
-    return plan_image(data, path, storage_options=storage_options, **options).run()
+    return plan_image(data, path, storage_options=storage_options, **options).run(client=client)
 
 
 def preview_metadata(

@@ -10,6 +10,10 @@ Writes run on a small thread pool (`WriteQueue`), so that compressing one band's
 overlaps reading and downsampling the next on the main thread. Where `chunk_files` can write an
 array's chunk (or shard) files exactly as zarr would, each chunk or shard is its own task;
 otherwise (other codecs) each band goes to zarr as one ``array[index] = block``.
+
+The pass also runs on one region of the levels (`ArrayWindow`): a distributed write gives each
+task a unit-aligned region of level 0 and the windows of the levels below it that the region
+wholly owns (see `napari_omezarr_export.core.write.distributed`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from napari_omezarr_export.core.write.chunk_files import ChunkFileWriter, chunk_file_writer
 from napari_omezarr_export.core.write.pyramid import downsample
 
-__all__ = ["LevelTarget", "count_chunks", "iter_write_levels"]
+__all__ = ["ArrayWindow", "LevelTarget", "count_chunks", "iter_write_levels", "write_unit"]
 
 BandObserver = Callable[[tuple[slice, ...], np.ndarray], None]
 
@@ -35,6 +39,42 @@ BandObserver = Callable[[tuple[slice, ...], np.ndarray], None]
 # downsamples the next band, few enough that memory stays a few bands per level.
 UNITS_IN_FLIGHT = 16  # single chunks (or shards) that we encode ourselves
 BANDS_IN_FLIGHT = 4  # whole bands handed to zarr
+
+
+class ArrayWindow:
+    """A unit-aligned window of a zarr array, written as if it were the whole array.
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The level.
+    start : sequence of int
+        The window's first element per axis: a multiple of the write unit (chunk or shard).
+    shape : sequence of int
+        The window's shape: whole units, or up to the array's edge.
+    """
+
+    def __init__(self, array: object, start: Sequence[int], shape: Sequence[int]) -> None:
+        self.array = array
+        self.start = tuple(int(s) for s in start)
+        self.shape = tuple(int(n) for n in shape)
+        self.chunks = tuple(array.chunks)
+        self.shards = getattr(array, "shards", None)
+
+    def files(self) -> ChunkFileWriter | None:
+        """The array's chunk-file writer for this window, or None when zarr writes."""
+        if not hasattr(self.array, "metadata"):
+            return None
+        files = chunk_file_writer(self.array)
+        return None if files is None else files.window(self.start, self.shape)
+
+    def __setitem__(self, index: tuple, block: np.ndarray) -> None:
+        full = tuple(index) + (slice(None),) * (len(self.shape) - len(index))
+        shifted = tuple(
+            slice(s + (i.start or 0), s + (n if i.stop is None else i.stop))
+            for i, s, n in zip(full, self.start, self.shape, strict=True)
+        )
+        self.array[shifted] = block
 
 
 @dataclass
@@ -49,6 +89,8 @@ class LevelTarget:
     @classmethod
     def for_array(cls, array: object) -> LevelTarget:
         """Return a target that writes its own chunk files where they would equal zarr's."""
+        if isinstance(array, ArrayWindow):
+            return cls(array, files=array.files())
         return cls(array, files=chunk_file_writer(array) if hasattr(array, "metadata") else None)
 
     @property

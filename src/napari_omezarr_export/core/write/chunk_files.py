@@ -226,6 +226,35 @@ class ChunkFileWriter:
         self.shape = tuple(int(n) for n in shape)
         self._dtype = np.dtype(dtype)
         self._folders: set[Path] = set()
+        self._offset = (0,) * len(self.unit)
+
+    def window(self, start: Sequence[int], shape: Sequence[int]) -> ChunkFileWriter:
+        """Return a writer of the units inside a unit-aligned window of the array.
+
+        Indices and unit coordinates given to the returned writer count from ``start``, so a
+        task that writes one region of a level sees the region as a whole array.
+
+        Parameters
+        ----------
+        start : sequence of int
+            The window's first element per axis; a multiple of the unit shape.
+        shape : sequence of int
+            The window's shape; it ends on a unit boundary or at the array's edge.
+
+        Returns
+        -------
+        ChunkFileWriter
+            A writer of the same files, for that window.
+        """
+        if any(s % u for s, u in zip(start, self.unit, strict=True)):
+            raise ValueError(f"window start {tuple(start)} is not on the unit grid {self.unit}")
+        window = ChunkFileWriter(
+            self._directory, self._encode, self._key, self.unit, shape, self._dtype
+        )
+        window._offset = tuple(
+            o + s // u for o, s, u in zip(self._offset, start, self.unit, strict=True)
+        )
+        return window
 
     def aligned(self, index: tuple[slice, ...], block: np.ndarray) -> bool:
         """Whether ``block`` at ``index`` covers whole units (or runs to the array's edge).
@@ -280,6 +309,8 @@ class ChunkFileWriter:
         payload = self._encode(data)
         if payload is None:
             return
+        if any(self._offset):
+            coords = tuple(c + o for c, o in zip(coords, self._offset, strict=True))
         path = self._directory / self._key(coords)
         if path.parent not in self._folders:
             os.makedirs(path.parent, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.ngff.attributes import group_attributes, labels_group
@@ -142,12 +143,20 @@ class ExportPlan:
             attrs["labels"] = {**remote_group_attributes(labels_dir), **listing}
         return attrs
 
-    def iter_run(self) -> Iterator[Progress]:
+    def iter_run(self, *, client: Any = None) -> Iterator[Progress]:
         """Write the plan, yielding ``(chunks done, chunks total)``; close it to cancel.
 
         Closing the generator removes the staging folder: the target keeps its old content. (An
         object store's upload, once begun, cannot keep it: see
         `napari_omezarr_export.core.write.object_store`.)
+
+        Parameters
+        ----------
+        client : distributed.Client, bool or None
+            The dask.distributed cluster that writes dask arrays of a new store (see
+            `napari_omezarr_export.core.write.distributed`): None uses the active client, if
+            any; False writes in this process. Labels added to an existing image are always
+            written in this process.
 
         Yields
         ------
@@ -170,17 +179,22 @@ class ExportPlan:
             )
             return
         yield from iter_write_store(
-            self.groups, self.target, self.storage, label_source=self.label_source
+            self.groups, self.target, self.storage, label_source=self.label_source, client=client
         )
 
-    def run(self) -> list[StorePath]:
+    def run(self, *, client: Any = None) -> list[StorePath]:
         """Write the plan.
+
+        Parameters
+        ----------
+        client : distributed.Client, bool or None
+            As for `iter_run`.
 
         Returns
         -------
         list of Path or UPath
             `paths`: the stores or groups written.
         """
-        for _ in self.iter_run():
+        for _ in self.iter_run(client=client):
             pass
         return self.paths

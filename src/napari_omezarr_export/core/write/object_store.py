@@ -428,6 +428,7 @@ class StagedUpload:
         self._existing = existing
         self._phase = "staging"  # then "withdrawing", "uploading", "done"
         self._withdrawn: dict[str, bytes | None] = {}
+        self._uploaded_elsewhere: set[str] = set()
 
     @property
     def done(self) -> bool:
@@ -438,6 +439,37 @@ class StagedUpload:
     def started(self) -> bool:
         """True once the upload has begun (or ended): the target may have been changed."""
         return self._phase != "staging"
+
+    def begin(self, zarr_format: int) -> None:
+        """Withdraw the old store's OME attributes now, before chunks are uploaded from elsewhere.
+
+        A distributed write calls this before its workers upload their chunk files straight to
+        the target; from then on a failure removes every key under the target (`abort`).
+
+        Parameters
+        ----------
+        zarr_format : {2, 3}
+            The format of the store about to be written.
+        """
+        if self.started:
+            return
+        fs, root = _fs_root(self.target)
+        self._phase = "withdrawing"
+        for step in withdraw_attributes(self._existing, zarr_format):
+            self._withdrawn.update({k: self._existing.docs.get(k) for k in step})
+            if step:
+                fs.pipe({f"{root}/{k}": v for k, v in step.items()})
+        self._phase = "uploading"
+
+    def add_uploaded(self, keys: Iterable[str]) -> None:
+        """Record keys uploaded by others (a cluster's workers): they are part of the new store.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Keys relative to the target.
+        """
+        self._uploaded_elsewhere.update(keys)
 
     def iter_upload(self) -> Iterator[tuple[int, int]]:
         """Upload the staged store, metadata last, yielding ``(files done, files total)``.
@@ -450,23 +482,18 @@ class StagedUpload:
         tuple of int
             Files uploaded so far and in all, after every batch of chunks.
         """
-        if self.started:
+        if self._phase not in ("staging", "uploading"):
             return
         fs, root = _fs_root(self.target)
         order = _upload_order(self.stage)
         total, done = len(order.keys), 0
-        self._phase = "withdrawing"
-        for step in withdraw_attributes(self._existing, order.zarr_format):
-            self._withdrawn.update({k: self._existing.docs.get(k) for k in step})
-            if step:
-                fs.pipe({f"{root}/{k}": v for k, v in step.items()})
-        self._phase = "uploading"
+        self.begin(order.zarr_format)
         for start in range(0, len(order.chunks), _UPLOAD_BATCH):
             batch = order.chunks[start : start + _UPLOAD_BATCH]
             self._put(fs, root, batch)
             done += len(batch)
             yield done, total
-        stale = self._existing.keys - order.keys - {""}
+        stale = self._existing.keys - order.keys - self._uploaded_elsewhere - {""}
         if stale:
             _remove(fs, (f"{root}/{k}" for k in sorted(stale)))
         for step in [order.array_docs, *order.group_docs]:

@@ -64,6 +64,19 @@ class DataSummary:
                 self.too_many_values = True
                 self.values.clear()
 
+    def merge(self, other: DataSummary) -> None:
+        """Fold in a summary of other bands of the same data (a distributed write's region)."""
+        for channel, low in other.low.items():
+            self.low[channel] = min(low, self.low.get(channel, low))
+        for channel, high in other.high.items():
+            self.high[channel] = max(high, self.high.get(channel, high))
+        if self.track_values and not self.too_many_values:
+            self.too_many_values = other.too_many_values
+            self.values.update(other.values)
+            if self.too_many_values or len(self.values) > MAX_LABEL_COLORS:
+                self.too_many_values = True
+                self.values.clear()
+
     def _observe_range(self, index: tuple[slice, ...], band: np.ndarray) -> None:
         if band.size == 0:
             return

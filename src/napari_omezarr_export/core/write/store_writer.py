@@ -10,6 +10,10 @@ local zip (``.ozx``, `napari_omezarr_export.core.write.ozx`), or, for an object 
 `UPath`), a local temporary folder uploaded metadata-last
 (`napari_omezarr_export.core.write.object_store`). An upload counts every chunk twice, once
 encoded and once uploaded, so its progress runs on through the upload.
+
+With a `distributed.Client` (given, or active), groups whose data is a dask array are written
+by the cluster's workers (`napari_omezarr_export.core.write.distributed`): the client creates
+the arrays, the workers write the chunks, and the client writes the metadata last.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ from napari_omezarr_export.core.stores import (
 )
 from napari_omezarr_export.core.write.band_writer import count_chunks, iter_write_levels
 from napari_omezarr_export.core.write.codecs import compressors_for
+from napari_omezarr_export.core.write.distributed import (
+    DistributedRun,
+    client_for,
+    runs_distributed,
+)
 from napari_omezarr_export.core.write.object_store import (
     staged_upload,
     update_remote_group_attributes,
@@ -103,15 +112,24 @@ def _iter_fill_group(
     summary: DataSummary,
     done: int,
     total: int,
+    run: DistributedRun | None = None,
 ) -> Iterator[Progress]:
-    """Write one plan's levels into ``group``, folding its data into ``summary``."""
+    """Write one plan's levels into ``group``, folding its data into ``summary``.
+
+    With ``run``, a dask array's levels are written by the cluster's workers.
+    """
     arrays = _create_levels(group, plan, storage)
     observe = summary.observe if (summary.track_range or summary.track_values) else None
-    for n in iter_write_levels(
-        source_data(plan), arrays, plan.factors, plan.method, observe=observe
-    ):
-        done += n
-        yield done, total
+    if run is not None and runs_distributed(plan):
+        counts = run.iter_levels(arrays, plan, summary, group.path)
+    else:
+        counts = iter_write_levels(
+            source_data(plan), arrays, plan.factors, plan.method, observe=observe
+        )
+    with contextlib.closing(counts):  # a cancel stops (and waits for) the writes before
+        for n in counts:  # the staging folder is removed
+            done += n
+            yield done, total
 
 
 def _iter_fill(
@@ -120,6 +138,7 @@ def _iter_fill(
     storage: StorageOptions,
     summaries: list[DataSummary],
     total: int,
+    run: DistributedRun | None = None,
 ) -> Iterator[Progress]:
     """Write every plan at its path under ``root``; ``summaries`` gets one per plan."""
     done = 0
@@ -127,8 +146,10 @@ def _iter_fill(
         summaries.append(new_summary(plan))
         group = root if not plan.path else root.require_group(plan.path)
         progress = (done, total)
-        for progress in _iter_fill_group(group, plan, storage, summaries[-1], done, total):
-            yield progress
+        steps = _iter_fill_group(group, plan, storage, summaries[-1], done, total, run)
+        with contextlib.closing(steps):
+            for progress in steps:
+                yield progress
         done = progress[0]
 
 
@@ -143,20 +164,30 @@ def _local_stage(target: Path, storage: StorageOptions) -> AbstractContextManage
 
 def _iter_upload(
     target: StorePath,
-    fill: Callable[[Path], Iterator[Progress]],
+    fill: Callable[..., Iterator[Progress]],
     chunks: int,
     offset: int,
     total: int,
+    *,
+    client: Any = None,
+    zarr_format: int = 2,
 ) -> Iterator[Progress]:
     """Stage one store with ``fill`` and upload it to ``target``, counting its chunks twice.
 
     Progress runs from ``offset`` to ``offset + 2 * chunks`` (of ``total``): the chunks encoded,
-    then the files uploaded, scaled to chunks.
+    then the files uploaded, scaled to chunks. With a ``client``, the old store is withdrawn
+    first and the workers upload their chunks as they write them (``fill(stage, run)``).
     """
     with staged_upload(target) as upload:
-        with contextlib.closing(fill(upload.stage)) as steps:
+        run = None
+        if client is not None:
+            upload.begin(zarr_format)
+            run = DistributedRun(client, upload.stage, zarr_format, target)
+        with contextlib.closing(fill(upload.stage, run)) as steps:
             for done, _ in steps:
                 yield offset + done, total
+        if run is not None:
+            upload.add_uploaded(run.uploaded)
         with contextlib.closing(upload.iter_upload()) as sent:
             for files_done, files in sent:
                 yield offset + chunks + chunks * files_done // max(files, 1), total
@@ -168,6 +199,7 @@ def iter_write_store(
     storage: StorageOptions,
     *,
     label_source: str | None = "../../",
+    client: Any = None,
 ) -> Iterator[Progress]:
     """Write a whole new store at ``target`` (replacing a zarr store there) from ``plans``.
 
@@ -181,6 +213,9 @@ def iter_write_store(
         Format and codec.
     label_source : str or None
         ``image-label.source.image`` of label images (None for labels without an image).
+    client : distributed.Client, bool or None
+        The cluster that writes dask arrays: None for the active client (if any), False for
+        none (see `napari_omezarr_export.core.write.distributed.client_for`).
 
     Yields
     ------
@@ -189,16 +224,19 @@ def iter_write_store(
         encoded, then uploaded).
     """
     total = total_chunks(plans)
+    client = client_for(client, plans, target)
+    fmt = storage.zarr_format
 
-    def fill(stage: Path) -> Iterator[Progress]:
-        return iter_fill_stage(plans, stage, storage, label_source=label_source)
+    def fill(stage: Path, run: DistributedRun | None = None) -> Iterator[Progress]:
+        return iter_fill_stage(plans, stage, storage, label_source=label_source, run=run)
 
     if not capabilities(target).atomic_rename:  # object stores: metadata last
-        yield from _iter_upload(target, fill, total, 0, 2 * total)
+        yield from _iter_upload(target, fill, total, 0, 2 * total, client=client, zarr_format=fmt)
         yield 2 * total, 2 * total
         return
     with _local_stage(target, storage) as stage:
-        yield from fill(stage)
+        run = None if client is None else DistributedRun(client, stage, fmt)
+        yield from fill(stage, run)
     yield total, total
 
 
@@ -208,6 +246,7 @@ def iter_fill_stage(
     storage: StorageOptions,
     *,
     label_source: str | None = "../../",
+    run: DistributedRun | None = None,
 ) -> Iterator[Progress]:
     """Write a whole store into an empty staging folder: arrays first, attributes last.
 
@@ -217,6 +256,8 @@ def iter_fill_stage(
         As for `iter_write_store`.
     stage : Path
         A folder from `napari_omezarr_export.core.write.staging.staged_directory`.
+    run : DistributedRun, optional
+        Write dask arrays on a cluster's workers.
 
     Yields
     ------
@@ -226,7 +267,7 @@ def iter_fill_stage(
     total = total_chunks(plans)
     root = zarr.open_group(stage, mode="w", zarr_format=storage.zarr_format)
     summaries: list[DataSummary] = []
-    yield from _iter_fill(root, plans, storage, summaries, total)
+    yield from _iter_fill(root, plans, storage, summaries, total, run)
     attrs = attributes_for(
         plans, storage.ngff_version, label_source=label_source, summaries=summaries
     )
@@ -280,7 +321,7 @@ def iter_add_labels(
     for plan in plans:
         chunks = total_chunks([plan])
 
-        def fill(stage: Path, plan: GroupPlan = plan) -> Iterator[Progress]:
+        def fill(stage: Path, _run: None = None, plan: GroupPlan = plan) -> Iterator[Progress]:
             return _iter_fill_label(plan, storage, stage)
 
         if remote:

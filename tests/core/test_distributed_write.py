@@ -1,0 +1,320 @@
+"""Writing dask arrays on a real dask.distributed LocalCluster (issue 17).
+
+Every distributed write is compared with the single-process writer's output (``client=False``)
+file by file, and validated. Most tests share one in-process cluster (2 workers x 1 thread);
+one test starts worker processes to show that the chunk files are written there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from napari_omezarr_export import (
+    LabelsSpec,
+    PyramidOptions,
+    StorageOptions,
+    iter_write_image,
+    write_image,
+)
+from napari_omezarr_export.core.write import chunk_files
+from napari_omezarr_export.core.write.regions import plan_regions
+from validation import assert_valid_store
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra")
+
+SHARDED = StorageOptions(ngff_version="0.5", chunks=(1, 32, 32), shards=(1, 64, 64))
+V04 = StorageOptions(ngff_version="0.4", chunks=(1, 48, 48))
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as active,
+    ):
+        yield active
+
+
+@pytest.fixture(autouse=True)
+def system_tmp(tmp_path, monkeypatch):
+    """The temporary folder (object-store staging, workers' region folders): empty at the end."""
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    ours = [p for p in folder.iterdir() if not p.name.startswith("dask-")]  # dask's own: not ours
+    assert ours == [], "a temporary folder was left behind"
+
+
+def _cells(rng, shape=(2, 300, 420), dtype=np.uint16):
+    """Smooth blobs plus noise: chunks that compress unevenly, some all zero."""
+    y, x = np.mgrid[: shape[-2], : shape[-1]]
+    blobs = 2000 * (np.sin(y / 17.0) * np.cos(x / 23.0) > 0.4)
+    data = blobs + rng.integers(0, 300, size=shape)
+    data[..., :40, :] = 0  # a band of empty chunks, which zarr leaves out
+    return data.astype(dtype)
+
+
+def _files(store: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(store).as_posix(): p.read_bytes() for p in store.rglob("*") if p.is_file()
+    }
+
+
+def _assert_same_store(got: Path, expected: Path) -> None:
+    """The same files with the same bytes: chunks, shards, array and group metadata."""
+    got_files, expected_files = _files(got), _files(expected)
+    assert sorted(got_files) == sorted(expected_files)
+    differ = [k for k in expected_files if got_files[k] != expected_files[k]]
+    assert differ == []
+    assert_valid_store(got)
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir())
+
+
+# -- the regions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "unit", "levels", "threads"),
+    [
+        ((1, 16384, 16384), (1, 1024, 1024), 5, 2),
+        ((2, 1000, 1500), (1, 128, 128), 4, 2),
+        ((3, 999, 77), (1, 64, 32), 3, 8),
+        ((40, 300, 300), (8, 64, 64), 3, 2),  # z halved too
+    ],
+)
+def test_region_windows_cover_each_owned_level_in_whole_units_exactly_once(
+    shape, unit, levels, threads
+):
+    factors = (2, 2, 2) if shape[0] == 40 else (1, 2, 2)
+    shapes = [shape]
+    for _ in range(levels - 1):
+        shapes.append(tuple(-(-n // f) for n, f in zip(shapes[-1], factors, strict=True)))
+    units = [tuple(min(u, n) for u, n in zip(unit, s, strict=True)) for s in shapes]
+    grid = plan_regions(shapes, units, factors, 2, threads=threads)
+    assert 1 <= grid.owned <= levels
+    regions = list(grid.regions())
+    for level in range(min(grid.owned + 1, levels)):
+        covered = np.zeros(shapes[level], dtype=np.int32)
+        for region in regions:
+            window = grid.window(region, level)
+            covered[window] += 1
+            if level < grid.owned:  # owned levels: windows start and end on units (or edges)
+                for w, u, n in zip(window, units[level], shapes[level], strict=True):
+                    assert w.start % u == 0
+                    assert (w.stop - w.start) % u == 0 or w.stop == n
+        assert (covered == 1).all()
+
+
+def test_a_large_image_gets_regions_within_the_memory_budget_for_every_thread():
+    shapes = [(1, 16384 >> i, 16384 >> i) for i in range(5)]
+    grid = plan_regions(shapes, [(1, 1024, 1024)] * 5, (1, 2, 2), 2, threads=2)
+    assert grid.edges == (1, 4096, 4096)  # 32 MiB of uint16; 8192 would be 128 MiB
+    assert (grid.owned, len(list(grid.regions()))) == (3, 16)
+
+
+# -- the same store as one process writes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("storage", "levels", "source_chunks"),
+    [
+        (V04, 4, (1, 100, 130)),  # source chunks that straddle regions
+        (SHARDED, 3, (2, 64, 64)),
+        (StorageOptions(ngff_version="0.5", chunks=(1, 64, 64)), None, (1, 300, 420)),
+    ],
+    ids=["0.4", "0.5-sharded", "0.5-auto-levels"],
+)
+def test_distributed_write_equals_the_single_process_write(
+    client, tmp_path, rng, storage, levels, source_chunks
+):
+    data = da.from_array(_cells(rng), chunks=source_chunks)
+    seg = da.from_array((_cells(rng, (300, 420)) // 1000).astype(np.int32), chunks=(150, 210))
+    options = {
+        "channels": ["DAPI", "GFP"],
+        "labels": [LabelsSpec(seg, "cells", colors={})],  # label values gathered by regions
+        "pyramid": PyramidOptions(levels=levels),
+        "storage": storage,
+    }
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    [got] = write_image(data, tmp_path / "many", client=client, **options)
+    _assert_same_store(got, expected)
+    assert _siblings(got) == ["many.ome.zarr", "one.ome.zarr", "system-tmp"]
+
+
+def test_float_ranges_and_a_halved_z_come_out_the_same(client, tmp_path, rng):
+    volume = rng.normal(10, 3, size=(20, 130, 150)).astype(np.float32)
+    data = da.from_array(volume, chunks=(5, 64, 64))
+    options = {
+        "axes": "zyx",
+        "pyramid": PyramidOptions(levels=3, downsample_z=True),
+        "storage": StorageOptions(ngff_version="0.5", chunks=(4, 32, 32)),
+    }
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    [got] = write_image(data, tmp_path / "many", **options)  # the active client
+    _assert_same_store(got, expected)
+    omero = json.loads((got / "zarr.json").read_text())["attributes"]["ome"]["omero"]
+    assert omero["channels"][0]["window"]["min"] == pytest.approx(float(volume.min()))
+
+
+def test_no_shard_is_written_twice(client, tmp_path, rng, monkeypatch):
+    written: list[str] = []
+    original = chunk_files.ChunkFileWriter.write
+
+    def record(self, coords, data):
+        written.append(f"{self._directory}/{self._key(tuple(np.add(coords, self._offset)))}")
+        return original(self, coords, data)
+
+    monkeypatch.setattr(chunk_files.ChunkFileWriter, "write", record)
+    data = da.from_array(_cells(rng, (1, 520, 600)), chunks=(1, 128, 128))
+    [got] = write_image(data, tmp_path / "x", pyramid=PyramidOptions(levels=4), storage=SHARDED)
+    assert len(written) == len(set(written))
+    shards = [k for k in _files(got) if "/c/" in k]
+    assert shards and len(written) >= len(shards)  # every shard written once, by its region
+
+
+# -- where the work runs ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_chunks_are_written_in_worker_processes_not_the_client(tmp_path, rng, caplog):
+    """The client process encodes and writes no chunk; regions report the workers' pids."""
+    data = da.from_array(_cells(rng, (1, 512, 512)), chunks=(1, 128, 128))
+    options = {"pyramid": PyramidOptions(levels=3), "storage": V04}
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    calls = []
+    original = chunk_files.ChunkFileWriter.write
+    chunk_files.ChunkFileWriter.write = lambda *a: calls.append(a) or original(*a)
+    caplog.set_level(logging.DEBUG, logger="napari_omezarr_export.core.write.distributed")
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            ) as cluster,
+            distributed.Client(cluster) as procs,
+        ):
+            worker_pids = set(procs.run(os.getpid).values())
+            [got] = write_image(data, tmp_path / "many", client=procs, **options)
+    finally:
+        chunk_files.ChunkFileWriter.write = original
+    assert calls == []  # the patched writer lives in this process only
+    pids = {int(r.message.rsplit(" ", 1)[1]) for r in caplog.records if "written by" in r.message}
+    assert pids and pids <= worker_pids and os.getpid() not in pids
+    _assert_same_store(got, expected)
+
+
+def test_numpy_data_is_written_by_this_process(client, tmp_path, rng, caplog):
+    caplog.set_level(logging.INFO, logger="napari_omezarr_export.core.write.distributed")
+    [got] = write_image(_cells(rng, (1, 100, 100)), tmp_path / "x", storage=V04)
+    assert not [r for r in caplog.records if "worker threads" in r.message]
+    assert_valid_store(got)
+
+
+def test_the_core_imports_without_distributed(tmp_path):
+    """Importing the API (and the distributed writer) costs plain users no distributed import."""
+    code = (
+        "import sys\n"
+        "import napari_omezarr_export.core.api, napari_omezarr_export.core.write.distributed\n"
+        "from napari_omezarr_export import write_image\n"
+        f"write_image(__import__('numpy').zeros((64, 64), 'u1'), {str(tmp_path / 'x')!r})\n"
+        "assert 'distributed' not in sys.modules, 'distributed was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# -- failures and cancels ---------------------------------------------------------------------
+
+
+def _failing(rng, bad_block=(0, 2, 1)):
+    good = da.from_array(_cells(rng, (1, 400, 400)), chunks=(1, 100, 100))
+
+    def fail_one(block, block_info=None):
+        if tuple(block_info[0]["chunk-location"]) == bad_block:
+            raise RuntimeError("injected: this block cannot be read")
+        return block
+
+    return da.map_blocks(fail_one, good, dtype=good.dtype)
+
+
+def test_a_failing_block_leaves_the_old_store_intact_and_no_leftovers(client, tmp_path, rng):
+    [old] = write_image(_cells(rng, (1, 64, 64)), tmp_path / "x", storage=V04)
+    before = _files(old)
+    with pytest.raises(RuntimeError, match="injected"):
+        write_image(_failing(rng), tmp_path / "x", storage=V04, pyramid=PyramidOptions(levels=3))
+    assert _files(old) == before
+    assert _siblings(old) == ["system-tmp", "x.ome.zarr"]
+
+
+def test_a_failing_block_on_a_new_target_leaves_nothing(client, tmp_path, rng):
+    with pytest.raises(RuntimeError, match="injected"):
+        write_image(_failing(rng), tmp_path / "new", storage=SHARDED)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["system-tmp"]
+
+
+def test_closing_the_progress_cancels_and_leaves_the_old_store(client, tmp_path, rng):
+    [old] = write_image(_cells(rng, (1, 64, 64)), tmp_path / "x", storage=V04)
+    before = _files(old)
+    data = da.from_array(_cells(rng, (1, 800, 800)), chunks=(1, 100, 100))
+    steps = iter_write_image(data, tmp_path / "x", storage=StorageOptions(chunks=(1, 32, 32)))
+    done, total = next(steps)
+    steps.close()
+    assert 0 < done < total
+    assert _files(old) == before
+    assert _siblings(old) == ["system-tmp", "x.ome.zarr"]
+
+
+# -- object stores ----------------------------------------------------------------------------
+
+
+def _download(s3_env, url: str, to: Path) -> Path:
+    name, _, prefix = url.removeprefix("s3://").partition("/")
+    s3 = s3_env.client()
+    for key in s3_env.keys(name, prefix + "/"):
+        path = to / key[len(prefix) + 1 :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(s3.get_object(Bucket=name, Key=key)["Body"].read())
+    return to
+
+
+@pytest.mark.parametrize("storage", [V04, SHARDED], ids=["0.4", "0.5-sharded"])
+def test_workers_upload_to_s3_and_replacing_keeps_every_new_chunk(
+    client, s3_env, tmp_path, rng, storage
+):
+    bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    url = f"{bucket}/run/img.ome.zarr"
+    options = {"pyramid": PyramidOptions(levels=3), "storage": storage}
+    first = da.from_array(_cells(rng, (2, 200, 260)), chunks=(1, 100, 100))
+    write_image(first, url, client=client, **options)
+    data = da.from_array(_cells(rng, (2, 260, 200)), chunks=(1, 100, 100))
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    [written] = write_image(data, url, client=client, **options)  # replaces the first
+    assert str(written) == url
+    _assert_same_store(_download(s3_env, url, tmp_path / "copy.ome.zarr"), expected)
+
+
+def test_a_failing_block_on_s3_leaves_no_key(client, s3_env, rng):
+    bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    url = f"{bucket}/img.ome.zarr"
+    write_image(_cells(rng, (1, 64, 64)), url, storage=V04)
+    with pytest.raises(Exception, match="injected"):
+        write_image(_failing(rng), url, storage=V04, pyramid=PyramidOptions(levels=3))
+    assert s3_env.keys(bucket.removeprefix("s3://"), "img.ome.zarr/") == []
