@@ -12,6 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from ngff06_stores import axes06, scene06, to_world
+from ngff06_validation import assert_valid_06
 
 PLUGIN = "napari-omezarr-export"
 NOTES = Path("/work/notes")
@@ -63,3 +64,33 @@ def test_a_scene_opens_with_each_image_placed_and_named(make_napari_viewer, tmp_
         from imageio.v3 import imwrite
 
         imwrite(NOTES / "ngff06_scene.png", picture)
+
+
+def test_the_widget_writes_06_when_chosen_and_it_reopens_in_place(
+    make_napari_viewer, qtbot, tmp_path, rng
+):
+    image = rng.integers(0, 255, (2, 512, 384), dtype=np.uint8)
+    cells = (image[0] > 200).astype(np.uint16)
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="cells", channel_axis=0, scale=(0.5, 0.25), translate=(3, 4))
+    viewer.add_labels(cells, name="bright", scale=(0.5, 0.25), translate=(3, 4))
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "OME-Zarr export")
+    storage = widget._storage
+    assert storage._version.value == "0.4"  # 0.6 is opt-in
+    storage._version.value = "0.6"
+    assert storage._shards.enabled
+    widget._dest.value = tmp_path / "v06"
+    widget.refresh()
+    preview = widget._preview_attrs
+    assert preview[""]["ome"]["version"] == "0.6rc0"
+    widget._export.changed()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=20_000)
+    store = tmp_path / "v06.ome.zarr"
+    assert assert_valid_06(store) == 2
+    viewer.layers.clear()
+    viewer.open(str(store), plugin=PLUGIN)
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells [1]", "bright"]
+    for layer in viewer.layers:
+        np.testing.assert_allclose(layer.scale, (0.5, 0.25))
+        np.testing.assert_allclose(layer.translate, (3, 4))
+    np.testing.assert_array_equal(np.asarray(viewer.layers["bright"].data), cells)

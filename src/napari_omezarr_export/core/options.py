@@ -38,7 +38,7 @@ __all__ = [
     "rgb_to_hex",
 ]
 
-NgffVersion = Literal["0.4", "0.5"]
+NgffVersion = Literal["0.4", "0.5", "0.6"]
 Codec = Literal["blosc-zstd", "blosc-lz4", "zstd", "none"]
 Shuffle = Literal["bit", "byte", "none"]
 ImageMethod = Literal["mean", "nearest", "max", "min"]
@@ -178,13 +178,14 @@ class StorageOptions:
 
     Parameters
     ----------
-    ngff_version : {"0.4", "0.5"}
-        NGFF 0.4 on zarr v2 (read by every tool), or NGFF 0.5 on zarr v3.
+    ngff_version : {"0.4", "0.5", "0.6"}
+        NGFF 0.4 on zarr v2 (read by every tool), NGFF 0.5 on zarr v3, or NGFF 0.6 (zarr v3,
+        the 0.6rc0 specification: named coordinate systems; fewer tools read it yet).
     chunks : tuple of int or None
         Chunk shape in NGFF axis order. ``None`` is 1 on every axis but y and x, and up to
         1024 on y and x, capped to the array.
     shards : tuple of int or None
-        Shard shape (NGFF 0.5 only); each entry a multiple of the chunk entry.
+        Shard shape (NGFF 0.5 and 0.6: zarr v3); each entry a multiple of the chunk entry.
     codec : {"blosc-zstd", "blosc-lz4", "zstd", "none"}
         Compression codec.
     level : int
@@ -226,14 +227,14 @@ class StorageOptions:
         for what, shape in (("Chunk", self.chunks), ("Shard", self.shards)):
             if problem := positive_shape_problem(what, shape):
                 raise InvalidOptionError(problem)
-        if self.shards is not None and self.ngff_version != "0.5":
+        if self.shards is not None and self.ngff_version == "0.4":
             raise InvalidOptionError(
-                "Shards need zarr v3; choose NGFF version '0.5' or leave shards unset."
+                "Shards need zarr v3; choose NGFF version '0.5' (or '0.6') or leave shards unset."
             )
 
     @property
     def zarr_format(self) -> int:
-        """The zarr format that goes with the NGFF version (2 for 0.4, 3 for 0.5)."""
+        """The zarr format that goes with the NGFF version (2 for 0.4, 3 for 0.5 and 0.6)."""
         return 2 if self.ngff_version == "0.4" else 3
 
 

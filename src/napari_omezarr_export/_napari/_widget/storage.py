@@ -30,7 +30,12 @@ from napari_omezarr_export.core.options import (
 __all__ = ["PyramidPanel", "StoragePanel", "wrap_text"]
 
 LEVEL_CHOICES = [("automatic", 0)] + [(str(n), n) for n in range(1, 13)]
-VERSION_CHOICES = [("0.4 (zarr v2)", "0.4"), ("0.5 (zarr v3)", "0.5")]
+VERSION_CHOICES = [
+    ("0.4 (zarr v2)", "0.4"),
+    ("0.5 (zarr v3)", "0.5"),
+    ("0.6 (zarr v3, rc0: fewer readers)", "0.6"),
+]
+ZARR_V3_VERSIONS = ("0.5", "0.6")  # the formats that can shard
 TARGET_CHOICES = [(f"{n} MiB", n) for n in (1, 2, 4, 8, 16, 32, 64)]
 
 
@@ -178,7 +183,7 @@ class StoragePanel(Container):
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:
-        self._shards.enabled = self._version.value == "0.5"
+        self._shards.enabled = self._version.value in ZARR_V3_VERSIONS
         self._level.enabled = self._codec.value != "none"
         self._chunks.enabled = not self._auto.value
         self._target.enabled = bool(self._auto.value)
@@ -239,7 +244,8 @@ class StoragePanel(Container):
         message = self._validate()
         if message:
             raise InvalidOptionError(message)
-        shards = parse_shape(self._shards.value) if self._version.value == "0.5" else None
+        sharded = self._version.value in ZARR_V3_VERSIONS
+        shards = parse_shape(self._shards.value) if sharded else None
         return StorageOptions(
             ngff_version=self._version.value,
             chunks=parse_shape(self._chunks.value),

@@ -19,9 +19,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from napari_omezarr_export.core.ngff.axes import Axis
+from napari_omezarr_export.core.ngff.coordinate_systems import V06_TAG
 
 __all__ = [
     "DISPLAY_KEY",
+    "INTRINSIC_SYSTEM",
     "OmeroChannel",
     "display_attributes",
     "display_kwargs",
@@ -34,6 +36,10 @@ __all__ = [
 ]
 
 WRITER_NAME = "napari-omezarr-export"
+
+# NGFF 0.6: the name of the intrinsic coordinate system every level maps into (the spec's
+# examples call an image's physical space "physical").
+INTRINSIC_SYSTEM = "physical"
 
 # NGFF has no place for a label image's visibility or opacity (channels have omero ``active``),
 # so they go in a key of their own beside the OME keys, which every other reader ignores:
@@ -107,8 +113,11 @@ def multiscales(
         Per-level transforms from `level_transforms`; level paths are ``"0"``, ``"1"``, ...
     name : str
         The image name.
-    version : {"0.4", "0.5"}
-        NGFF version; 0.4 puts it in the multiscale, 0.5 only in the ``ome`` block.
+    version : {"0.4", "0.5", "0.6"}
+        NGFF version; 0.4 puts it in the multiscale, 0.5 and 0.6 only in the ``ome`` block.
+        0.6 names a coordinate system (`INTRINSIC_SYSTEM`) instead of listing ``axes``, and
+        each level's transforms become one ``scale``, or a ``sequence`` of a scale and a
+        translation, from the level's array (``input``) to that system (``output``).
     method : str
         How the levels were downsampled (``mean``, ``nearest``, ...).
 
@@ -121,13 +130,30 @@ def multiscales(
     if version == "0.4":
         entry["version"] = "0.4"
     entry["name"] = name
-    entry["axes"] = [axis.to_json() for axis in axes]
-    entry["datasets"] = [
-        {"path": str(i), "coordinateTransformations": t} for i, t in enumerate(transforms)
-    ]
+    if version == "0.6":
+        axes_json = [axis.to_json() for axis in axes]
+        entry["coordinateSystems"] = [{"name": INTRINSIC_SYSTEM, "axes": axes_json}]
+        entry["datasets"] = [
+            {"path": str(i), "coordinateTransformations": [_v06_level(str(i), t)]}
+            for i, t in enumerate(transforms)
+        ]
+    else:
+        entry["axes"] = [axis.to_json() for axis in axes]
+        entry["datasets"] = [
+            {"path": str(i), "coordinateTransformations": t} for i, t in enumerate(transforms)
+        ]
     entry["type"] = method
     entry["metadata"] = {"method": f"{WRITER_NAME} {method}", "factor": 2}
     return [entry]
+
+
+def _v06_level(path: str, transforms: list[dict]) -> dict:
+    """One level's NGFF 0.6 transform: its scale, then translation when it is not zero."""
+    ends = {"input": {"path": path}, "output": {"name": INTRINSIC_SYSTEM}}
+    steps = [t for t in transforms if t["type"] == "scale" or any(t.get("translation", ()))]
+    if len(steps) == 1:
+        return {**steps[0], **ends}
+    return {"type": "sequence", "transformations": steps, **ends}
 
 
 class OmeroChannel(Protocol):
@@ -160,7 +186,7 @@ def omero(
         floats.
     name : str
         The image name.
-    version : {"0.4", "0.5"}
+    version : {"0.4", "0.5", "0.6"}
         NGFF version (0.4 carries it in the block).
     default_z : int
         The z plane viewers show first.
@@ -210,7 +236,7 @@ def image_label(
 
     Parameters
     ----------
-    version : {"0.4", "0.5"}
+    version : {"0.4", "0.5", "0.6"}
         NGFF version.
     colors : mapping of int to RGBA, optional
         Colour (0-255 per component) per label value.
@@ -300,8 +326,9 @@ def group_attributes(ome: Mapping[str, Any], version: str) -> dict:
     ----------
     ome : mapping
         The OME keys (``multiscales``, ``omero``, ``image-label``, ``labels``).
-    version : {"0.4", "0.5"}
-        0.4 puts them at the top of ``.zattrs``; 0.5 under ``ome`` with ``version``.
+    version : {"0.4", "0.5", "0.6"}
+        0.4 puts them at the top of ``.zattrs``; 0.5 and 0.6 under ``ome`` with ``version``
+        (0.6 as the specification's tag, `V06_TAG`).
 
     Returns
     -------
@@ -310,4 +337,4 @@ def group_attributes(ome: Mapping[str, Any], version: str) -> dict:
     """
     if version == "0.4":
         return dict(ome)
-    return {"ome": {"version": "0.5", **ome}}
+    return {"ome": {"version": V06_TAG if version == "0.6" else "0.5", **ome}}

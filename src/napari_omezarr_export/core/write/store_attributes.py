@@ -140,7 +140,7 @@ def group_attributes_for(
         The planned group.
     summary : DataSummary
         What its data held (from `scan_data`, or gathered while writing).
-    version : {"0.4", "0.5"}
+    version : {"0.4", "0.5", "0.6"}
         NGFF version.
     label_source : str or None
         ``image-label.source.image`` of a label image, as for `attributes_for`.
@@ -170,7 +170,7 @@ def attributes_for(
     ----------
     plans : sequence of GroupPlan
         The planned groups.
-    version : {"0.4", "0.5"}
+    version : {"0.4", "0.5", "0.6"}
         NGFF version.
     label_source : str or None
         ``image-label.source.image``: the image relative to each label image (``"../../"``
