@@ -13,6 +13,7 @@ from napari_omezarr_export.core.errors import (
     StoreAccessError,
     StoreFormatError,
 )
+from napari_omezarr_export.core.sources import tiff as tiff_source
 from napari_omezarr_export.core.sources.tiff import map_axes, open_tiff
 
 tifffile = pytest.importorskip("tifffile")
@@ -161,3 +162,46 @@ def test_tifffile_axes_map_to_ngff_names(tiff_axes, expected):
 def test_axes_that_do_not_fit_tczyx_are_refused(tiff_axes):
     with pytest.raises(InvalidOptionError, match="do not fit OME-Zarr's t, c, z, y, x"):
         map_axes(tiff_axes)
+
+
+def test_any_slice_of_the_lazy_array_reads_the_right_pixels(tmp_path, rng):
+    data = rng.integers(0, 4000, (3, 2, 64, 96), dtype="uint16")
+    path = tmp_path / "tiled.ome.tif"
+    tifffile.imwrite(path, data, ome=True, tile=(32, 32), metadata={"axes": "ZCYX"})
+    image = open_tiff(path)
+    assert image.data.chunksize == (1, 1, 32, 32)
+
+    for key in [
+        (slice(None), 1, slice(5, 40), slice(30, 70)),  # across tiles
+        (2, 0, slice(3, 9), slice(33, 35)),  # inside one tile
+        (slice(0, 3, 2), slice(None), slice(60, 64), slice(None, None, 5)),  # steps
+        (1, 1, 63, 95),  # one pixel
+        (np.int64(2), slice(None), slice(1, 2), slice(64, 96)),  # a numpy index
+    ]:
+        np.testing.assert_array_equal(image.data[key].compute(), data[key])
+
+
+def test_a_page_read_in_bands_is_decoded_once(tmp_path, rng, monkeypatch):
+    data = rng.integers(0, 4000, (2, 64, 32), dtype="uint16")
+    path = tmp_path / "pages.tif"
+    tifffile.imwrite(path, data, photometric="minisblack")  # one strip per page
+    image = open_tiff(path)
+    assert image.data.chunksize == (1, 64, 32)
+    decoded = []
+    real_opened = tiff_source._TiffLevel._opened
+
+    class Counting:
+        def __init__(self, array):
+            self.array = array
+
+        def __getitem__(self, key):
+            decoded.append(key)
+            return self.array[key]
+
+    monkeypatch.setattr(tiff_source._TiffLevel, "_opened", lambda s: Counting(real_opened(s)))
+
+    with dask.config.set(scheduler="sync"):
+        bands = [image.data[z, y : y + 16].compute() for z in (0, 1) for y in range(0, 64, 16)]
+
+    np.testing.assert_array_equal(np.stack(bands).reshape(2, 64, 32), data)
+    assert len(decoded) == 2  # one whole page each, not one read per band
