@@ -231,3 +231,46 @@ def test_a_scene_of_05_images_is_refused_with_the_reason(tmp_path, rng):
     (root / "tile_0" / "zarr.json").write_text(doc)
     with pytest.raises(StoreFormatError, match=r"must be NGFF 0\.6 like the scene"):
         read(root)
+
+
+def test_a_scene_ngff_zarr_writes_opens_with_each_image_placed(tmp_path):
+    import ngff_zarr
+    from ngff_zarr.v06.zarr_metadata import Affine, Axis, CoordinateSystem, Translation
+    from ngff_zarr.v06.zarr_metadata import CoordinateSystemIdentifier as Ref
+
+    data = np.arange(64 * 48, dtype="uint16").reshape(64, 48)
+    images = {}
+    for name in ("a", "b"):
+        image = ngff_zarr.to_ngff_image(
+            data,
+            dims=["y", "x"],
+            scale={"y": 0.5, "x": 0.5},
+            axes_units={"y": "micrometer", "x": "micrometer"},
+            name=name,
+        )
+        images[name] = ngff_zarr.to_multiscales(image, scale_factors=[2])
+    space = [Axis(name=n, type="space", unit="micrometer") for n in "yx"]
+    turn = [[0.0, -1.0, 5.0], [1.0, 0.0, 40.0]]
+    transforms = [
+        Translation(
+            translation=[0.0, 10.0],
+            input=Ref(path="a", name="intrinsic"),
+            output=Ref(name="world"),
+        ),
+        Affine(affine=turn, input=Ref(path="b", name="intrinsic"), output=Ref(name="world")),
+    ]
+    scene = ngff_zarr.NgffScene(
+        images=images,
+        coordinateTransformations=transforms,
+        coordinateSystems=[CoordinateSystem(name="world", axes=space)],
+    )
+    root = tmp_path / "nz_scene.zarr"
+    ngff_zarr.to_ome_zarr(root, scene, version="0.6")
+    assert assert_valid_06(root, spec_tag=False) == 3
+    layers = {s.name: s for s in read(root)}
+    assert list(layers) == ["a", "b"]
+    a, b = layers["a"], layers["b"]
+    assert a.kwargs["scale"] == (0.5, 0.5) and a.kwargs["translate"] == (0.0, 10.0)
+    np.testing.assert_allclose(b.kwargs["affine"], [*turn, [0, 0, 1]])
+    np.testing.assert_allclose(_world(b, (4, 6)), [-3.0 + 5.0, 2.0 + 40.0])
+    np.testing.assert_array_equal(np.asarray(b.data[0]), data)

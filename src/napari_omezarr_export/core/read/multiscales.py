@@ -34,6 +34,7 @@ from napari_omezarr_export.core.read.zarr_nodes import (
 __all__ = [
     "KNOWN_VERSIONS",
     "Multiscale",
+    "level0_transform",
     "level_folders",
     "matrix_loader",
     "multiscale_axes",
@@ -226,6 +227,31 @@ def multiscale_axes(meta: NodeMeta, block: dict[str, Any], ndim: int) -> tuple[A
     if version == "0.6":
         return parse_multiscale06(meta.path, block, ndim, display=False).intrinsic.axes
     return parse_axes(meta.path, block.get("axes"), version, ndim)
+
+
+def level0_transform(meta: NodeMeta, block: dict[str, Any], ndim: int) -> LevelTransform:
+    """Level 0's scale and translation into the image's own space (any NGFF version).
+
+    For NGFF 0.6 this is the intrinsic coordinate system, which the image's label images
+    share; the multiscale's further transforms (to other systems) are not included.
+
+    Parameters
+    ----------
+    meta : NodeMeta
+        The image group's metadata.
+    block : dict
+        One entry of ``multiscales``.
+    ndim : int
+        The number of dimensions of its arrays.
+
+    Returns
+    -------
+    LevelTransform
+        Level 0's placement.
+    """
+    if ngff_version(meta, block) == "0.6":
+        return parse_multiscale06(meta.path, block, ndim, display=False).levels[0]
+    return parse_level_transforms(meta.path, block, ndim)[0]
 
 
 def _placed(
