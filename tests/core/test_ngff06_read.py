@@ -392,3 +392,14 @@ def test_a_coordinate_system_with_the_wrong_number_of_axes_is_refused(tmp_path, 
     _edit_block(path, drop_channel)
     with pytest.raises(StoreFormatError, match="has 2 axes but the arrays have 3 dimensions"):
         read(path)
+
+
+def test_a_draft_that_does_not_parse_is_named_in_the_error(tmp_path, rng):
+    path = image06(tmp_path / "dev2", rng.random((16, 16)), axes="yx", scale=[1, 1], draft=True)
+
+    def old_layout(block):  # a draft without coordinateSystems, axes as in 0.5
+        block["axes"] = block.pop("coordinateSystems")[0]["axes"]
+
+    _edit_block(path, old_layout)
+    with pytest.raises(StoreFormatError, match=r"tagged '0\.6\.dev3', a pre-release draft"):
+        read(path)

@@ -16,7 +16,15 @@ from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.read.discovery import discover
 from napari_omezarr_export.core.read.scene import SCENE_KEY
 from napari_omezarr_export.core.reader import read
-from ngff06_stores import axes06, image06, labels06, scene06, to_world, write_group06
+from ngff06_stores import (
+    axes06,
+    image06,
+    labels06,
+    scene06,
+    to_world,
+    write_array06,
+    write_group06,
+)
 from ngff06_validation import assert_valid_06
 
 WORLD = {"name": "world", "axes": axes06("yx")}
@@ -274,3 +282,25 @@ def test_a_scene_ngff_zarr_writes_opens_with_each_image_placed(tmp_path):
     np.testing.assert_allclose(b.kwargs["affine"], [*turn, [0, 0, 1]])
     np.testing.assert_allclose(_world(b, (4, 6)), [-3.0 + 5.0, 2.0 + 40.0])
     np.testing.assert_array_equal(np.asarray(b.data[0]), data)
+
+
+def test_a_scene_over_http_opens_as_the_local_copy(tmp_path, rng, http_server_factory):
+    tiles = _tiles(rng, 2)
+    transforms = [
+        to_world("world", "tile_0", "translation", translation=[0, 0]),
+        to_world("world", "tile_1", "affine", path="coordinateTransformations/turn"),
+    ]
+    root = scene06(tmp_path / "s.zarr", tiles, transforms, systems=[WORLD])
+    write_group06(root / "coordinateTransformations", {})
+    turn = np.array([[0.0, -1.0, 50.0], [1.0, 0.0, 0.0]])
+    write_array06(root / "coordinateTransformations" / "turn", turn)
+    server = http_server_factory(tmp_path)
+    remote = read(server.url_for("s.zarr"))
+    local = read(root)
+    assert [s.name for s in remote] == [s.name for s in local] == ["tile_0", "tile_1"]
+    for there, here in zip(remote, local, strict=True):
+        for key in ("scale", "translate", "axis_labels", "units"):
+            assert there.kwargs[key] == here.kwargs[key]
+        np.testing.assert_array_equal(there.kwargs.get("affine"), here.kwargs.get("affine"))
+        np.testing.assert_array_equal(np.asarray(there.data[0]), np.asarray(here.data[0]))
+    np.testing.assert_allclose(remote[1].kwargs["affine"], [*turn, [0, 0, 1]])

@@ -13,6 +13,8 @@ warning naming it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from napari_omezarr_export.core.read.zarr_nodes import (
 __all__ = [
     "KNOWN_VERSIONS",
     "Multiscale",
+    "draft_named",
     "level0_transform",
     "level_folders",
     "matrix_loader",
@@ -176,6 +179,26 @@ def level_folders(meta: NodeMeta) -> list[Any]:
     return [child_path(meta.path, d.get("path"), what="dataset path") for d in datasets]
 
 
+@contextmanager
+def draft_named(meta: NodeMeta, block: dict[str, Any]) -> Iterator[None]:
+    """Name the pre-release draft in a metadata error of a store tagged ``0.6.devN``.
+
+    The drafts before 0.6rc0 differ from it in more than string ``input``/``output`` (which
+    are read); where one does not parse, the error says which draft it is and what to do.
+    """
+    try:
+        yield
+    except StoreFormatError as exc:
+        tag = str(block.get("version", meta.ome_version))
+        if not tag.startswith("0.6.dev"):
+            raise
+        raise StoreFormatError(
+            f"{exc} The store is tagged {tag!r}, a pre-release draft of NGFF 0.6; this plugin "
+            "reads NGFF 0.6rc0, and drafts only where they match it. Convert the store with "
+            "its writer's upgrade (ngff-zarr: upgrade_ome_zarr) or re-export it as 0.6."
+        ) from exc
+
+
 def matrix_loader(root: Any, zarr_format: int | None):
     """A function reading a transform's parameters stored as a small zarr array under ``root``.
 
@@ -225,7 +248,8 @@ def multiscale_axes(meta: NodeMeta, block: dict[str, Any], ndim: int) -> tuple[A
     """
     version = ngff_version(meta, block)
     if version == "0.6":
-        return parse_multiscale06(meta.path, block, ndim, display=False).intrinsic.axes
+        with draft_named(meta, block):
+            return parse_multiscale06(meta.path, block, ndim, display=False).intrinsic.axes
     return parse_axes(meta.path, block.get("axes"), version, ndim)
 
 
@@ -250,7 +274,8 @@ def level0_transform(meta: NodeMeta, block: dict[str, Any], ndim: int) -> LevelT
         Level 0's placement.
     """
     if ngff_version(meta, block) == "0.6":
-        return parse_multiscale06(meta.path, block, ndim, display=False).levels[0]
+        with draft_named(meta, block):
+            return parse_multiscale06(meta.path, block, ndim, display=False).levels[0]
     return parse_level_transforms(meta.path, block, ndim)[0]
 
 
@@ -329,13 +354,14 @@ def open_multiscale(
         axes = parse_axes(path, block.get("axes"), version, ndim)
         level0 = parse_level_transforms(path, block, ndim)[0]
         return Multiscale(path, version, name, axes, levels, level0.scale, level0.translation)
-    parsed = parse_multiscale06(
-        path,
-        block,
-        ndim,
-        load=matrix_loader(path, meta.zarr_format),
-        display=placement is None,
-    )
+    with draft_named(meta, block):
+        parsed = parse_multiscale06(
+            path,
+            block,
+            ndim,
+            load=matrix_loader(path, meta.zarr_format),
+            display=placement is None,
+        )
     shown, to_shown = placement if placement is not None else (parsed.shown, parsed.to_shown)
     if parsed.draft:
         logger.info("%s: read as an NGFF 0.6 draft (input/output given as strings).", path)

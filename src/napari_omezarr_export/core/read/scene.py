@@ -21,6 +21,7 @@ from napari_omezarr_export.core.ngff.scene import plan_scene, scene_image_paths
 from napari_omezarr_export.core.read.image import open_image
 from napari_omezarr_export.core.read.layer_spec import LayerSpec
 from napari_omezarr_export.core.read.multiscales import (
+    draft_named,
     level_folders,
     matrix_loader,
     ngff_version,
@@ -54,9 +55,10 @@ def _parse_image(path: Any, zarr_format: int | None) -> tuple[Any, dict, int]:
     if not isinstance(shape, list):
         raise StoreFormatError(f"{level0.path} holds no readable zarr array.{STORE_FIX}")
     ndim = len(shape)
-    parsed = parse_multiscale06(
-        path, block, ndim, load=matrix_loader(path, zarr_format), display=False
-    )
+    with draft_named(meta, block):
+        parsed = parse_multiscale06(
+            path, block, ndim, load=matrix_loader(path, zarr_format), display=False
+        )
     return parsed, block, ndim
 
 
