@@ -23,7 +23,7 @@ from convert_fixtures import (
 from napari_omezarr_export.cli import main
 from napari_omezarr_export.core.reader import read
 from napari_omezarr_export.core.sources import tiff as tiff_source
-from store_factories import legacy_store
+from store_factories import bioformats2raw_store, legacy_store
 from validation import assert_valid_store
 
 
@@ -449,3 +449,30 @@ def test_a_legacy_store_keeps_its_windows_colours_and_label_tables(tmp_path, rng
     original, _ = _image(source)
     for name, data in original.items():
         np.testing.assert_array_equal(arrays[name], data)
+
+
+def test_each_series_of_a_bioformats2raw_store_becomes_a_store(tmp_path, rng, capsys):
+    source = bioformats2raw_store(tmp_path, rng, listed=True)
+    out = tmp_path / "o"
+
+    assert main(["convert", str(source), "--out", str(out)]) == 0
+
+    rows = _table(capsys.readouterr().out)
+    assert [status for status, _ in rows.values()] == ["written", "written"]
+    first, second = out / "converted" / "0.ome.zarr", out / "converted" / "1.ome.zarr"
+    for store, series in ((first, "0"), (second, "1")):
+        assert_valid_store(store)
+        arrays, _ = _image(store)
+        original, _ = _image(source / series)
+        assert list(arrays) == list(original)
+        for name, data in original.items():
+            np.testing.assert_array_equal(arrays[name], data)
+    assert list(_image(first)[0]) == ["DAPI", "GFP", "cells"]
+
+
+def test_a_tiff_url_is_refused_with_what_to_do(tmp_path, capsys):
+    url = "https://example.invalid/scans/cells.ome.tif"
+
+    assert main(["convert", url, "--out", str(tmp_path / "o")]) == 1
+
+    assert "TIFF files are read from local paths only" in _table(capsys.readouterr().out)[url][1]

@@ -1,8 +1,9 @@
 """What ``convert`` reads and writes: the sources found under each argument, one `Job` per store.
 
 Sources are OME-Zarr images (any NGFF version this package reads, also zipped ``.ozx`` and
-URLs), TIFF and OME-TIFF files, and ``.percell`` experiments; a folder that is none of these
-is searched (hidden entries skipped, other files ignored) for any of them.
+URLs) and bioformats2raw stores, TIFF and OME-TIFF files, and ``.percell`` experiments; a
+folder that is none of these is searched (hidden entries skipped, other files ignored) for any
+of them.
 
 Output names, one rule for every NGFF version:
 
@@ -11,7 +12,8 @@ Output names, one rule for every NGFF version:
 - a source found inside a folder argument: the same, under its sub-folder of that folder
   (``in/day1/a.tif`` -> ``<out>/day1/a.ome.zarr``);
 - each region of a ``.percell`` experiment: ``<out>/<stem>/<region>.ome.zarr``, the region
-  being PerCell's ``condition/[bio_rep/][timepoint/]region`` (sub-folders).
+  being PerCell's ``condition/[bio_rep/][timepoint/]region`` (sub-folders);
+- each series of a bioformats2raw store: ``<out>/<stem>/<series>.ome.zarr`` (``0``, ``1``...).
 
 Two sources with one output both fail, and neither is written; an output that is its own
 source fails too.
@@ -164,6 +166,12 @@ def _sources_at(location: str, options: dict | None) -> Iterator[Source | str]:
     """The sources at a location as typed; a lone str is why there are none."""
     name = location.rstrip("/").rsplit("/", 1)[-1]
     stem = PurePosixPath(output_stem(name))
+    if "://" in location and is_tiff_name(name):
+        yield (
+            f"{location}: TIFF files are read from local paths only (tifffile reads them); copy "
+            "it to a local or mounted disk first."
+        )
+        return
     if "://" in location:
         kind = _store_kind(location, options)
         yield Source(location, kind, stem) if kind is not None else _not_a_store(location)
@@ -261,14 +269,18 @@ def _source_jobs(source: Source, settings: ConvertSettings) -> list[Job]:
     try:
         if source.kind == "percell":
             return _percell_jobs(source, settings)
-        output = _output(source.stem, settings)
         if source.kind == "tiff":
             tiff = open_tiff(source.location)
             image, what = _tiff_image(tiff), f"TIFF {tiff.axes}"
+            output = _output(source.stem, settings)
         else:
+            node = _discover(source.location, settings)
+            if node.kind == "image_series":
+                return _series_jobs(source, node, settings)
+            output = _output(source.stem, settings)
             if _same_store(source.location, output):
                 return [_written_over_itself(source.location, output)]
-            image, what = _ome_zarr_image(source, settings)
+            image, what = _ome_zarr_image(node, source.location)
         return [_image_job(source.location, output, image, source.stem.name, what, settings)]
     # A bad source fails its own job and the batch goes on, whatever it raised (a tifffile or
     # zarr parse error, a codec's RuntimeError): the message goes into the summary table.
@@ -300,22 +312,46 @@ def _tiff_image(tiff: TiffImage) -> ImageToWrite:
     )
 
 
-def _ome_zarr_image(source: Source, settings: ConvertSettings) -> tuple[ImageToWrite, str]:
-    from napari_omezarr_export.core.reader import discover, labels_read_lazily, read_node
+def _discover(location: str | StorePath, settings: ConvertSettings) -> Any:
+    from napari_omezarr_export.core.reader import discover
 
-    node = discover(source.location, storage_options=settings.storage_options(source.location))
+    options = settings.storage_options(location) if isinstance(location, str) else None
+    return discover(location, storage_options=options)
+
+
+def _ome_zarr_image(node: Any, where: str) -> tuple[ImageToWrite, str]:
+    """The image at a discovered node (an image, or a ``.percell`` region group)."""
+    from napari_omezarr_export.core.reader import labels_read_lazily, read_node
+
     if node.kind not in _CONVERTED_KINDS and node.kind != "broken":
         raise InvalidOptionError(
-            f"{source.location} is {_a(node.kind)}; convert rewrites single images (and "
-            ".percell experiments). Convert its images one by one."
+            f"{where} is {_a(node.kind)}; convert rewrites images, bioformats2raw series and "
+            ".percell experiments. Convert its images one by one."
         )
     with labels_read_lazily():
         layers = read_node(node)
     versions = {
         (layer.kwargs.get("metadata") or {}).get("ome_zarr", {}).get("version") for layer in layers
     } - {None}
-    image = image_from_layers(layers, where=source.location)
+    image = image_from_layers(layers, where=where)
     return image, f"OME-Zarr {'/'.join(sorted(versions)) or '?'} {image.axes}"
+
+
+def _series_jobs(source: Source, node: Any, settings: ConvertSettings) -> list[Job]:
+    """One job per image of a bioformats2raw store: ``<out>/<stem>/<series>.ome.zarr``."""
+    from napari_omezarr_export.core.read.series import series_paths
+
+    jobs = []
+    for path in series_paths(node.path):
+        label = f"{source.location}: series {path.name}"
+        try:
+            stem = source.stem / path.name
+            image, what = _ome_zarr_image(_discover(path, settings), label)
+            output = _output(stem, settings)
+            jobs.append(_image_job(label, output, image, stem.name, what, settings))
+        except Exception as exc:  # noqa: BLE001 - as in _source_jobs: one series, one failure
+            jobs.append(Job.failed(label, _message(exc, label)))
+    return jobs or [Job.failed(source.location, f"{source.location} lists no series.")]
 
 
 def _a(kind: str) -> str:
