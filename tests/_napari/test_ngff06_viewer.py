@@ -32,29 +32,30 @@ def test_a_scene_opens_with_each_image_placed_and_named(make_napari_viewer, tmp_
     c, s = math.cos(angle), math.sin(angle)
     transforms = [
         to_world("world", "left", "translation", translation=[0.0, 0.0]),
-        to_world("world", "middle", "translation", translation=[0.0, 80.0]),
+        to_world("world", "middle", "translation", translation=[0.0, 40.0]),
         to_world(
             "world",
             "turned",
             "affine",
-            affine=[[c, -s, 0.0], [s, c, 190.0]],
+            affine=[[c, -s, 0.0], [s, c, 95.0]],
         ),
     ]
     tiles = {"left": _tile(800), "middle": _tile(1600), "turned": _tile(2400)}
-    root = scene06(tmp_path / "scene.zarr", tiles, transforms,
-                   systems=[{"name": "world", "axes": axes06("yx")}])  # fmt: skip
+    world = {"name": "world", "axes": axes06("yx")}
+    root = scene06(tmp_path / "scene.zarr", tiles, transforms, scale=[0.5, 0.5], systems=[world])
     viewer = make_napari_viewer(show=True)
     viewer.open(str(root), plugin=PLUGIN)
     assert [layer.name for layer in viewer.layers] == ["left", "middle", "turned"]
-    assert tuple(viewer.layers["middle"].translate) == (0.0, 80.0)
+    assert tuple(viewer.layers["middle"].translate) == (0.0, 40.0)
+    np.testing.assert_allclose(viewer.layers["middle"].scale, (0.5, 0.5))
     turned = viewer.layers["turned"]
-    np.testing.assert_allclose(turned.affine.affine_matrix, [[c, -s, 0], [s, c, 190], [0, 0, 1]])
-    # napari maps the turned tile's corner (63, 63) to the affine's image of it
+    np.testing.assert_allclose(turned.affine.affine_matrix, [[c, -s, 0], [s, c, 95], [0, 0, 1]])
+    # napari scales first, then applies the affine: pixel (63, 63) is at physical (31.5, 31.5)
     corner = turned.data_to_world((63, 63))
-    np.testing.assert_allclose(corner, [c * 63 - s * 63, s * 63 + c * 63 + 190])
+    np.testing.assert_allclose(corner, [(c - s) * 31.5, (s + c) * 31.5 + 95])
     # the world holds all three tiles: from x = 0 to past the turned tile
     extent = viewer.layers.extent.world
-    assert extent[0][1] <= 0 and extent[1][1] >= 190 + c * 63 - 1
+    assert extent[0][1] <= 0 and extent[1][1] >= 95 + c * 31.5
     viewer.window._qt_window.resize(1000, 600)
     qtbot.wait(200)
     viewer.reset_view()
