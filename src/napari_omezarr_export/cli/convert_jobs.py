@@ -373,12 +373,23 @@ def _percell_jobs(source: Source, settings: ConvertSettings) -> list[Job]:
     jobs = []
     for region in experiment.regions:
         label = f"{source.location}: {region.label}"
+
+        # PerCell masks open in memory (editable, as napari users want them), so a region is
+        # opened to plan its job and again to write it: planning every region of a large
+        # experiment must not hold all their masks at once.
+        def open_region(region: Any = region, label: str = label) -> ImageToWrite:
+            with labels_read_lazily():
+                return image_from_layers(region_layers(experiment, region), where=label)
+
         try:
             stem = source.stem / PurePosixPath(region.label)
             output = _output(stem, settings)
-            with labels_read_lazily():
-                image = image_from_layers(region_layers(experiment, region), where=label)
-            jobs.append(_image_job(label, output, image, stem.name, "PerCell region", settings))
+            jobs.append(
+                _image_job(
+                    label, output, open_region(), stem.name, "PerCell region", settings,
+                    reopen=open_region,
+                )
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - as in _source_jobs: one region, one failure
             jobs.append(Job.failed(label, _message(exc, label)))
     return jobs
@@ -391,18 +402,28 @@ def _image_job(
     name: str,
     what: str,
     settings: ConvertSettings,
+    *,
+    reopen: Callable[[], ImageToWrite] | None = None,
 ) -> Job:
+    """The job writing ``image`` to ``output``, planned now.
+
+    Options that do not fit the image fail here, before anything is written. With ``reopen``,
+    the job keeps no reference to ``image`` and opens it again when it runs.
+    """
     storage = settings.storage_for(len(image.axes))
-    # Planned now, so that options that do not fit this image fail before anything is written.
-    plan = plan_image(
-        image.data,
-        output,
-        name=name,
-        pyramid=settings.pyramid,
-        storage=storage,
-        storage_options=settings.storage_options(settings.out),
-        **image.options,
-    )
+
+    def plan(image: ImageToWrite) -> Any:
+        return plan_image(
+            image.data,
+            output,
+            name=name,
+            pyramid=settings.pyramid,
+            storage=storage,
+            storage_options=settings.storage_options(settings.out),
+            **image.options,
+        )
+
+    planned = plan(image)
     shape = "x".join(str(n) for n in image.data.shape)
     labels = len(image.options.get("labels") or ())
     action = (
@@ -411,9 +432,16 @@ def _image_job(
         + f" -> NGFF {storage.ngff_version}"
     )
     overwrite = settings.overwrite
+    if reopen is not None:
+        del planned, image
 
-    def run() -> Iterator[Progress]:
-        return plan.iter_run()
+        def run() -> Iterator[Progress]:
+            return plan(reopen()).iter_run()
+
+    else:
+
+        def run() -> Iterator[Progress]:
+            return planned.iter_run()
 
     def complete() -> bool:
         return not overwrite and store_opens(output)
