@@ -403,3 +403,24 @@ def test_a_draft_that_does_not_parse_is_named_in_the_error(tmp_path, rng):
     _edit_block(path, old_layout)
     with pytest.raises(StoreFormatError, match=r"tagged '0\.6\.dev3', a pre-release draft"):
         read(path)
+
+
+def test_a_link_that_cannot_be_inverted_leaves_the_image_in_its_intrinsic_system(tmp_path, rng):
+    path = image06(
+        tmp_path / "img",
+        rng.random((8, 8)),
+        axes="yx",
+        scale=[2.0, 2.0],
+        systems=[{"name": "flat", "axes": axes06("yx")}],
+        transforms=[
+            {
+                "type": "affine",
+                "affine": [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]],  # singular
+                "input": {"name": "flat"},
+                "output": {"name": "physical"},
+            }
+        ],
+    )
+    (spec,) = _images(read(path))
+    assert spec.kwargs["scale"] == (2.0, 2.0) and "affine" not in spec.kwargs
+    assert spec.kwargs["metadata"]["ome_zarr"]["coordinate_system"] == "physical"

@@ -133,13 +133,14 @@ def _display(
                 f"{where}: {describe(t)} refers to the coordinate system {other_name!r}, which "
                 f"'coordinateSystems' does not define.{STORE_FIX}"
             )
-        if forward:
-            placement = transform_matrix(where, t, intrinsic.ndim, other.ndim, load=load)
-        else:
-            placement = inverse_matrix(where, t, other.ndim, intrinsic.ndim, load=load)
         if other.ndim != intrinsic.ndim:
             continue  # napari's affine keeps the number of dimensions
-        return other, placement, draft
+        if forward:
+            return other, transform_matrix(where, t, other.ndim, load=load), draft
+        try:
+            return other, inverse_matrix(where, t, other.ndim, other.ndim, load=load), draft
+        except StoreFormatError:
+            continue  # not invertible: this link cannot show the image in that system
     return intrinsic, None, draft
 
 
