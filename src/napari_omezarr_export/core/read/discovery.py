@@ -3,11 +3,10 @@
 One small predicate per node kind, in the spirit of ome-zarr-py's ``matches``: each looks at
 one or two metadata files of the dropped folder (never at pixel data, never a listing of a big
 folder) and :func:`discover` returns a :class:`Node` whose ``kind`` says what it found. Anything
-that is not an OME-Zarr image, bioformats2raw series, labels group, label image, mask,
-``.percell`` experiment (or a part of one), NGFF 0.6 scene or Brieflow table is
-``"not_ours"``; a store that is
-ours but whose metadata cannot be parsed is ``"broken"`` so that the reader can explain the
-problem.
+that is not an OME-Zarr image, bioformats2raw series, NGFF 0.6 scene, labels group, label
+image, mask, ``.percell`` experiment (or a part of one) or Brieflow table is ``"not_ours"``; a
+store that is ours but whose metadata cannot be parsed is ``"broken"`` so that the reader can
+explain the problem.
 """
 
 from __future__ import annotations
