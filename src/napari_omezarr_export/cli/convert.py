@@ -49,11 +49,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("source", nargs="+", help="files, folders, .ozx files or URLs")
     convert.add_argument("--out", required=True, help="the output folder (or s3:// URL)")
     convert.add_argument(
-        "--ngff-version", choices=NGFF_VERSIONS, default="0.5",
-        help="0.5 (zarr v3, the default) or 0.4 (zarr v2, read by every tool)",
+        "--ngff-version", choices=NGFF_VERSIONS, default=StorageOptions().ngff_version,
+        help="the NGFF version written, as in the Python API (default: %(default)s; 0.4 is "
+        "zarr v2, read by every tool, 0.5 zarr v3)",
     )  # fmt: skip
-    convert.add_argument("--codec", choices=CODECS, default="blosc-zstd")
-    convert.add_argument("--level", type=int, default=1, help="compression level")
+    convert.add_argument("--codec", choices=CODECS, default=StorageOptions().codec,
+                         help="compression codec (default: %(default)s)")  # fmt: skip
+    convert.add_argument("--level", type=int, default=StorageOptions().level,
+                         help="compression level (default: %(default)s)")  # fmt: skip
     convert.add_argument(
         "--chunks", type=_shape, metavar="SHAPE",
         help="chunk shape of the last axes, such as 256,256 (y, x) or 16,256,256 (z, y, x); "
