@@ -20,7 +20,7 @@ from napari_omezarr_export.core.errors import StoreFormatError
 from napari_omezarr_export.core.ngff.affine import inverse_matrix, transform_matrix
 from napari_omezarr_export.core.reader import read
 from ngff06_stores import axes06, image06, labels06, write_array06, write_group06
-from ngff06_validation import assert_valid_06
+from ngff06_validation import assert_valid_06, schema_validator
 
 
 def _images(layers):
@@ -424,3 +424,17 @@ def test_a_link_that_cannot_be_inverted_leaves_the_image_in_its_intrinsic_system
     (spec,) = _images(read(path))
     assert spec.kwargs["scale"] == (2.0, 2.0) and "affine" not in spec.kwargs
     assert spec.kwargs["metadata"]["ome_zarr"]["coordinate_system"] == "physical"
+
+
+def test_a_06_bioformats2raw_collection_opens_every_series(tmp_path, rng):
+    root = write_group06(tmp_path / "bf2raw.zarr", {"bioformats2raw.layout": 3})
+    series = [rng.integers(0, 100, (16, 16), dtype="uint8") for _ in range(2)]
+    for i, data in enumerate(series):
+        image06(root / str(i), data, axes="yx", scale=[0.5, 0.5], name=f"s{i}")
+    assert assert_valid_06(root) == 2  # the two images; bf2raw has no multiscales to check
+    schema_validator("bf2raw").validate(json.loads((root / "zarr.json").read_text())["attributes"])
+    layers = _images(read(root))
+    assert [s.name for s in layers] == ["series 0: s0", "series 1: s1"]
+    for spec, data in zip(layers, series, strict=True):
+        assert spec.kwargs["scale"] == (0.5, 0.5)
+        np.testing.assert_array_equal(np.asarray(spec.data[0]), data)
