@@ -330,11 +330,11 @@ def _unit(unit: str | None, axis: str) -> str | None:
 # Decoded chunks kept per file level, oldest dropped first. Writers read a page in bands of
 # rows, and tifffile decodes a whole chunk (a tile, a strip, or for most uncompressed files the
 # whole page) for any part of it. Converting a 16-page 4096 x 4096 uint16 stack (512 MiB, one
-# strip per page) read 2075 MiB from the file without this and 539 MiB with it; reading its
-# pages in 1024-row bands took 2.2-2.8 s, and 0.5-1.1 s with it. End to end on a local disk the
-# time did not change (compression on both cores was the limit), but on a network file system
-# every byte is a transfer. A few pages' worth bounds the memory.
-CHUNK_CACHE_BYTES = 128 * 2**20
+# strip per page) read 2075 MiB from the file without this and 539 MiB with it (rchar); reading
+# its pages in 1024-row bands took 2.2-2.8 s, and 0.5-1.1 s with it. The whole conversion took
+# 5.9-6.6 s with it and 7.3-9.2 s without (2 busy cores, so noisy), for about 100 MB more peak
+# memory. On a network file system every byte read is a transfer. Two such pages fit.
+CHUNK_CACHE_BYTES = 64 * 2**20
 
 
 class _TiffLevel:
