@@ -477,3 +477,16 @@ def test_a_tiff_url_is_refused_with_what_to_do(tmp_path, capsys):
     assert main(["convert", url, "--out", str(tmp_path / "o")]) == 1
 
     assert "TIFF files are read from local paths only" in _table(capsys.readouterr().out)[url][1]
+
+
+def test_an_output_folder_inside_the_source_folder_is_not_searched(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    (scans / "loop").symlink_to(scans, target_is_directory=True)  # and links do not loop
+    out = scans / "converted"
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[-1] == "3 skipped"
+    assert not (out / "converted").exists()

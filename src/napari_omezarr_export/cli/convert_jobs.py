@@ -125,7 +125,10 @@ def output_stem(name: str) -> str:
 
 
 def find_sources(
-    locations: list[str], storage_options: Callable[[str], dict[str, Any] | None]
+    locations: list[str],
+    storage_options: Callable[[str], dict[str, Any] | None],
+    *,
+    skip: Path | None = None,
 ) -> tuple[list[Source], list[Job]]:
     """The sources named on the command line, folders searched; and a failed job per bad name.
 
@@ -135,6 +138,8 @@ def find_sources(
         Paths, ``.ozx`` files and URLs, as typed.
     storage_options : callable
         The fsspec options for a URL.
+    skip : Path, optional
+        A folder not to search (the output folder, when it lies inside a source folder).
 
     Returns
     -------
@@ -146,7 +151,7 @@ def find_sources(
     sources: list[Source] = []
     failed: list[Job] = []
     for location in locations:
-        found = list(_sources_at(location, storage_options(location)))
+        found = list(_sources_at(location, storage_options(location), skip))
         if found and isinstance(found[0], str):
             failed.append(Job.failed(location, found[0]))
         elif not found:
@@ -162,7 +167,7 @@ def find_sources(
     return sources, failed
 
 
-def _sources_at(location: str, options: dict | None) -> Iterator[Source | str]:
+def _sources_at(location: str, options: dict | None, skip: Path | None) -> Iterator[Source | str]:
     """The sources at a location as typed; a lone str is why there are none."""
     name = location.rstrip("/").rsplit("/", 1)[-1]
     stem = PurePosixPath(output_stem(name))
@@ -191,7 +196,7 @@ def _sources_at(location: str, options: dict | None) -> Iterator[Source | str]:
         if kind is not None:
             yield Source(location, kind, stem)
         elif path.is_dir():
-            yield from _walk(path, path)
+            yield from _walk(path, path, {os.path.realpath(skip)} if skip else set())
         else:
             yield _not_a_store(location)
 
@@ -213,7 +218,9 @@ def _store_kind(location: str | Path, options: dict | None) -> SourceKind | None
     return "ome-zarr" if node.is_ours else None
 
 
-def _walk(folder: Path, base: Path) -> Iterator[Source]:
+def _walk(folder: Path, base: Path, seen: set[str]) -> Iterator[Source]:
+    """The sources below ``folder``; ``seen`` holds the folders already searched (or skipped)."""
+    seen.add(os.path.realpath(folder))
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
@@ -229,12 +236,12 @@ def _walk(folder: Path, base: Path) -> Iterator[Source]:
                 yield Source(str(entry), "tiff", stem)
             elif entry.suffix.lower() == stores.ZIP_SUFFIX and _store_kind(entry, None):
                 yield Source(str(entry), "ome-zarr", stem)
-        elif entry.is_dir():
+        elif entry.is_dir() and os.path.realpath(entry) not in seen:  # links may loop
             kind = _store_kind(entry, None)
             if kind is not None:
                 yield Source(str(entry), kind, stem)
             else:
-                yield from _walk(entry, base)
+                yield from _walk(entry, base, seen)
 
 
 # --- one job per output ------------------------------------------------------------------------
@@ -258,7 +265,8 @@ def convert_jobs(locations: list[str], settings: ConvertSettings) -> list[Job]:
     list of Job
         Bad locations first, then one job per output in source order.
     """
-    sources, failed = find_sources(locations, settings.storage_options)
+    out = None if "://" in settings.out else Path(settings.out).expanduser()
+    sources, failed = find_sources(locations, settings.storage_options, skip=out)
     jobs = list(failed)
     for source in sources:
         jobs.extend(_source_jobs(source, settings))
