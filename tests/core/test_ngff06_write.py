@@ -18,6 +18,7 @@ from napari_omezarr_export import (
     preview_metadata,
     read,
     write_image,
+    write_labels,
 )
 from ngff06_validation import assert_valid_06
 from validation import assert_valid_store
@@ -182,3 +183,20 @@ def test_a_06_store_zips_to_ozx_and_reopens(tmp_path, rng):
     layers = read(path)
     assert len(layers) == 2
     np.testing.assert_array_equal(np.asarray(layers[1].data[0]), data[1])
+
+
+def test_labels_saved_into_a_06_image_are_06_and_in_register(tmp_path, image, cells):
+    path = _write06(tmp_path, image, cells)
+
+    write_labels(LabelsSpec(cells * 2, "edited"), path)
+
+    assert_valid_06(path)
+    labels = {s.name: s for s in read(path) if s.layer_type == "labels"}
+    assert labels["edited"].kwargs["scale"] == labels["cells"].kwargs["scale"]
+    assert labels["edited"].kwargs["translate"] == labels["cells"].kwargs["translate"]
+    edited = json.loads((path / "labels" / "edited" / "zarr.json").read_text())
+    assert edited["attributes"]["ome"]["version"] == _ome(path)["version"]
+    assert (
+        json.loads((path / "labels" / "zarr.json").read_text())["attributes"]["ome"]["version"]
+        == _ome(path)["version"]
+    )

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import OmeZarrError
-from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
+from napari_omezarr_export.core.ngff.coordinate_systems import is_v06
+from napari_omezarr_export.core.read.zarr_nodes import NodeMeta, read_node_meta
 
-__all__ = ["PLATE_FIELD_KEY", "plate_field_of", "plate_ngff_version"]
+__all__ = ["PLATE_FIELD_KEY", "existing_plate_version", "plate_field_of", "plate_ngff_version"]
 
 PLATE_FIELD_KEY = "plate_field"
 
@@ -77,8 +78,18 @@ def plate_field_of(image: Any) -> dict[str, Any] | None:
     }
 
 
+def existing_plate_version(meta: NodeMeta) -> str:
+    """The NGFF version fields added to an existing plate take: the plate's own.
+
+    "0.4" for zarr v2, "0.6" for a plate tagged with any 0.6 version, else "0.5".
+    """
+    if meta.zarr_format != 3:
+        return "0.4"
+    return "0.6" if is_v06(meta.ome_version) else "0.5"
+
+
 def plate_ngff_version(plate: Any) -> str | None:
-    """The NGFF version of an existing local plate: "0.5" (zarr v3) or "0.4"; None if no plate.
+    """The NGFF version of an existing local plate (`existing_plate_version`); None if none.
 
     Parameters
     ----------
@@ -98,4 +109,4 @@ def plate_ngff_version(plate: Any) -> str | None:
         return None
     if "plate" not in meta.attrs:
         return None
-    return "0.5" if meta.zarr_format == 3 else "0.4"
+    return existing_plate_version(meta)

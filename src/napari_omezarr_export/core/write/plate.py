@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_omezarr_export.core.errors import InvalidOptionError, TargetExistsError
+from napari_omezarr_export.core.read.plate_field import existing_plate_version
 from napari_omezarr_export.core.read.zarr_nodes import has_zarr_metadata, read_node_meta
 from napari_omezarr_export.core.write.staging import ensure_group, update_group_attributes
 
@@ -69,7 +70,7 @@ def plate_version(plate: Path, wanted: str) -> str:
             f"{plate} exists and is not an HCS plate; fields are only added to plates. Choose "
             "another name, or move it away first."
         )
-    return "0.5" if meta.zarr_format == 3 else "0.4"
+    return existing_plate_version(meta)
 
 
 def _natural(name: str) -> tuple[int, str]:

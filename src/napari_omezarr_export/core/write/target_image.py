@@ -13,9 +13,13 @@ import numpy as np
 import zarr
 
 from napari_omezarr_export.core.errors import StoreFormatError
-from napari_omezarr_export.core.ngff.axes import Axis, parse_axes
-from napari_omezarr_export.core.ngff.transforms import parse_level_transforms
+from napari_omezarr_export.core.ngff.axes import Axis
 from napari_omezarr_export.core.options import StorageOptions
+from napari_omezarr_export.core.read.multiscales import (
+    level0_transform,
+    multiscale_axes,
+    ngff_version,
+)
 from napari_omezarr_export.core.read.zarr_nodes import child_path, read_node_meta
 from napari_omezarr_export.core.stores import StorePath, describe, read_session, zarr_store
 from napari_omezarr_export.core.write.plan import GroupPlan
@@ -97,13 +101,14 @@ def _read_geometry(path: StorePath) -> ImageGeometry | None:
             f"level arrays are broken ({exc!r}); labels cannot be added to it. Save them to a "
             "new path."
         ) from exc
-    version = "0.5" if meta.zarr_format == 3 else "0.4"
-    block_version = str(multiscale.get("version", meta.ome_version or version))
-    level0 = parse_level_transforms(path, multiscale, ndim)[0]
+    version = "0.4" if meta.zarr_format == 2 else "0.5"
+    if ngff_version(meta, multiscale) == "0.6":  # labels join a 0.6 image as 0.6
+        version = "0.6"
+    level0 = level0_transform(meta, multiscale, ndim)
     return ImageGeometry(
         path=path,
         version=version,
-        axes=list(parse_axes(path, multiscale.get("axes"), block_version, ndim)),
+        axes=list(multiscale_axes(meta, multiscale, ndim)),
         level_shapes=[tuple(a.shape) for a in arrays],
         chunks=tuple(arrays[0].chunks),
         scale=level0.scale,
@@ -121,5 +126,5 @@ def _open(path: StorePath) -> Any:
 def storage_like(image: ImageGeometry, storage: StorageOptions | None) -> StorageOptions:
     """Return storage options for labels added to ``image``: its format, the user's codec."""
     storage = storage or StorageOptions()
-    version = "0.5" if image.version == "0.5" else "0.4"
+    version = image.version if image.version in ("0.5", "0.6") else "0.4"
     return replace(storage, ngff_version=version, chunks=None, shards=None)
