@@ -8,8 +8,9 @@ import pytest
 
 from napari_omezarr_export import StorageOptions, write_image
 from napari_omezarr_export.cli.runner import run_batch
-from napari_omezarr_export.core.batch import Job, run_jobs, store_opens
+from napari_omezarr_export.core.batch import Job, run_jobs
 from napari_omezarr_export.core.errors import StoreFormatError
+from napari_omezarr_export.core.reader import store_opens
 from store_factories import cells_image
 
 

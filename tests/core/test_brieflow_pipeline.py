@@ -11,7 +11,6 @@ import tifffile
 import yaml
 
 from brieflow_runs import PHENOTYPE_PIXEL, make_tiff_run, write_config
-from napari_omezarr_export.core.batch import store_opens
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.brieflow.config import (
     load_export_config,
@@ -28,6 +27,7 @@ from napari_omezarr_export.core.layouts.brieflow.names import (
     table_export_path,
 )
 from napari_omezarr_export.core.layouts.brieflow.pipeline import plan_export
+from napari_omezarr_export.core.reader import store_opens
 
 
 def _block(**omezarr):

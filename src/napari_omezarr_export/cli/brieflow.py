@@ -44,10 +44,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan the run's exports from its config and carry them out; return the exit code."""
     from napari_omezarr_export.cli.runner import run_batch
-    from napari_omezarr_export.core.batch import Job, store_opens
     from napari_omezarr_export.core.errors import InvalidOptionError
     from napari_omezarr_export.core.layouts.brieflow.config import load_export_config
     from napari_omezarr_export.core.layouts.brieflow.pipeline import plan_export
+    from napari_omezarr_export.core.reader import store_opens
 
     run_dir = Path(args.run_dir)
     try:
@@ -67,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
             "(Brieflow's root_fp, holding preprocess/, sbs/, phenotype/...).\n"
         )
         return 2
-    jobs = [
-        Job(e.source, e.output, e.action, e.run, e.complete, e.problem)
-        for e in plan_export(run_dir, config, opens=store_opens)
-    ]
+    jobs = plan_export(run_dir, config, opens=store_opens)
     found = {job.source.split("/", 1)[0] for job in jobs}
     for step in (s for s in config.steps if s not in found):
         sys.stderr.write(f"napari-omezarr-export brieflow: nothing found for step {step}.\n")
@@ -82,4 +79,4 @@ def run(args: argparse.Namespace) -> int:
             "run.\n"
         )
         return 1
-    return run_batch(jobs, dry_run=args.dry_run)
+    return run_batch(jobs, dry_run=args.dry_run, command="brieflow")

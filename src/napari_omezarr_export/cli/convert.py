@@ -15,11 +15,7 @@ says what would be written. ``--workers N`` converts on a local dask cluster of 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 
 from napari_omezarr_export.cli.cluster import add_cluster_arguments, dask_client
 from napari_omezarr_export.cli.remote import add_remote_arguments, storage_options_for
@@ -120,42 +116,8 @@ def run(args: argparse.Namespace) -> int:
         jobs = convert_jobs(args.source, settings)
         if args.dry_run:
             return run_batch(jobs, dry_run=True)
-        with _sigterm_as_interrupt() as terminated, dask_client(args.workers, args.scheduler):
-            try:
-                return run_batch(jobs)
-            except KeyboardInterrupt:
-                sys.stderr.write(
-                    "napari-omezarr-export convert: stopped. The store being written was "
-                    "discarded; the stores already written are kept. Run the same command "
-                    "again to resume.\n"
-                )
-                return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        with dask_client(args.workers, args.scheduler):
+            return run_batch(jobs, command="convert")
     except InvalidOptionError as exc:
         sys.stderr.write(f"napari-omezarr-export convert: {exc}\n")
         return 2
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[list[int]]:
-    """Stop on SIGTERM as on Ctrl-C, so that the write in progress removes its staging.
-
-    A batch scheduler ends a job at its time limit with SIGTERM (SLURM, then SIGKILL after a
-    grace period); Python's default would exit at once and leave the staging folder behind
-    (the next run would remove it, but only when it writes that store again). Yields a list
-    that holds the signal once one was received. Only the main thread can set a handler;
-    elsewhere (convert run from a thread) SIGTERM keeps its default.
-    """
-    received: list[int] = []
-
-    def interrupt(signum: int, _frame: object) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -30,10 +30,11 @@ from typing import Any, Literal
 
 from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.api import plan_image, target_path
-from napari_omezarr_export.core.batch import Job, store_opens
+from napari_omezarr_export.core.batch import Job
 from napari_omezarr_export.core.errors import InvalidOptionError, OmeZarrError
 from napari_omezarr_export.core.options import PyramidOptions, StorageOptions
 from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.reader import store_opens
 from napari_omezarr_export.core.sources.layers import ImageToWrite, image_from_layers
 from napari_omezarr_export.core.sources.tiff import TiffImage, is_tiff_name, open_tiff
 from napari_omezarr_export.core.stores import StorePath

@@ -7,8 +7,11 @@ status, source, output and, for a failure, why.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from tqdm import tqdm
@@ -26,10 +29,15 @@ def run_batch(
     jobs: Sequence[Job],
     *,
     dry_run: bool = False,
+    command: str = "batch",
     out: TextIO | None = None,
     bars: TextIO | None = None,
 ) -> int:
     """Run ``jobs`` with progress bars, print the summary table, and return the exit code.
+
+    Ctrl-C, or SIGTERM (a batch system's time limit), stops the batch: the store being written
+    is discarded (its staging removed), those already written are kept, and the message says
+    to run the same command again to resume.
 
     Parameters
     ----------
@@ -37,13 +45,15 @@ def run_batch(
         The batch, in order.
     dry_run : bool
         Write nothing; the table says what each job would do.
+    command : str
+        The subcommand's name, for the message after an interruption.
     out, bars : text stream, optional
         Where the summary (standard output) and the bars (standard error) go.
 
     Returns
     -------
     int
-        0 when no job failed, 1 otherwise.
+        0 when no job failed, 1 otherwise; 130 after Ctrl-C and 143 after SIGTERM.
     """
     out = out or sys.stdout
     bars = bars or sys.stderr
@@ -69,13 +79,21 @@ def run_batch(
             bar.close()
         overall.update(1)
 
-    try:
-        results = run_jobs(
-            jobs, dry_run=dry_run, on_start=start, on_progress=progress, on_result=result
-        )
-    finally:
-        for bar in (*current.values(), overall):
-            bar.close()
+    with _sigterm_as_interrupt() as terminated:
+        try:
+            results = run_jobs(
+                jobs, dry_run=dry_run, on_start=start, on_progress=progress, on_result=result
+            )
+        except KeyboardInterrupt:
+            sys.stderr.write(
+                f"napari-omezarr-export {command}: stopped. The store being written was "
+                "discarded; the stores already written are kept. Run the same command again "
+                "to resume.\n"
+            )
+            return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        finally:
+            for bar in (*current.values(), overall):
+                bar.close()
     out.write(summary_table(results) + "\n")
     return 1 if any(r.status == "failed" for r in results) else 0
 
@@ -107,3 +125,29 @@ def summary_table(results: Sequence[JobResult]) -> str:
         counts[row[0]] = counts.get(row[0], 0) + 1
     lines.append(", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to do")
     return "\n".join(line.rstrip() for line in lines)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[int]]:
+    """Stop on SIGTERM as on Ctrl-C, so that the write in progress removes its staging.
+
+    A batch scheduler ends a job at its time limit with SIGTERM (SLURM, then SIGKILL after a
+    grace period); Python's default would exit at once and leave the staging folder behind
+    (the next run would remove it, but only when it writes that store again). Yields a list
+    that holds the signal once one was received. Only the main thread can set a handler;
+    elsewhere (convert run from a thread) SIGTERM keeps its default.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)

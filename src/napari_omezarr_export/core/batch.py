@@ -14,14 +14,13 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from napari_omezarr_export.core.errors import OmeZarrError
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.stores import StorePath, describe
 
-__all__ = ["Job", "JobResult", "Status", "run_jobs", "store_opens"]
+__all__ = ["Job", "JobResult", "Status", "run_jobs"]
 
 Status = Literal["written", "skipped", "failed", "planned"]
 
@@ -42,7 +41,8 @@ class Job:
     run : callable
         Writes the output, yielding ``(done, total)`` progress; closing it cancels the write.
     complete : callable
-        True when the output exists and is complete and valid: the job is then skipped.
+        True when the output exists and is complete and valid: the job is then skipped
+        (for a store, `napari_omezarr_export.core.reader.store_opens`).
     problem : str or None
         Set when the job could not even be planned (an unreadable source): it fails with this
         message without running.
@@ -77,27 +77,6 @@ class JobResult:
     status: Status
     message: str = ""
     seconds: float = 0.0
-
-
-def store_opens(path: StorePath) -> bool:
-    """True when ``path`` is a store this package reads and it opens without an error.
-
-    Only metadata is read (label images stay lazy), so this is cheap enough to ask of every
-    output of a batch before deciding to skip it.
-    """
-    from napari_omezarr_export.core.reader import discover, labels_read_lazily, read_node
-
-    if isinstance(path, Path) and not path.exists():
-        return False
-    node = discover(path)
-    if not node.is_ours:
-        return False
-    try:
-        with labels_read_lazily():
-            read_node(node)
-    except OmeZarrError:
-        return False
-    return True
 
 
 def run_jobs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari_omezarr_export.core import stores
-from napari_omezarr_export.core.errors import NotOmeZarrError, StoreFormatError
+from napari_omezarr_export.core.errors import NotOmeZarrError, OmeZarrError, StoreFormatError
 from napari_omezarr_export.core.layouts.brieflow.tables import attach_tile_features, table_error
 from napari_omezarr_export.core.layouts.percell.masks import mask_group_layers, particles_layer
 from napari_omezarr_export.core.ngff.axes import NGFF_SPACE_UNITS, NGFF_TIME_UNITS
@@ -46,6 +46,7 @@ __all__ = [
     "plate_ngff_version",
     "read",
     "read_node",
+    "store_opens",
     "window_from_sample",  # the reader's contrast sampler, for the widget's "Windows from data"
 ]
 
@@ -175,3 +176,33 @@ def _image_above(labels_dir: Path):
     if labels_dir.name == "labels" and "multiscales" in read_node_meta(parent).attrs:
         return open_image(parent, with_labels=False)[1]
     return None
+
+
+def store_opens(path: stores.StorePath) -> bool:
+    """True when ``path`` is a store this package reads and it opens without an error.
+
+    Only metadata is read (label images stay lazy), so a batch can ask it of every output
+    before deciding to skip it: stores are written whole and swapped in, so one that opens is
+    complete.
+
+    Parameters
+    ----------
+    path : Path or UPath
+        A store, local or remote.
+
+    Returns
+    -------
+    bool
+        Whether it opens.
+    """
+    if isinstance(path, Path) and not path.exists():
+        return False
+    node = discover(path)
+    if not node.is_ours:
+        return False
+    try:
+        with labels_read_lazily():
+            read_node(node)
+    except OmeZarrError:
+        return False
+    return True

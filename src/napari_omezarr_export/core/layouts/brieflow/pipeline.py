@@ -1,7 +1,7 @@
 """A Brieflow run's export as a list of exports: one per tile store (or plate field) and table.
 
 `plan_export` lists the run's TIFF tiles and tables of the steps the config names
-(`intermediates`), and gives each an `Export` that writes it (`write`, `table_write`), says
+(`intermediates`), and gives each an `Job` that writes it (`write`, `table_write`), says
 when it is already complete (so a rerun skips it) and what it would do (``--dry-run``); the
 command line runs them as `napari_omezarr_export.core.batch.Job` s (the fields are the same;
 this layout may not import the batch, which uses the reader, which uses this layout).
@@ -12,11 +12,12 @@ and the batch goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from napari_omezarr_export.core.api import iter_write_image, iter_write_plate_field
+from napari_omezarr_export.core.batch import Job
 from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.layouts.brieflow.config import ExportConfig
 from napari_omezarr_export.core.layouts.brieflow.intermediates import (
@@ -48,40 +49,12 @@ from napari_omezarr_export.core.layouts.brieflow.write import (
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.write.plate import split_well
 
-__all__ = ["Export", "StoreOpens", "plan_export", "plate_field_complete"]
+__all__ = ["StoreOpens", "plan_export", "plate_field_complete"]
 
-StoreOpens = Callable[[Path], bool]  # True when an image store opens (`core.batch.store_opens`)
-
-
-@dataclass(frozen=True)
-class Export:
-    """One export of a run: the fields of a `napari_omezarr_export.core.batch.Job`.
-
-    Attributes
-    ----------
-    source : str
-        The TIFF or table, relative to the run folder.
-    output : Path
-        The store (or plate field, or table group) written.
-    action : str
-        What is done, in a few words.
-    run : callable
-        Writes the export, yielding ``(done, total)``; closing it cancels the write.
-    complete : callable
-        True when the export is already complete and valid.
-    problem : str or None
-        Why the export cannot be made at all (a missing mask); it then writes nothing.
-    """
-
-    source: str
-    output: Path
-    action: str
-    run: Callable[[], Iterator[Progress]] = field(repr=False)
-    complete: Callable[[], bool] = field(repr=False)
-    problem: str | None = None
+StoreOpens = Callable[[Path], bool]  # True when an image store opens (`core.reader.store_opens`)
 
 
-def plan_export(run: str | Path, config: ExportConfig, *, opens: StoreOpens) -> list[Export]:
+def plan_export(run: str | Path, config: ExportConfig, *, opens: StoreOpens) -> list[Job]:
     """Plan the export of a Brieflow run as the config's ``output.omezarr`` block asks.
 
     Parameters
@@ -91,19 +64,19 @@ def plan_export(run: str | Path, config: ExportConfig, *, opens: StoreOpens) -> 
     config : ExportConfig
         The checked ``output.omezarr`` block (see `load_export_config`).
     opens : callable
-        Path -> True when an image store there opens (`core.batch.store_opens`): an image
+        Path -> True when an image store there opens (`core.reader.store_opens`): an image
         export that opens is complete (stores are written whole, then swapped in).
 
     Returns
     -------
-    list of Export
+    list of Job
         One per export, in pipeline order; empty when the export is disabled or the run holds
         nothing of the steps asked for.
     """
     run = Path(run)
     if not config.enabled:
         return []
-    exports: list[Export] = []
+    exports: list[Job] = []
     for step in config.steps:
         if step in BRIEFLOW_STEPS:
             exports += [_tile_export(run, tile, config, opens) for tile in find_tiles(run, step)]
@@ -120,15 +93,7 @@ def _missing_labels(tile: TileSource) -> list[Path]:
     return [p for p in tile.labels.values() if not p.is_file()]
 
 
-def _nothing() -> Iterator[Progress]:
-    yield from ()
-
-
-def _never() -> bool:
-    return False
-
-
-def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: StoreOpens) -> Export:
+def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: StoreOpens) -> Job:
     source = _shown(run, tile.path)
     output = image_export_path(run, tile.step, tile.path, tile.name)
     complete = partial(opens, output)
@@ -142,7 +107,7 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
                     f"Tile {tile.name.tile!r} cannot be a plate field: fields are tile numbers."
                 )
         except InvalidOptionError as exc:
-            return Export(source, output, "nothing", _nothing, _never, str(exc))
+            return Job.failed(source, str(exc), output)
         output = root / row / column / str(int(tile.name.tile))
         complete = partial(plate_field_complete, output, opens)
         what = f"field of the NGFF 0.5 plate {root.name}"
@@ -153,9 +118,9 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
             f"{names} is missing beside it: Brieflow's segment_phenotype writes the nuclei "
             "and cells masks the phenotype export needs. Run that step, then export again."
         )
-        return Export(source, output, "nothing", _nothing, _never, problem)
+        return Job.failed(source, problem, output)
     labels = " with labels nuclei, cells" if tile.labels else ""
-    return Export(
+    return Job(
         source,
         output,
         f"{tile.step} TIFF -> {what}{labels}",
@@ -204,7 +169,7 @@ def plate_field_complete(field: Path, opens: StoreOpens) -> bool:
     field : Path
         ``<plate>/<row>/<column>/<field>``.
     opens : callable
-        Path -> True when an image store there opens (`core.batch.store_opens`).
+        Path -> True when an image store there opens (`core.reader.store_opens`).
 
     Returns
     -------
@@ -237,11 +202,11 @@ def _ome_attrs(group: Path) -> dict:
     return ome if isinstance(ome, dict) else {}
 
 
-def _table_export(run: Path, source: Path, config: ExportConfig) -> Export:
+def _table_export(run: Path, source: Path, config: ExportConfig) -> Job:
     target = table_export_path(source)
     kind = "parquet" if source.suffix == ".parquet" else source.suffix.lstrip(".").upper()
     storage = replace(config.storage, ngff_version="0.4")
-    return Export(
+    return Job(
         _shown(run, source),
         target,
         f"{kind} table -> zarr column group",
