@@ -179,7 +179,7 @@ def test_readme_install_names_the_extras_pyproject_defines():
 
 # --- "Batch and cluster": the shell examples, run in order in one folder ----------------------
 
-BATCH = "Batch and cluster"
+BATCH = ("Batch and cluster", "Brieflow runs")
 SCHEDULER_IN_README = "tcp://scheduler-host:8786"
 
 
@@ -196,7 +196,7 @@ def _console_commands(block: Block) -> list[tuple[str, list[str]]]:
 
 
 BATCH_BLOCKS = [
-    b for b in code_blocks(README.read_text()) if b.heading == BATCH and b.language == "console"
+    b for b in code_blocks(README.read_text()) if b.heading in BATCH and b.language == "console"
 ]
 
 
@@ -212,6 +212,7 @@ def test_readme_batch_and_cluster_commands_print_what_the_readme_shows(
 
     import distributed
 
+    from brieflow_runs import make_tiff_run
     from convert_fixtures import percell_experiment, scans_folder
     from napari_omezarr_export.cli import main
 
@@ -220,6 +221,7 @@ def test_readme_batch_and_cluster_commands_print_what_the_readme_shows(
     rng = np.random.default_rng(1234)
     scans_folder(tmp_path, rng)
     percell_experiment(tmp_path, rng)
+    make_tiff_run(tmp_path, rng)
     # Only --scheduler uses this cluster: the other commands run without a client, as typed.
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
         for block in BATCH_BLOCKS:
@@ -231,4 +233,12 @@ def test_readme_batch_and_cluster_commands_print_what_the_readme_shows(
                 assert code == 0, f"README.md line {block.line}: {command}\n" + "\n".join(printed)
                 assert _same_columns(printed) == _same_columns(shown), command
     for store in (tmp_path / "converted").rglob("*.ome.zarr"):
+        assert_valid_store(store)
+    brieflow_images = [
+        store
+        for step in ("preprocess", "sbs", "phenotype")
+        for store in (tmp_path / "brieflow_output" / step / "omezarr").rglob("*__*.zarr")
+    ]
+    assert len(brieflow_images) == 6
+    for store in brieflow_images:
         assert_valid_store(store)

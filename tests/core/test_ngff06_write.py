@@ -19,6 +19,7 @@ from napari_omezarr_export import (
     read,
     write_image,
     write_labels,
+    write_plate_field,
 )
 from ngff06_validation import assert_valid_06
 from validation import assert_valid_store
@@ -200,3 +201,14 @@ def test_labels_saved_into_a_06_image_are_06_and_in_register(tmp_path, image, ce
         json.loads((path / "labels" / "zarr.json").read_text())["attributes"]["ome"]["version"]
         == _ome(path)["version"]
     )
+
+
+def test_a_06_plate_keeps_06_when_fields_are_added_to_it(tmp_path, image):
+    plate = tmp_path / "plate.zarr"
+    write_plate_field(image, plate, well="A1", axes="cyx", storage=StorageOptions("0.6"))
+
+    write_plate_field(image, plate, well="B2", axes="cyx", storage=StorageOptions("0.5"))
+
+    assert assert_valid_06(plate) >= 5  # plate, 2 wells, 2 fields
+    assert _ome(plate / "B" / "2" / "0")["version"] == _ome(plate)["version"]
+    assert [s.name for s in read(plate)][:2] == ["Channel 0", "Channel 1"]
