@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -239,9 +240,14 @@ def run_one(name: str, size: int) -> dict:
     command += ["--size", str(size), "--out", str(out)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["?"])[-1]
-            return {"writer": WRITERS[name], "error": tail[:200]}
+        if done.returncode != 0:  # the first error raised is the cause, the last the symptom
+            errors = [
+                line
+                for line in done.stderr.splitlines()
+                if re.match(r"^\w+(Error|Exception): ", line)
+            ] or ["?"]
+            cause = errors[0] if errors[0] == errors[-1] else f"{errors[0]} (then {errors[-1]})"
+            return {"writer": WRITERS[name], "error": cause[:300]}
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
