@@ -27,7 +27,7 @@ from napari_omezarr_export import (
     iter_write_image,
     write_image,
 )
-from napari_omezarr_export.core.write import chunk_files
+from napari_omezarr_export.core.write import band_writer, chunk_files
 from napari_omezarr_export.core.write.regions import plan_regions
 from validation import assert_valid_store
 
@@ -171,6 +171,19 @@ def test_float_ranges_and_a_halved_z_come_out_the_same(client, tmp_path, rng):
     _assert_same_store(got, expected)
     omero = json.loads((got / "zarr.json").read_text())["attributes"]["ome"]["omero"]
     assert omero["channels"][0]["window"]["min"] == pytest.approx(float(volume.min()))
+
+
+@pytest.mark.parametrize("storage", [V04, SHARDED], ids=["0.4", "0.5-sharded"])
+def test_regions_written_through_zarr_equal_the_single_process_write(
+    client, tmp_path, rng, monkeypatch, storage
+):
+    """Where our chunk-file writer stands aside (other codecs), regions write through zarr."""
+    monkeypatch.setattr(band_writer, "chunk_file_writer", lambda array: None)
+    data = da.from_array(_cells(rng, (1, 300, 420)), chunks=(1, 128, 128))
+    options = {"pyramid": PyramidOptions(levels=3), "storage": storage}
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    [got] = write_image(data, tmp_path / "many", client=client, **options)
+    _assert_same_store(got, expected)
 
 
 def test_no_shard_is_written_twice(client, tmp_path, rng, monkeypatch):
