@@ -205,31 +205,57 @@ def test_no_shard_is_written_twice(client, tmp_path, rng, monkeypatch):
 # -- where the work runs ----------------------------------------------------------------------
 
 
+def _count_received(monkeypatch) -> list[int]:
+    """Count the bytes of every TCP message this process receives (client and scheduler)."""
+    from distributed.comm import tcp
+
+    received = [0]
+    original = tcp.from_frames
+
+    async def counting(frames, *args, **kwargs):
+        received[0] += sum(memoryview(f).nbytes for f in frames)
+        return await original(frames, *args, **kwargs)
+
+    monkeypatch.setattr(tcp, "from_frames", counting)
+    return received
+
+
 @pytest.mark.slow
-def test_chunks_are_written_in_worker_processes_not_the_client(tmp_path, rng, caplog):
-    """The client process encodes and writes no chunk; regions report the workers' pids."""
-    data = da.from_array(_cells(rng, (1, 512, 512)), chunks=(1, 128, 128))
+def test_chunks_are_written_in_worker_processes_and_pixels_stay_there(
+    tmp_path, rng, caplog, monkeypatch
+):
+    """The client process writes no chunk and receives a fraction of level 0's bytes."""
+
+    def make(block_info=None):  # made where dask computes it: no pixels in the graph
+        (y0, y1), (x0, x1) = block_info[None]["array-location"][1:]
+        y, x = np.mgrid[y0:y1, x0:x1]
+        return ((y * 7 + x * 13) % 4000 * (np.sin(y / 9.0) > 0)).astype(np.uint16)[None]
+
+    data = da.map_blocks(make, chunks=((1,), (512,) * 4, (512,) * 4), dtype=np.uint16)
+    level0_bytes = 2 * 2048 * 2048
     options = {"pyramid": PyramidOptions(levels=3), "storage": V04}
     [expected] = write_image(data, tmp_path / "one", client=False, **options)
     calls = []
     original = chunk_files.ChunkFileWriter.write
-    chunk_files.ChunkFileWriter.write = lambda *a: calls.append(a) or original(*a)
+    monkeypatch.setattr(
+        chunk_files.ChunkFileWriter, "write", lambda *a: calls.append(a) or original(*a)
+    )
     caplog.set_level(logging.DEBUG, logger="napari_omezarr_export.core.write.distributed")
-    try:
-        with (
-            distributed.LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-            ) as cluster,
-            distributed.Client(cluster) as procs,
-        ):
-            worker_pids = set(procs.run(os.getpid).values())
-            [got] = write_image(data, tmp_path / "many", client=procs, **options)
-    finally:
-        chunk_files.ChunkFileWriter.write = original
-    assert calls == []  # the patched writer lives in this process only
+    received = _count_received(monkeypatch)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as procs,
+    ):
+        worker_pids = set(procs.run(os.getpid).values())
+        received[0] = 0
+        [got] = write_image(data, tmp_path / "many", client=procs, **options)
+        ours = received[0]
+        assert calls == []  # the patched writer lives in this process only
+        received[0] = 0  # the measure sees pixels: encoding here receives all of level 0
+        write_image(data, tmp_path / "here", client=False, **options)
+        assert received[0] > level0_bytes > 8 * ours
     pids = {int(r.message.rsplit(" ", 1)[1]) for r in caplog.records if "written by" in r.message}
     assert pids and pids <= worker_pids and os.getpid() not in pids
     _assert_same_store(got, expected)

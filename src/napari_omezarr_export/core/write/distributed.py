@@ -247,6 +247,9 @@ class _Tasks:
         """Start one region: its block is computed from the source's graph on a worker."""
         import dask
 
+        # Culled first: the graph sent for a region holds only that region's source tasks (and,
+        # for an in-memory source, only its pixels), not the whole image's graph each time.
+        (block,) = dask.optimize(block)
         task = dask.delayed(partial(write_region, job), pure=False)(region, block)
         where = {}
         if self._load:  # the least busy worker computes the region's blocks and writes them

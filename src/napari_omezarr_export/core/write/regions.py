@@ -157,7 +157,39 @@ def plan_regions(
     for test in (lambda c: c[0] and c[1], lambda c: c[0]):
         good = [c for c in candidates if test(c)]
         if good:
-            _, _, owned, edges = max(good, key=lambda c: c[2])
+            _, busy, owned, edges = max(good, key=lambda c: c[2])
+            edges = _grown(
+                edges, shapes[0], factors, itemsize, region_bytes, wanted if busy else 1
+            )
             return RegionGrid(shapes, tuple(factors), edges, owned)
     _, _, owned, edges = candidates[0]
     return RegionGrid(shapes, tuple(factors), edges, owned)
+
+
+def _count(shape: Sequence[int], edges: Sequence[int]) -> int:
+    return math.prod(math.ceil(n / e) for n, e in zip(shape, edges, strict=True))
+
+
+def _grown(
+    edges: tuple[int, ...],
+    shape: Sequence[int],
+    factors: Sequence[int],
+    itemsize: int,
+    region_bytes: int,
+    wanted: int,
+) -> tuple[int, ...]:
+    """Double the halved axes' edges while regions stay within budget and numerous enough.
+
+    A multiple of an owning edge owns the same levels; fewer, larger regions cost the
+    scheduler and the client less (a region of a few chunks is mostly overhead).
+    """
+    while True:
+        bigger = tuple(
+            min(e * 2, n) if f > 1 and e < n else e
+            for e, n, f in zip(edges, shape, factors, strict=True)
+        )
+        if bigger == edges:
+            return edges
+        if math.prod(bigger) * itemsize > region_bytes or _count(shape, bigger) < wanted:
+            return edges
+        edges = bigger
