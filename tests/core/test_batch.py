@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
-from napari_omezarr_export import StorageOptions, write_image
+from napari_omezarr_export import StorageOptions, iter_write_image, read, write_image
 from napari_omezarr_export.cli.runner import run_batch
 from napari_omezarr_export.core.batch import Job, run_jobs
 from napari_omezarr_export.core.errors import StoreFormatError
@@ -70,8 +71,27 @@ def test_a_failed_job_makes_the_exit_code_1_and_is_listed_with_its_reason(tmp_pa
     assert out.getvalue().splitlines()[-1] == "1 failed, 1 written"
 
 
-def test_ctrl_c_stops_the_batch_and_leaves_no_half_written_store(tmp_path, rng):
-    jobs = [_job(rng, tmp_path / "a.ome.zarr", fail=KeyboardInterrupt())]
+def test_ctrl_c_mid_write_keeps_the_old_store_and_leaves_no_staging(tmp_path, rng):
+    target = tmp_path / "a.ome.zarr"
+    old = cells_image(rng, c=1, y=32, x=32)
+    write_image(old, target, axes="cyx")
+    new = cells_image(rng, c=1, y=256, x=256)
+    storage = StorageOptions(chunks=(1, 32, 32))
+
+    def run():
+        return iter_write_image(new, target, axes="cyx", storage=storage)
+
+    steps = []
+
+    def interrupt(_job, step):
+        steps.append(step)
+        raise KeyboardInterrupt
+
+    job = Job("a", target, "rewrite", run, lambda: False)
     with pytest.raises(KeyboardInterrupt):
-        run_jobs(jobs)
-    assert not (tmp_path / "a.ome.zarr").exists()
+        run_jobs([job], on_progress=interrupt)
+
+    assert steps and steps[0][0] < steps[0][1]  # stopped mid-write, not after it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ome.zarr"]
+    [spec] = read(target)
+    np.testing.assert_array_equal(np.asarray(spec.data[0]), old[0])

@@ -20,7 +20,7 @@ from napari_omezarr_export.core.errors import OmeZarrError
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.stores import StorePath, describe
 
-__all__ = ["Job", "JobResult", "Status", "run_jobs"]
+__all__ = ["Job", "JobResult", "Status", "describe_failure", "run_jobs"]
 
 Status = Literal["written", "skipped", "failed", "planned"]
 
@@ -137,12 +137,18 @@ def _run_one(
     # A batch keeps going past a bad input whatever it raised (a codec's RuntimeError, a
     # tifffile parse error...): the message goes into the summary, and the exit code says so.
     except Exception as exc:  # noqa: BLE001
-        return JobResult(job, "failed", _message(exc, job), time.perf_counter() - start)
+        where = describe(job.output) if job.output is not None else job.source
+        message = describe_failure(exc, where)
+        return JobResult(job, "failed", message, time.perf_counter() - start)
     return JobResult(job, "written", "", time.perf_counter() - start)
 
 
-def _message(exc: Exception, job: Job) -> str:
+def describe_failure(exc: Exception, where: str, doing: str = "writing") -> str:
+    """The summary's message for a job that raised ``exc``.
+
+    Our own errors already say what, why and what next; anything else is named by its type,
+    with what the job was doing and where (``"RuntimeError while writing out.ome.zarr: ..."``).
+    """
     if isinstance(exc, OmeZarrError):
         return str(exc)
-    where = describe(job.output) if job.output is not None else job.source
-    return f"{type(exc).__name__} while writing {where}: {exc}"
+    return f"{type(exc).__name__} while {doing} {where}: {exc}"

@@ -261,13 +261,7 @@ def transform_matrix(
     if kind == "affine":
         matrix = _matrix_param(where, transform, "affine", (n_out, n_in + 1), load)
         return Placement(_homogeneous(matrix[:, :-1], matrix[:, -1]))
-    if kind in FIELD_KINDS or kind not in (
-        "identity",
-        "scale",
-        "translation",
-        "mapAxis",
-        "rotation",
-    ):
+    if kind not in MATRIX_KINDS:  # vector fields (FIELD_KINDS) and kinds unknown here
         if n_in != n_out:
             raise StoreFormatError(
                 f"{where}: {describe(transform)} maps {n_in} to {n_out} dimensions and cannot "
