@@ -93,7 +93,7 @@ def _siblings(path: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("shape", "unit", "levels", "threads"),
     [
-        ((1, 16384, 16384), (1, 1024, 1024), 5, 2),
+        ((1, 4096, 4100), (1, 256, 256), 5, 2),
         ((2, 1000, 1500), (1, 128, 128), 4, 2),
         ((3, 999, 77), (1, 64, 32), 3, 8),
         ((40, 300, 300), (8, 64, 64), 3, 2),  # z halved too
@@ -356,4 +356,26 @@ def test_a_failing_block_on_s3_leaves_no_key(client, s3_env, rng):
     write_image(_cells(rng, (1, 64, 64)), url, storage=V04)
     with pytest.raises(Exception, match="injected"):
         write_image(_failing(rng), url, storage=V04, pyramid=PyramidOptions(levels=3))
+    assert s3_env.keys(bucket.removeprefix("s3://"), "img.ome.zarr/") == []
+
+
+def test_progress_rises_to_the_total_as_regions_complete(client, tmp_path, rng):
+    data = da.from_array(_cells(rng, (1, 600, 600)), chunks=(1, 100, 100))
+    steps = list(
+        iter_write_image(data, tmp_path / "x", storage=StorageOptions(chunks=(1, 32, 32)))
+    )
+    done = [d for d, _ in steps]
+    assert done == sorted(done) and len(set(done)) > 2
+    assert steps[-1][0] == steps[-1][1] == steps[0][1]
+
+
+def test_closing_the_progress_on_s3_leaves_no_key(client, s3_env, rng):
+    bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    url = f"{bucket}/img.ome.zarr"
+    write_image(_cells(rng, (1, 64, 64)), url, storage=V04)
+    data = da.from_array(_cells(rng, (1, 800, 800)), chunks=(1, 100, 100))
+    steps = iter_write_image(data, url, storage=StorageOptions(chunks=(1, 32, 32)))
+    done, total = next(steps)
+    steps.close()
+    assert 0 < done < total
     assert s3_env.keys(bucket.removeprefix("s3://"), "img.ome.zarr/") == []
