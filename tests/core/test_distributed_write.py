@@ -28,6 +28,7 @@ from napari_omezarr_export import (
     write_image,
 )
 from napari_omezarr_export.core.write import band_writer, chunk_files
+from napari_omezarr_export.core.write.plan import MAX_LABEL_COLORS, DataSummary
 from napari_omezarr_export.core.write.regions import plan_regions
 from validation import assert_valid_store
 
@@ -127,6 +128,22 @@ def test_a_large_image_gets_regions_within_the_memory_budget_for_every_thread():
     grid = plan_regions(shapes, [(1, 1024, 1024)] * 5, (1, 2, 2), 2, threads=2)
     assert grid.edges == (1, 4096, 4096)  # 32 MiB of uint16; 8192 would be 128 MiB
     assert (grid.owned, len(list(grid.regions()))) == (3, 16)
+
+
+def test_region_summaries_merge_to_what_one_pass_observes(rng):
+    """Value ranges per channel, and label values up to the colour limit, then 'too many'."""
+    data = rng.integers(0, 3 * MAX_LABEL_COLORS // 2, size=(2, 60, 200)).astype(np.int32)
+    for tracking in ({"channel_axis": 0, "track_range": True}, {"track_values": True}):
+        whole = DataSummary(**tracking)
+        whole.observe((slice(0, 2), slice(0, 60), slice(0, 200)), data)
+        merged = DataSummary(**tracking)
+        for x0 in range(0, 200, 50):
+            part = DataSummary(**tracking)
+            part.observe((slice(0, 2), slice(0, 60), slice(x0, x0 + 50)), data[..., x0 : x0 + 50])
+            merged.merge(part)
+        assert (merged.low, merged.high) == (whole.low, whole.high)
+        assert (merged.values, merged.too_many_values) == (whole.values, whole.too_many_values)
+    assert whole.too_many_values and not merged.values
 
 
 # -- the same store as one process writes ---------------------------------------------------
