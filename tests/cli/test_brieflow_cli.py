@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -256,3 +258,118 @@ def test_steps_not_run_yet_are_named_and_the_others_exported(brieflow_run, capsy
     assert "nothing found for step cluster" in captured.err
     assert "nothing found for step merge" not in captured.err
     assert captured.out.splitlines()[-1] == "8 written"
+
+
+def _touch_after(source, export):
+    """Set ``source``'s modification time 1 ms after ``export``'s root metadata was written."""
+    meta = next(export / n for n in ("zarr.json", ".zattrs") if (export / n).is_file())
+    later = meta.stat().st_mtime_ns + 1_000_000
+    os.utime(source, ns=(later, later))
+
+
+def test_sources_brieflow_wrote_again_are_exported_again(brieflow_run, capsys):
+    run, config = brieflow_run
+    assert _brieflow(run, config) == 0
+    rerun = {
+        "phenotype/images/P-1_W-A1_T-1__nuclei.tiff": IMAGES[5],  # a mask counts too
+        "sbs/images/P-1_W-A1_T-0__aligned.tiff": IMAGES[3],
+        "merge/parquets/P-1_W-A1__merge_final.parquet": TABLES[0],  # same rows, newer file
+        "aggregate/tsvs/CeCl-all_ChCo-DAPI_GFP__aggregated.tsv": TABLES[1],
+    }
+    for source, export in rerun.items():
+        _touch_after(run / source, run / export)
+    capsys.readouterr()
+
+    assert _brieflow(run, config) == 0
+
+    statuses = _statuses(capsys.readouterr().out)
+    written = {source for source, status in statuses.items() if status == "written"}
+    assert written == {
+        "phenotype/images/P-1_W-A1_T-1__aligned.tiff",
+        "sbs/images/P-1_W-A1_T-0__aligned.tiff",
+        "merge/parquets/P-1_W-A1__merge_final.parquet",
+        "aggregate/tsvs/CeCl-all_ChCo-DAPI_GFP__aggregated.tsv",
+    }
+    assert sum(status == "skipped" for status in statuses.values()) == 5
+    assert_valid_store(run / IMAGES[5])
+    assert _brieflow(run, config) == 0  # now all newer than their sources
+    assert capsys.readouterr().out.splitlines()[-1] == "9 skipped"
+
+
+def test_the_well_metadata_brieflow_wrote_again_exports_its_tiles_again(brieflow_run, capsys):
+    run, config = brieflow_run
+    assert _brieflow(run, config) == 0
+    metadata = run / "preprocess/metadata/sbs/P-1_W-A1__combined_metadata.parquet"
+    _touch_after(metadata, run / IMAGES[3])  # the pixel sizes may have changed
+    capsys.readouterr()
+
+    assert _brieflow(run, config) == 0
+
+    statuses = _statuses(capsys.readouterr().out)
+    assert {s for s, status in statuses.items() if status == "written"} == {
+        "preprocess/images/sbs/P-1_W-A1_T-0_C-1__image.tiff",
+        "preprocess/images/sbs/P-1_W-A1_T-0_C-2__image.tiff",
+        "sbs/images/P-1_W-A1_T-0__aligned.tiff",
+    }
+
+
+def test_a_plate_field_older_than_its_tiff_is_written_again(brieflow_run, capsys):
+    run, _ = brieflow_run
+    config = write_config(run.parent / "plate.yml", layout="plate", steps='["phenotype"]')
+    assert _brieflow(run, config) == 0
+    field = run / "phenotype" / "aligned_1.zarr" / "A" / "1" / "1"
+    _touch_after(run / "phenotype/images/P-1_W-A1_T-1__aligned.tiff", field)
+    capsys.readouterr()
+
+    assert _brieflow(run, config) == 0
+
+    assert _statuses(capsys.readouterr().out) == {
+        "phenotype/images/P-1_W-A1_T-0__aligned.tiff": "skipped",
+        "phenotype/images/P-1_W-A1_T-1__aligned.tiff": "written",
+    }
+    assert_valid_store(run / "phenotype" / "aligned_1.zarr")
+    assert _brieflow(run, config) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2 skipped"
+
+
+def test_without_distributed_workers_say_what_to_install(brieflow_run, monkeypatch, capsys):
+    run, config = brieflow_run
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+    assert _brieflow(run, config, "--workers", "2") == 2
+
+    assert "napari-omezarr-export[cluster]" in capsys.readouterr().err
+    assert not list(run.rglob("*.zarr"))
+
+
+@pytest.mark.slow
+def test_a_running_scheduler_writes_the_run_on_its_workers(brieflow_run, capsys):
+    distributed = pytest.importorskip("distributed")
+    run, _ = brieflow_run
+    config = write_config(run.parent / "c.yml", steps='["sbs", "phenotype", "merge"]')
+
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as c,
+        distributed.Client(c) as client,
+        distributed.get_task_stream(client) as tasks,
+    ):
+        code = _brieflow(run, config, "--scheduler", c.scheduler_address)
+
+    assert code == 0, capsys.readouterr().out
+    assert tasks.data, "nothing ran on the cluster"
+    assert capsys.readouterr().out.splitlines()[-1] == "4 written"
+    for store in IMAGES[3:]:
+        assert_valid_store(run / store)
+    sbs = read(run / IMAGES[3])
+    np.testing.assert_array_equal(
+        np.stack([np.asarray(layer.data[0]) for layer in sbs], axis=1),
+        tifffile.imread(run / "sbs/images/P-1_W-A1_T-0__aligned.tiff"),
+    )
+    phenotype = {s.kwargs["name"]: s for s in read(run / IMAGES[5])}
+    np.testing.assert_array_equal(
+        np.stack([np.asarray(phenotype[c].data[0]) for c in PHENOTYPE_CHANNELS]),
+        tifffile.imread(run / "phenotype/images/P-1_W-A1_T-1__aligned.tiff"),
+    )
+    np.testing.assert_array_equal(np.asarray(phenotype["nuclei"].data[0]), tile_labels(1))
+    merge = zarr.open_group(run / TABLES[0], mode="r", zarr_format=2)
+    np.testing.assert_array_equal(merge["cell_0"][:], [1, 2, 3, 1])

@@ -210,6 +210,19 @@ def test_without_metadata_or_its_columns_there_is_no_pixel_size(tmp_path, rng):
     assert {pixel_size(run, t) for t in find_tiles(run, "phenotype")} == {None}
 
 
+def test_metadata_rows_that_are_not_numbers_give_their_tiles_no_pixel_size(tmp_path, rng, caplog):
+    run, _ = make_tiff_run(tmp_path, rng)
+    metadata = run / "preprocess/metadata/phenotype/P-1_W-A1__combined_metadata.parquet"
+    pd.DataFrame({"tile": ["0", "tile-1"], "pixel_size_x": [0.5, 0.5]}).to_parquet(metadata)
+
+    with caplog.at_level("WARNING"):
+        sizes = {t.name.tile: pixel_size(run, t) for t in find_tiles(run, "phenotype")}
+
+    assert sizes == {"0": (0.5, 0.5), "1": None}  # the readable row is still used
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert str(metadata) in record.getMessage() and "not a number" in record.getMessage()
+
+
 def test_a_tile_that_cannot_be_a_plate_field_fails_alone(tmp_path, rng):
     run, _ = make_tiff_run(tmp_path, rng)
     images = run / "phenotype" / "images"

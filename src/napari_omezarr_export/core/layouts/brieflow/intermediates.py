@@ -209,16 +209,32 @@ def _pixel_sizes(path: Path, stamp: int) -> dict[tuple[int, int | None], tuple[f
     if not {"tile", "pixel_size_x"} <= set(table.columns):
         return {}
     sizes: dict[tuple[int, int | None], tuple[float, float]] = {}
+    unreadable = 0
     for row in table.itertuples(index=False):
         x = getattr(row, "pixel_size_x", None)
         y = getattr(row, "pixel_size_y", x)
-        if pd.isna(x) or pd.isna(y) or float(x) <= 0 or float(y) <= 0 or pd.isna(row.tile):
-            continue
         cycle = getattr(row, "cycle", None)
-        size = (float(y), float(x))
-        sizes.setdefault((int(row.tile), None), size)
-        if cycle is not None and not pd.isna(cycle):
-            sizes.setdefault((int(row.tile), int(cycle)), size)
+        if pd.isna(x) or pd.isna(y) or pd.isna(row.tile):
+            continue
+        try:  # Brieflow writes numbers; another tool's text ("tile-3", "1.3um") is skipped
+            size, tile = (float(y), float(x)), int(row.tile)
+            cycle = None if cycle is None or pd.isna(cycle) else int(cycle)
+        except (TypeError, ValueError):
+            unreadable += 1
+            continue
+        if size[0] <= 0 or size[1] <= 0:
+            continue
+        sizes.setdefault((tile, None), size)
+        if cycle is not None:
+            sizes.setdefault((tile, cycle), size)
+    if unreadable:
+        log.warning(
+            "The metadata %s has %d rows whose tile, cycle or pixel size is not a number; "
+            "those tiles are exported without a pixel size. Brieflow's combine_metadata "
+            "writes numbers: check that the file is Brieflow's.",
+            path,
+            unreadable,
+        )
     return sizes
 
 

@@ -64,10 +64,10 @@ DEFAULT_TYPES = {"preprocess": "image", "sbs": "sbs_aligned", "phenotype": "phen
 PLATE_STEPS: tuple[Step, ...] = ("sbs", "phenotype")
 LABELLED_PLATE_TYPE = "aligned"
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+# Brieflow's tile location, P-{plate}_W-{well}_T-{tile}: the start of its stores' and TIFFs' names.
+_LOCATION = r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)"
 # As written: P-1_W-A1_T-0__phenotype.zarr; by design: A1_0__phenotype.zarr.
-_WRITTEN = re.compile(
-    r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)__(?P<type>.+)\.zarr$"
-)
+_WRITTEN = re.compile(_LOCATION + r"__(?P<type>.+)\.zarr$")
 _DESIGN = re.compile(r"^(?P<well>[^_]+)_(?P<tile>[^_]+)__(?P<type>.+)\.zarr$")
 
 # The export command's steps, in pipeline order: three of TIFF tiles, three of tables.
@@ -91,10 +91,8 @@ TABLE_SOURCES: dict[TableStep, str] = {
 # A source table's type -> its export's (merge_final -> merge_table, aggregated -> aggregate).
 _TABLE_TYPES = {"merge_final": "merge_table", "aggregated": "aggregate"}
 _TILE_LABELS = ("nuclei", "cells")  # segment_phenotype's label TIFFs, beside __aligned
-_INTERMEDIATE = re.compile(
-    r"^P-(?P<plate>[^_]+)_W-(?P<well>[^_]+)_T-(?P<tile>[^_]+)(?:_C-(?P<cycle>[^_]+))?"
-    r"__(?P<type>[^.]+)\.tiff?$"
-)
+# A TIFF tile: P-1_W-A1_T-0_C-3__image.tiff (the cycle only for preprocessed SBS tiles).
+_INTERMEDIATE = re.compile(_LOCATION + r"(?:_C-(?P<cycle>[^_]+))?__(?P<type>[^.]+)\.tiff?$")
 
 
 @dataclass(frozen=True)

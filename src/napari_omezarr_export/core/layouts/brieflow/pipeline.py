@@ -1,24 +1,32 @@
-"""A Brieflow run's export as a list of exports: one per tile store (or plate field) and table.
+"""A Brieflow run's export as a list of batch jobs: one per tile store (or plate field) and table.
 
 `plan_export` lists the run's TIFF tiles and tables of the steps the config names
-(`intermediates`), and gives each an `Job` that writes it (`write`, `table_write`), says
-when it is already complete (so a rerun skips it) and what it would do (``--dry-run``); the
-command line runs them as `napari_omezarr_export.core.batch.Job` s (the fields are the same;
-this layout may not import the batch, which uses the reader, which uses this layout).
+(`intermediates`) and gives each a `napari_omezarr_export.core.batch.Job` that writes it
+(`write`, `table_write`), says when it is already complete (so a rerun skips it) and what it
+would do (``--dry-run``); the command line runs them with the batch runner. (The batch
+imports no layout: whether a store opens comes from the reader, passed in as ``opens``.)
 Planning reads no pixels and no rows: a bad TIFF or table fails its own export when it runs,
 and the batch goes on.
+
+An export is complete when it opens (an image; a plate field also listed by its well and
+plate) or has every column at the source's length (a table), and its root metadata file
+(``.zattrs`` or ``zarr.json``; a plate field's own group's) is not older than any of its
+source files: the TIFF, its ``nuclei`` and ``cells`` masks and the well's acquisition
+metadata (pixel sizes), or the parquet or TSV table. So when Brieflow re-runs a step, the
+next export writes that step's outputs again; modification times are the only signal, as
+for make or Snakemake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from napari_omezarr_export.core.api import iter_write_image, iter_write_plate_field
 from napari_omezarr_export.core.batch import Job
-from napari_omezarr_export.core.errors import InvalidOptionError
+from napari_omezarr_export.core.errors import InvalidOptionError, OmeZarrError
 from napari_omezarr_export.core.layouts.brieflow.config import ExportConfig
 from napari_omezarr_export.core.layouts.brieflow.intermediates import (
     TileData,
@@ -35,6 +43,7 @@ from napari_omezarr_export.core.layouts.brieflow.names import (
     TABLE_STEPS,
     brieflow_plate_path,
     image_export_path,
+    metadata_path,
     table_export_path,
 )
 from napari_omezarr_export.core.layouts.brieflow.table_write import (
@@ -47,9 +56,10 @@ from napari_omezarr_export.core.layouts.brieflow.write import (
     brieflow_plate_arguments,
 )
 from napari_omezarr_export.core.progress import Progress
+from napari_omezarr_export.core.read.zarr_nodes import read_node_meta
 from napari_omezarr_export.core.write.plate import split_well
 
-__all__ = ["StoreOpens", "plan_export", "plate_field_complete"]
+__all__ = ["StoreOpens", "plan_export", "plate_field_complete", "written_after"]
 
 StoreOpens = Callable[[Path], bool]  # True when an image store opens (`core.reader.store_opens`)
 
@@ -65,7 +75,8 @@ def plan_export(run: str | Path, config: ExportConfig, *, opens: StoreOpens) -> 
         The checked ``output.omezarr`` block (see `load_export_config`).
     opens : callable
         Path -> True when an image store there opens (`core.reader.store_opens`): an image
-        export that opens is complete (stores are written whole, then swapped in).
+        export that opens is complete (stores are written whole, then swapped in) unless a
+        source file is newer than it (`written_after`).
 
     Returns
     -------
@@ -93,10 +104,49 @@ def _missing_labels(tile: TileSource) -> list[Path]:
     return [p for p in tile.labels.values() if not p.is_file()]
 
 
+def written_after(export: Path, sources: Iterable[Path]) -> bool:
+    """True when an export's root metadata file is not older than any of its source files.
+
+    Parameters
+    ----------
+    export : Path
+        The export's root group (an image store, a plate field, a table group).
+    sources : iterable of Path
+        The files it is made from; one that does not exist is passed over.
+
+    Returns
+    -------
+    bool
+        False when the export has no ``zarr.json`` or ``.zattrs``, or a source was modified
+        after it was written (Brieflow re-ran the step): then it is written again.
+    """
+    written = None
+    for name in ("zarr.json", ".zattrs"):
+        try:
+            written = (export / name).stat().st_mtime_ns
+            break
+        except OSError:
+            continue
+    if written is None:
+        return False
+    for source in sources:
+        try:
+            if source.stat().st_mtime_ns > written:
+                return False
+        except OSError:  # no such file (optional metadata): nothing newer to export
+            continue
+    return True
+
+
+def _complete(output: Path, sources: tuple[Path, ...], whole: Callable[[], bool]) -> bool:
+    """Complete: not older than its sources (a cheap stat, asked first) and whole."""
+    return written_after(output, sources) and whole()
+
+
 def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: StoreOpens) -> Job:
     source = _shown(run, tile.path)
     output = image_export_path(run, tile.step, tile.path, tile.name)
-    complete = partial(opens, output)
+    whole = partial(opens, output)
     what = "OME-Zarr 0.4 image"
     if config.layout == "plate":
         try:
@@ -109,7 +159,7 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
         except InvalidOptionError as exc:
             return Job.failed(source, str(exc), output)
         output = root / row / column / str(int(tile.name.tile))
-        complete = partial(plate_field_complete, output, opens)
+        whole = partial(plate_field_complete, output, opens)
         what = f"field of the NGFF 0.5 plate {root.name}"
     missing = _missing_labels(tile)
     if missing:
@@ -120,12 +170,13 @@ def _tile_export(run: Path, tile: TileSource, config: ExportConfig, opens: Store
         )
         return Job.failed(source, problem, output)
     labels = " with labels nuclei, cells" if tile.labels else ""
+    sources = (tile.path, *tile.labels.values(), metadata_path(run, tile.modality, tile.name))
     return Job(
         source,
         output,
         f"{tile.step} TIFF -> {what}{labels}",
         partial(_write_tile, run, tile, config),
-        complete,
+        partial(_complete, output, sources, whole),
     )
 
 
@@ -191,15 +242,11 @@ def plate_field_complete(field: Path, opens: StoreOpens) -> bool:
 
 
 def _ome_attrs(group: Path) -> dict:
-    """A group's OME attributes (0.4 or 0.5), or {} when it cannot be read."""
-    import zarr
-
+    """A group's OME attributes (0.4, or 0.5 with ``ome`` merged in), or {} when unreadable."""
     try:
-        attrs = zarr.open_group(group, mode="r").attrs.asdict()
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_node_meta(group).attrs
+    except OmeZarrError:  # broken metadata: the field is not complete, and is written again
         return {}
-    ome = attrs.get("ome", attrs)
-    return ome if isinstance(ome, dict) else {}
 
 
 def _table_export(run: Path, source: Path, config: ExportConfig) -> Job:
@@ -211,5 +258,5 @@ def _table_export(run: Path, source: Path, config: ExportConfig) -> Job:
         target,
         f"{kind} table -> zarr column group",
         partial(iter_write_table, source, target, storage=storage),
-        lambda: table_complete(target, source_rows(source)),
+        partial(_complete, target, (source,), lambda: table_complete(target, source_rows(source))),
     )
