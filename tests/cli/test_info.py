@@ -75,3 +75,24 @@ def test_the_console_script_runs(tmp_path, rng):
     done = subprocess.run([str(script), "info", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "image  DAPI: 64 x 48 uint16 (y, x), 2 levels" in done.stdout
+
+
+def test_info_keeps_going_past_a_bad_store_and_counts_what_opens(tmp_path, rng, capsys):
+    good = _image(tmp_path, rng)
+    broken = tmp_path / "broken.zarr"
+    broken.mkdir()
+    (broken / "zarr.json").write_text("{not json")
+
+    assert main(["info", str(broken), str(tmp_path / "missing.zarr"), str(good)]) == 1
+
+    out = capsys.readouterr().out
+    assert out.count("opens: no.") == 2 and out.count("opens: yes") == 1
+    assert out.splitlines()[-1] == "1 of 3 stores open"
+
+
+def test_info_dry_run_reads_nothing(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "a.zarr"), "s3://bucket/b.zarr", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"would inspect {tmp_path / 'a.zarr'} (metadata only)",
+        "would inspect s3://bucket/b.zarr (metadata only)",
+    ]

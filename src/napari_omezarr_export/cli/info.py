@@ -14,6 +14,8 @@ import json
 import sys
 from typing import Any
 
+from tqdm import tqdm
+
 from napari_omezarr_export.cli.remote import add_remote_arguments, storage_options_for
 
 __all__ = ["add_parser", "run", "store_info"]
@@ -108,18 +110,36 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     info.add_argument("location", nargs="+", help="paths, .ozx files or URLs (https://, s3://)")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.add_argument(
+        "--dry-run", action="store_true", help="read nothing; list the stores it would inspect"
+    )
     add_remote_arguments(info)
     info.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Describe every store named on the command line; 0 when all of them open, else 1."""
+    """Describe every store named on the command line; 0 when all of them open, else 1.
+
+    A store that does not open is described with the reason and the others are still read;
+    with several stores a progress bar runs on a terminal and the text ends with a count.
+    """
+    if args.dry_run:
+        sys.stdout.write(
+            "".join(f"would inspect {location} (metadata only)\n" for location in args.location)
+        )
+        return 0
     found = [
         store_info(location, storage_options=storage_options_for(location, args))
-        for location in args.location
+        for location in tqdm(
+            args.location, unit="store", desc="stores", leave=False, file=sys.stderr, disable=None
+        )
     ]
+    opened = sum(info["opens"] for info in found)
     if args.json:
         sys.stdout.write(json.dumps(found if len(found) > 1 else found[0], indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(_text(info) for info in found) + "\n")
-    return 0 if all(info["opens"] for info in found) else 1
+        lines = [_text(info) for info in found]
+        if len(found) > 1:
+            lines.append(f"{opened} of {len(found)} stores open")
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if opened == len(found) else 1
