@@ -13,12 +13,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import dask.array as da
 import numpy as np
 import pytest
+import zarr
 
 from napari_omezarr_export import (
     LabelsSpec,
@@ -367,13 +369,32 @@ def test_workers_upload_to_s3_and_replacing_keeps_every_new_chunk(
     _assert_same_store(_download(s3_env, url, tmp_path / "copy.ome.zarr"), expected)
 
 
-def test_a_failing_block_on_s3_leaves_no_key(client, s3_env, rng):
+def test_a_block_failing_after_uploads_began_on_s3_leaves_no_key(client, s3_env, rng):
+    """Once the old store was withdrawn and new chunks uploaded, a failure removes every key."""
     bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    name = bucket.removeprefix("s3://")
     url = f"{bucket}/img.ome.zarr"
     write_image(_cells(rng, (1, 64, 64)), url, storage=V04)
+    old_keys = set(s3_env.keys(name, "img.ome.zarr/"))
+    # Small source blocks: the failing one (the last) is read by one region only.
+    good = da.from_array(_cells(rng, (1, 400, 400)), chunks=(1, 16, 16))
+
+    def fail_once_others_uploaded(block, block_info=None):
+        import boto3  # the fixture's endpoint and credentials are in the environment
+
+        if tuple(block_info[0]["chunk-location"]) == (0, 24, 24):  # the last region's
+            s3 = boto3.client("s3", region_name="us-east-1")
+            for _ in range(600):  # up to 30 s: other regions upload meanwhile
+                listed = s3.list_objects_v2(Bucket=name, Prefix="img.ome.zarr/")
+                if {o["Key"] for o in listed.get("Contents", [])} - old_keys:
+                    raise RuntimeError("injected: this block cannot be read")
+                time.sleep(0.05)
+        return block
+
+    source = da.map_blocks(fail_once_others_uploaded, good, dtype=good.dtype)
     with pytest.raises(Exception, match="injected"):
-        write_image(_failing(rng), url, storage=V04, pyramid=PyramidOptions(levels=3))
-    assert s3_env.keys(bucket.removeprefix("s3://"), "img.ome.zarr/") == []
+        write_image(source, url, storage=V04, pyramid=PyramidOptions(levels=3))
+    assert s3_env.keys(name, "img.ome.zarr/") == []
 
 
 def test_progress_rises_to_the_total_as_regions_complete(client, tmp_path, rng):
@@ -396,3 +417,115 @@ def test_closing_the_progress_on_s3_leaves_no_key(client, s3_env, rng):
     steps.close()
     assert 0 < done < total
     assert s3_env.keys(bucket.removeprefix("s3://"), "img.ome.zarr/") == []
+
+
+# -- review findings (session 5) --------------------------------------------------------------
+
+
+def _distributed_logs(caplog) -> list[str]:
+    """distributed's worker log records (its loggers may not propagate to the root)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("distributed")]
+
+
+def test_cancelling_logs_no_failed_task(client, tmp_path, rng, caplog):
+    """Tasks told to stop end quietly: no 'Compute Failed' traceback per task."""
+    worker_log = logging.getLogger("distributed.worker")
+    worker_log.addHandler(caplog.handler)
+    try:
+        caplog.set_level(logging.INFO, logger="distributed.worker")
+        data = da.from_array(_cells(rng, (1, 800, 800)), chunks=(1, 100, 100))
+        steps = iter_write_image(data, tmp_path / "x", storage=StorageOptions(chunks=(1, 32, 32)))
+        next(steps)
+        steps.close()
+    finally:
+        worker_log.removeHandler(caplog.handler)
+    assert not [m for m in _distributed_logs(caplog) if "Compute Failed" in m]
+    assert not (tmp_path / "x.ome.zarr").exists()
+
+
+@pytest.mark.slow
+def test_a_relative_target_is_written_by_workers_started_elsewhere(tmp_path, rng, monkeypatch):
+    """Workers in another working directory (a --scheduler cluster) write the right folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    here = tmp_path / "here"
+    here.mkdir()
+    data = da.from_array(_cells(rng, (1, 200, 260)), chunks=(1, 100, 100))
+    options = {"pyramid": PyramidOptions(levels=2), "storage": V04}
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as procs,
+    ):
+        procs.run(os.chdir, str(elsewhere))
+        monkeypatch.chdir(here)
+        [got] = write_image(data, "img", client=procs, **options)
+    assert list(elsewhere.iterdir()) == []
+    _assert_same_store(here / got, expected)
+
+
+def test_a_worker_that_cannot_see_the_staging_folder_says_so(tmp_path):
+    from napari_omezarr_export.core.errors import WriteFailedError
+    from napari_omezarr_export.core.write.region_tasks import LocalSink
+
+    missing = tmp_path / "not-shared" / "img.ome.zarr.staging"
+    sink = LocalSink(str(missing), 2)
+    with pytest.raises(WriteFailedError, match="same path") as caught:
+        with sink.arrays("", [0]):
+            pass
+    assert str(missing) in str(caught.value)
+    assert "shared filesystem" in str(caught.value)
+
+
+def _s3_store(s3_env, url: str) -> dict[str, bytes]:
+    name, _, prefix = url.removeprefix("s3://").partition("/")
+    s3 = s3_env.client()
+    return {
+        key: s3.get_object(Bucket=name, Key=key)["Body"].read()
+        for key in s3_env.keys(name, prefix + "/")
+    }
+
+
+def test_a_source_error_before_any_upload_keeps_the_old_s3_store(client, s3_env, rng):
+    bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    url = f"{bucket}/img.ome.zarr"
+    old_pixels = _cells(rng, (1, 64, 64))
+    write_image(old_pixels, url, storage=V04)
+    before = _s3_store(s3_env, url)
+
+    def unreadable(block):
+        raise RuntimeError("injected: the source cannot be read")
+
+    good = da.from_array(_cells(rng, (1, 400, 400)), chunks=(1, 100, 100))
+    source = da.map_blocks(unreadable, good, dtype=good.dtype)
+    with pytest.raises(Exception, match="injected"):
+        write_image(source, url, storage=V04, pyramid=PyramidOptions(levels=3))
+    assert _s3_store(s3_env, url) == before  # no key added, none changed or removed
+    level0 = zarr.open_array(f"{url}/0", mode="r", zarr_format=2)
+    assert np.array_equal(level0[:], old_pixels)
+
+
+def test_sharded_coarse_levels_are_written_in_regions_within_the_budget(
+    client, tmp_path, rng, monkeypatch
+):
+    """With big shards the regions own one level; the rest are further passes, not one task."""
+    from napari_omezarr_export.core.write import region_tasks, regions
+
+    budget = 64 * 64 * 2  # one 64x64 uint16 shard of level 0
+    monkeypatch.setattr(regions, "REGION_BYTES", budget)
+    largest = [0]
+    original = region_tasks._run_pass
+
+    def record(job, block, *args, **kwargs):
+        largest[0] = max(largest[0], np.asarray(block).nbytes)
+        return original(job, block, *args, **kwargs)
+
+    monkeypatch.setattr(region_tasks, "_run_pass", record)
+    data = da.from_array(_cells(rng, (1, 512, 512)), chunks=(1, 128, 128))
+    options = {"pyramid": PyramidOptions(levels=4), "storage": SHARDED}
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    [got] = write_image(data, tmp_path / "many", client=client, **options)
+    assert 0 < largest[0] <= budget
+    _assert_same_store(got, expected)

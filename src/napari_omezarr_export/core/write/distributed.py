@@ -7,13 +7,20 @@ The steps, for each group (the image, a label image) whose data is a dask array:
    the first levels (`napari_omezarr_export.core.write.regions`); each task computes its
    region from the source's own graph on the worker, writes it and its pyramid windows, and
    returns a small `RegionResult` (statistics for the metadata, the process id);
-3. coarse (one worker): the levels no region owns are written from the regions' blocks of the
-   first coarse level, which go from worker to worker, never through the client;
+3. coarse passes (workers): the levels no region owns start at a level that the regions'
+   blocks of it, kept on the workers, make up; that level is cut into regions in turn and
+   written by the same tasks, reading their blocks from the previous pass's (worker to
+   worker, never through the client), until a pass owns every level left. No task ever holds
+   more than a region (a single coarse task held a quarter of level 0 when big shards let
+   the regions own only level 0);
 4. finalize (client): the metadata is written last, by the store writer, as for any write.
 
 A local target's staging folder must be reachable from the workers at the same path (one
-machine, or a shared filesystem). For an object store each task uploads its own chunk files;
-the client uploads the metadata last (`napari_omezarr_export.core.write.object_store`).
+machine, or a shared filesystem): it is handed to them as an absolute path. For an object
+store each task uploads its own chunk files; the old store's OME attributes are withdrawn
+when the first region is ready to upload (`before_upload`), not before, so a source that
+fails before that leaves the old store whole; the client uploads the metadata last
+(`napari_omezarr_export.core.write.object_store`).
 
 A failure or a cancel sets the write's stop event: tasks check it between bands and stop, the
 client waits until every task it started has ended, and only then is the staging folder (or,
@@ -37,8 +44,9 @@ import copy
 import logging
 import math
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,14 +54,15 @@ from typing import TYPE_CHECKING, Any
 
 from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath
 from napari_omezarr_export.core.write.band_writer import count_chunks, write_unit
+from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan
 from napari_omezarr_export.core.write.region_tasks import (
     LocalSink,
     RegionJob,
     RegionResult,
     RemoteSink,
+    coarse_part,
     small_part,
-    write_coarse,
     write_region,
 )
 from napari_omezarr_export.core.write.regions import RegionGrid, plan_regions
@@ -65,9 +74,9 @@ __all__ = ["DistributedRun", "client_for", "runs_distributed"]
 
 log = logging.getLogger(__name__)
 
-_META_DOCS = frozenset({".zarray", ".zattrs", "zarr.json"})
 # Region tasks queued per worker thread: enough that no thread waits for the scheduler.
 _IN_FLIGHT_PER_THREAD = 2
+_GATE_POLL_SECONDS = 0.05  # how often the client looks for a region ready to upload
 
 
 def runs_distributed(plan: GroupPlan) -> bool:
@@ -127,25 +136,33 @@ class DistributedRun:
         The store's zarr format.
     target : UPath, optional
         The object store the workers upload to; None when they write into ``stage``.
+    before_upload : callable, optional
+        Called once, when the first region is ready to upload to ``target`` (and before it
+        does): withdraws the old store there.
     """
 
     client: Any
     stage: Path
     zarr_format: int
     target: UPath | None = None
+    before_upload: Callable[[], None] | None = None
     uploaded: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
 
-    def _sink(self, group: str) -> LocalSink | RemoteSink:
+    def __post_init__(self) -> None:
+        # Workers may run in another working directory (a cluster started elsewhere).
+        self.stage = Path(self.stage).absolute()
+
+    def _sink(self, group: str, gate: tuple[str, str] | None) -> LocalSink | RemoteSink:
         if self.target is None:
             return LocalSink(str(self.stage), self.zarr_format)
         folder = self.stage / group if group else self.stage
         docs = {
             p.relative_to(self.stage).as_posix(): p.read_bytes()
             for p in folder.glob("*/*")
-            if p.name in _META_DOCS and p.parent.name.isdigit()
+            if p.name in META_DOCS and p.parent.name.isdigit()
         }
-        return RemoteSink(self.target, self.zarr_format, docs)
+        return RemoteSink(self.target, self.zarr_format, docs, gate)
 
     def iter_levels(
         self, arrays: Sequence[Any], plan: GroupPlan, summary: DataSummary, group: str
@@ -170,38 +187,67 @@ class DistributedRun:
         """
         threads = sum(self.client.nthreads().values()) or 1
         units = [write_unit(a) for a in arrays]
-        grid = plan_regions(
-            plan.level_shapes, units, plan.factors, plan.dtype.itemsize, threads=threads
-        )
-        empty = copy.deepcopy(summary)
-        job = RegionJob(
-            self._sink(group), group, grid, plan.method, plan.dtype.str, empty,
-            stop_event=f"omezarr-export-stop-{uuid.uuid4().hex}",
-        )  # fmt: skip
-        data = plan.data if plan.data.dtype == plan.dtype else plan.data.astype(plan.dtype)
         chunks = [tuple(a.chunks) for a in arrays]
-        log.info(
-            "Writing %s on %d worker threads: %d regions of %s owning %d of %d levels",
-            group or "the image", threads, math.prod(
-                math.ceil(n / e) for n, e in zip(grid.level_shapes[0], grid.edges, strict=True)
-            ), grid.edges, grid.owned, len(grid.level_shapes),
-        )  # fmt: skip
-        with _Tasks(self.client, job.stop_event) as tasks:
-            regions = iter(grid.regions())
-            limit = _IN_FLIGHT_PER_THREAD * threads + 1
-            for region in _take(regions, limit):
+        data = plan.data if plan.data.dtype == plan.dtype else plan.data.astype(plan.dtype)
+        name = uuid.uuid4().hex
+        gate = None
+        if self.target is not None and self.before_upload is not None:
+            gate = (f"omezarr-export-ready-{name}", f"omezarr-export-begun-{name}")
+        sink = self._sink(group, gate)
+        first, tracked = 0, copy.deepcopy(summary)
+        with _Tasks(self.client, f"omezarr-export-stop-{name}", gate) as tasks:
+            while True:  # one pass per run of owned levels, level 0 first
+                grid = plan_regions(
+                    plan.level_shapes[first:], units[first:], plan.factors,
+                    plan.dtype.itemsize, threads=threads,
+                )  # fmt: skip
+                job = RegionJob(
+                    sink, group, grid, plan.method, plan.dtype.str,
+                    tracked if first == 0 else DataSummary(), tasks.stop_event, first,
+                )  # fmt: skip
+                log.info(
+                    "Writing %s on %d worker threads: %d regions of %s owning levels %d-%d of %d",
+                    group or "the image", threads, _count(grid), grid.edges, first,
+                    first + grid.owned - 1, len(plan.level_shapes),
+                )  # fmt: skip
+                for result in self._iter_pass(tasks, job, data, threads):
+                    self._collect(result, summary if first == 0 else None)
+                    yield _region_chunks(grid, result.region, chunks[first:])
+                if not grid.has_coarse:
+                    return
+                data = tasks.coarse_level(grid, plan.dtype)
+                first += grid.owned
+
+    def _iter_pass(
+        self, tasks: _Tasks, job: RegionJob, data: Any, threads: int
+    ) -> Iterator[RegionResult]:
+        """Run one pass's regions, a few per worker thread at a time; yield their results."""
+        regions = iter(job.grid.regions())
+        tasks.new_pass()
+        for region in _take(regions, _IN_FLIGHT_PER_THREAD * threads + 1):
+            tasks.start_region(job, region, data[region])
+        for result in tasks.iter_results(self._gate_keeper(tasks)):
+            yield result
+            for region in _take(regions, 1):
                 tasks.start_region(job, region, data[region])
-            for result in tasks.iter_results():
-                self._collect(result, summary)
-                yield _region_chunks(grid, result.region, chunks)
-                for region in _take(regions, 1):
-                    tasks.start_region(job, region, data[region])
-            if grid.has_coarse:
-                self._collect(tasks.run_coarse(job), None)
-                yield sum(
-                    count_chunks(grid.level_shapes[lvl], chunks[lvl])
-                    for lvl in range(grid.owned, len(grid.level_shapes))
-                )
+
+    def _gate_keeper(self, tasks: _Tasks) -> Callable[[Any], None]:
+        """Before each wait for a result: withdraw the old store once a region is ready."""
+
+        def keep(done: Any) -> None:
+            if self.before_upload is None or tasks.gate is None:
+                return
+            # Regions wait for the gate before they upload, so wait for a result only once
+            # one is there (an error, or a region with nothing to upload) or the gate is open.
+            while not done.has_ready():
+                if tasks.region_ready():
+                    self.before_upload()
+                    self.before_upload = None
+                    tasks.open_gate()
+                    return
+                time.sleep(_GATE_POLL_SECONDS)
+
+        return keep
 
     def _collect(self, result: RegionResult, summary: DataSummary | None) -> None:
         if summary is not None:
@@ -209,6 +255,12 @@ class DistributedRun:
         self.uploaded.extend(result.keys)
         self.pids.add(result.pid)
         log.debug("region %s written by process %d", result.region, result.pid)
+
+
+def _count(grid: RegionGrid) -> int:
+    return math.prod(
+        math.ceil(n / e) for n, e in zip(grid.level_shapes[0], grid.edges, strict=True)
+    )
 
 
 def _take(items: Iterator[Any], n: int) -> list[Any]:
@@ -227,21 +279,46 @@ def _region_chunks(
 
 
 class _Tasks:
-    """The futures of one group's write; on leaving with an error, stop them all and wait."""
+    """The futures of one group's write; on leaving with an error, stop them all and wait.
 
-    def __init__(self, client: Any, stop_event: str) -> None:
+    ``gate`` names the Events of `RemoteSink.gate` (None when no upload waits for it).
+    """
+
+    def __init__(self, client: Any, stop_event: str, gate: tuple[str, str] | None) -> None:
         from distributed import Event, as_completed
 
         self._client = client
+        self.stop_event = stop_event
+        self.gate = gate
         self._event = Event(stop_event, client=client)
+        self._gate = None if gate is None else tuple(Event(n, client=client) for n in gate)
         self._done = as_completed()
-        self._full: list[Any] = []  # region results, coarse blocks included: kept on workers
+        self._full: list[tuple[tuple[slice, ...], Any]] = []  # this pass's regions and results
+        self._parts: list[Any] = []  # their coarse blocks, which the next pass reads
+        self._spent: list[Any] = []  # the previous pass's: read by this pass, then released
         self._started: list[Any] = []
         self._load = dict.fromkeys(client.nthreads(), 0)  # regions in flight per worker
         self._worker_of: dict[str, str] = {}
 
     def __enter__(self) -> _Tasks:
         return self
+
+    def region_ready(self) -> bool:
+        """Whether a region said it is ready to upload (`RemoteSink.gate`)."""
+        return self._gate is not None and self._gate[0].is_set()
+
+    def open_gate(self) -> None:
+        """Let the regions upload: the old store was withdrawn."""
+        if self._gate is not None:
+            self._gate[1].set()
+
+    def new_pass(self) -> None:
+        """Start a pass: release the blocks of the pass before last (the last one read them)."""
+        _release(self._spent)
+        spent = {id(f) for f in self._spent}
+        self._started = [f for f in self._started if id(f) not in spent]
+        self._spent = [full for _, full in self._full] + self._parts
+        self._full, self._parts = [], []
 
     def start_region(self, job: RegionJob, region: tuple[slice, ...], block: Any) -> None:
         """Start one region: its block is computed from the source's graph on a worker."""
@@ -260,23 +337,44 @@ class _Tasks:
         small = self._client.submit(small_part, full, pure=False, **where)
         if where:
             self._worker_of[small.key] = where["workers"][0]
-        self._full.append(full)
+        self._full.append((region, full))
         self._started += [full, small]
         self._done.add(small)
 
-    def iter_results(self) -> Iterator[RegionResult]:
-        """Yield the small results as regions complete; a failed region raises its error."""
-        for small in self._done:
+    def iter_results(self, before_wait: Callable[[Any], None]) -> Iterator[RegionResult]:
+        """Yield the small results as regions complete; a failed region raises its error.
+
+        ``before_wait(done)`` runs before each wait for the next result.
+        """
+        while self._done.count():
+            before_wait(self._done)
+            small = next(self._done)
             worker = self._worker_of.pop(small.key, None)
             if worker in self._load:
                 self._load[worker] -= 1
-            yield small.result()
+            result = small.result()
+            if not result.stopped:  # a stopped region comes only after a failure elsewhere
+                yield result
 
-    def run_coarse(self, job: RegionJob) -> RegionResult:
-        """Write the coarse levels on one worker, from the regions' blocks; wait for it."""
-        coarse = self._client.submit(write_coarse, job, self._full, pure=False)
-        self._started.append(coarse)
-        return coarse.result()
+    def coarse_level(self, grid: RegionGrid, dtype: Any) -> Any:
+        """The first coarse level of the pass just done, as a dask array of its regions' blocks.
+
+        The blocks stay where their regions wrote them; the next pass's regions read them.
+        """
+        import dask.array as da
+        import numpy as np
+
+        counts = [math.ceil(n / e) for n, e in zip(grid.level_shapes[0], grid.edges, strict=True)]
+        pieces = np.empty(counts, dtype=object)
+        for region, full in self._full:
+            window = grid.window(region, grid.owned)
+            part = self._client.submit(coarse_part, full, pure=False)
+            self._started.append(part)
+            self._parts.append(part)
+            at = tuple(r.start // e for r, e in zip(region, grid.edges, strict=True))
+            shape = tuple(w.stop - w.start for w in window)
+            pieces[at] = da.from_delayed(part, shape=shape, dtype=dtype)
+        return da.block(pieces.tolist())
 
     def __exit__(self, kind: type | None, *_: object) -> None:
         from distributed import wait
@@ -287,6 +385,15 @@ class _Tasks:
                 with contextlib.suppress(Exception):
                     wait(self._started)
         finally:
-            self._client.cancel(self._started)  # frees the coarse blocks on the workers
-            with contextlib.suppress(Exception):
-                self._event.clear()
+            # Released, not cancelled: cancelling a key also cancels the graph keys that read
+            # it, which the scheduler refuses (an assertion) for keys no client asked for.
+            _release(self._started)  # frees the coarse blocks on the workers
+            for event in (self._event, *(self._gate or ())):
+                with contextlib.suppress(Exception):
+                    event.clear()
+
+
+def _release(futures: Sequence[Any]) -> None:
+    """Tell the scheduler we no longer want these results; it forgets them once unused."""
+    for future in futures:
+        future.release()

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INCOMPLETE_MARK",
+    "META_DOCS",
     "StagedUpload",
     "StoreListing",
     "check_replaceable_remote",
@@ -55,7 +56,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_META_DOCS = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
+# The metadata documents of a zarr store (uploaded last; a distributed write's tasks never
+# upload them).
+META_DOCS = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
 # Attribute keys that make a zarr group an OME-Zarr node (0.4 at the top, 0.5 inside "ome").
 _OME_KEYS = frozenset({
     "ome", "multiscales", "omero", "labels", "image-label", "plate", "well",
@@ -193,7 +196,7 @@ def _list(target: UPath) -> StoreListing:
     for path in found:
         path = str(path)
         keys.add("" if path.rstrip("/") == root else path[len(root) + 1 :])
-    wanted = sorted(k for k in keys if _split(k)[1] in _META_DOCS)
+    wanted = sorted(k for k in keys if _split(k)[1] in META_DOCS)
     contents = _cat_many(fs, [f"{root}/{k}" for k in wanted]) if wanted else {}
     docs = {}
     for key in wanted:
@@ -236,7 +239,7 @@ def _refusal(listing: StoreListing) -> str | None:
 
 def _is_zarr_key(key: str, arrays: set[str]) -> bool:
     """True for a metadata document, or a key inside an array's folder (a chunk)."""
-    if _split(key)[1] in _META_DOCS:
+    if _split(key)[1] in META_DOCS:
         return True
     folders = (str(parent) for parent in PurePosixPath(key).parents)
     return any(("" if folder == "." else folder) in arrays for folder in folders)
@@ -305,12 +308,12 @@ class _UploadOrder:
 def _upload_order(stage: Path) -> _UploadOrder:
     """Sort a staged store's files: chunks, array metadata, group metadata (root last)."""
     files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
-    docs = {key: (stage / key).read_bytes() for key in files if _split(key)[1] in _META_DOCS}
+    docs = {key: (stage / key).read_bytes() for key in files if _split(key)[1] in META_DOCS}
     arrays = StoreListing(set(files), docs).arrays()
     chunks, array_docs, groups = [], [], {}
     for key in files:
         folder, name = _split(key)
-        if name not in _META_DOCS:
+        if name not in META_DOCS:
             chunks.append(key)
         elif folder in arrays:
             array_docs.append(key)

@@ -1,18 +1,21 @@
-"""The work a distributed write runs on its workers: one region, or the final coarse levels.
+"""The work a distributed write runs on its workers: one region of one pass.
 
-`write_region` gets its level-0 block computed on the worker from the source's own graph,
-writes the block and the windows of the levels the region owns with the same band pass as a
+`write_region` gets its block computed on the worker from the source's own graph, writes the
+block and the windows of the levels the region owns with the same band pass as a
 single-process write (`napari_omezarr_export.core.write.band_writer`), and returns only what
 the client needs: the region's `DataSummary`, and, when coarse levels remain, the region's
-block of the first coarse level (a 4**owned-th of the region), which stays on the workers for
-`write_coarse`. Level-0 pixels never travel to the client.
+block of the first coarse level (a 4**owned-th of the region), which stays on the workers:
+the next pass cuts that level into regions of its own and reads them from these blocks
+(`coarse_part`). Level-0 pixels never travel to the client.
 
 Where the files go is a sink: `LocalSink` writes into the staging folder the client created
-(a filesystem the workers share with the client), `RemoteSink` writes into a private local
-folder on the worker and uploads its chunk files straight to the object store's keys.
+(a filesystem the workers share with the client, at the same path), `RemoteSink` writes into
+a private local folder on the worker and uploads its chunk files straight to the object
+store's keys, once the client has withdrawn the old store (see `RemoteSink.gate`).
 
 Tasks stop early when the client sets the write's stop event (a failed or cancelled write):
-they check it between bands, so once every task has ended nothing writes any more.
+they check it between bands and return a result marked ``stopped`` (no error, so the workers
+log no failure), so once every task has ended nothing writes any more.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import copy
 import ctypes
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -34,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zarr
 
+from napari_omezarr_export.core.errors import WriteFailedError
 from napari_omezarr_export.core.write.band_writer import ArrayWindow, iter_write_levels
+from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary
 from napari_omezarr_export.core.write.regions import RegionGrid
 
@@ -46,13 +52,10 @@ __all__ = [
     "RegionJob",
     "RegionResult",
     "RemoteSink",
-    "WriteStopped",
+    "coarse_part",
     "small_part",
-    "write_coarse",
     "write_region",
 ]
-
-_META_DOCS = frozenset({".zarray", ".zattrs", ".zgroup", "zarr.json"})
 _STOP_CHECK_SECONDS = 0.2  # how often a task asks the scheduler whether to stop
 # glibc mallopt parameters, and the values a region task uses (see `_roomy_malloc`)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -107,22 +110,34 @@ def _roomy_malloc() -> Iterator[None]:
                 libc.malloc_trim(0)
 
 
-class WriteStopped(Exception):
-    """Raised in a task when the client asked the write to stop."""
+class _WriteStopped(Exception):
+    """Raised inside a task when the client asked the write to stop; the task returns."""
 
 
 @dataclass(frozen=True)
 class LocalSink:
-    """Write into the client's staging folder (a path the workers can reach)."""
+    """Write into the client's staging folder (an absolute path the workers can reach)."""
 
     stage: str
     zarr_format: int
 
     @contextlib.contextmanager
     def arrays(
-        self, group: str, levels: Sequence[int]
+        self, group: str, levels: Sequence[int], stop: Any = None
     ) -> Iterator[tuple[list[zarr.Array], list[str]]]:
-        """Open the levels of ``group`` that the client created; nothing to upload after."""
+        """Open the levels of ``group`` that the client created; nothing to upload after.
+
+        Raises `WriteFailedError` when this worker cannot see the staging folder.
+        """
+        if not Path(self.stage).is_dir():
+            raise WriteFailedError(
+                f"A worker of the cluster (process {os.getpid()} on {socket.gethostname()}) "
+                f"cannot see the staging folder {self.stage}, which the client created beside "
+                "the target. The workers write the chunk files there themselves, so they must "
+                "see the target's folder at the same path as the client: the same machine, or "
+                "a shared filesystem (NFS, Lustre...) mounted at the same path. Save to such a "
+                "folder or to an object store (s3://...), or without the cluster (client=False)."
+            )
         yield [_open_level(self.stage, group, level, self.zarr_format) for level in levels], []
 
 
@@ -131,16 +146,21 @@ class RemoteSink:
     """Write into a private local folder on the worker, then upload the chunk files.
 
     ``docs`` holds the array metadata documents the client created (relative key -> bytes),
-    so the worker can open the arrays before any metadata is at the target.
+    so the worker can open the arrays before any metadata is at the target. ``gate`` names
+    two distributed Events, ``(ready, begun)``, or is None once the old store was withdrawn:
+    a task with files to upload sets ``ready`` and waits for ``begun``, which the client sets
+    once it has withdrawn the old store's OME attributes. So a write that fails before any
+    region is ready to upload (an unreadable source) leaves the old store as it was.
     """
 
     target: UPath
     zarr_format: int
     docs: dict[str, bytes] = field(default_factory=dict)
+    gate: tuple[str, str] | None = None
 
     @contextlib.contextmanager
     def arrays(
-        self, group: str, levels: Sequence[int]
+        self, group: str, levels: Sequence[int], stop: Any = None
     ) -> Iterator[tuple[list[zarr.Array], list[str]]]:
         """Open the levels in a new local folder; when the block ends well, upload its chunks.
 
@@ -153,20 +173,35 @@ class RemoteSink:
                 (folder / key).write_bytes(content)
             keys: list[str] = []
             yield [_open_level(str(folder), group, lvl, self.zarr_format) for lvl in levels], keys
-            keys.extend(self._upload(folder))
+            keys.extend(self._upload(folder, stop))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _upload(self, folder: Path) -> list[str]:
+    def _upload(self, folder: Path, stop: Any) -> list[str]:
         keys = sorted(
             p.relative_to(folder).as_posix()
             for p in folder.rglob("*")
-            if p.is_file() and p.name not in _META_DOCS
+            if p.is_file() and p.name not in META_DOCS
         )
         if keys:
+            self._wait_for_the_gate(stop)
             fs, root = self.target.fs, str(self.target.path).rstrip("/")
             fs.put([str(folder / k) for k in keys], [f"{root}/{k}" for k in keys])
         return keys
+
+    def _wait_for_the_gate(self, stop: Any) -> None:
+        """Say this region is ready to upload; wait until the client withdrew the old store."""
+        if self.gate is None:
+            return
+        from distributed import Event
+
+        ready, begun = (Event(name) for name in self.gate)
+        if begun.is_set():
+            return
+        ready.set()
+        while not begun.wait(timeout=_STOP_CHECK_SECONDS):
+            if stop is not None:
+                stop()
 
 
 def _open_level(root: str, group: str, level: int, zarr_format: int) -> zarr.Array:
@@ -183,8 +218,9 @@ class RegionJob:
     grid: RegionGrid
     method: str
     dtype: str
-    summary: DataSummary  # empty, with the tracking the metadata needs
+    summary: DataSummary  # empty, with the tracking the metadata needs (first pass only)
     stop_event: str
+    first_level: int = 0  # the store level the grid's level 0 is (later passes: coarse levels)
 
 
 @dataclass
@@ -196,10 +232,11 @@ class RegionResult:
     keys: list[str]
     pid: int
     coarse: np.ndarray | None = None
+    stopped: bool = False  # the client stopped the write before this region was written
 
     def small(self) -> RegionResult:
         """The part the client gathers: everything but the coarse block."""
-        return RegionResult(self.region, self.summary, self.keys, self.pid)
+        return RegionResult(self.region, self.summary, self.keys, self.pid, None, self.stopped)
 
 
 class _StopCheck:
@@ -217,7 +254,7 @@ class _StopCheck:
             return
         self._next = now + _STOP_CHECK_SECONDS
         if self._event.is_set():
-            raise WriteStopped
+            raise _WriteStopped
 
 
 class _Capture:
@@ -241,25 +278,35 @@ def _run_pass(
 
 
 def write_region(job: RegionJob, region: tuple[slice, ...], block: Any) -> RegionResult:
-    """Write one region's level-0 block and the windows of the levels it owns.
+    """Write one region's block and the windows of the levels it owns.
 
     Parameters
     ----------
     job : RegionJob
-        The group's shared settings.
+        The pass's shared settings.
     region : tuple of slice
-        The region's level-0 index.
+        The region's index in the pass's first level (level 0 of the store, in the first pass).
     block : array-like
-        Its level-0 data, computed on this worker.
+        Its data, computed on this worker.
 
     Returns
     -------
     RegionResult
         The region's summary, the keys it uploaded (remote sinks), this process's id, and its
-        block of the first coarse level when there is one.
+        block of the first coarse level when there is one; ``stopped`` (and nothing written
+        or uploaded) when the client stopped the write first.
     """
     stop = _StopCheck(job.stop_event)
-    stop()
+    try:
+        stop()
+        return _write_region(job, region, block, stop)
+    except _WriteStopped:
+        return RegionResult(tuple(region), copy.deepcopy(job.summary), [], os.getpid(), None, True)
+
+
+def _write_region(
+    job: RegionJob, region: tuple[slice, ...], block: Any, stop: _StopCheck
+) -> RegionResult:
     grid = job.grid
     block = np.asarray(block).astype(job.dtype, copy=False)
     summary = copy.deepcopy(job.summary)
@@ -270,7 +317,8 @@ def write_region(job: RegionJob, region: tuple[slice, ...], block: Any) -> Regio
         summary.observe(shifted, band)
 
     tracking = summary.track_range or summary.track_values
-    with job.sink.arrays(job.group, range(grid.owned)) as (arrays, keys):
+    levels = range(job.first_level, job.first_level + grid.owned)
+    with job.sink.arrays(job.group, levels, stop) as (arrays, keys):
         targets: list[Any] = []
         for level, array in enumerate(arrays):
             window = grid.window(region, level)
@@ -292,29 +340,8 @@ def small_part(result: RegionResult) -> RegionResult:
     return result.small()
 
 
-def write_coarse(job: RegionJob, results: list[RegionResult]) -> RegionResult:
-    """Assemble the first coarse level from the regions' blocks and write the coarse levels.
-
-    Parameters
-    ----------
-    job : RegionJob
-        The group's shared settings.
-    results : list of RegionResult
-        Every region's result, with its coarse block.
-
-    Returns
-    -------
-    RegionResult
-        The keys uploaded (remote sinks) and this process's id.
-    """
-    stop = _StopCheck(job.stop_event)
-    stop()
-    grid = job.grid
-    level = np.zeros(grid.level_shapes[grid.owned], dtype=job.dtype)
-    for result in results:
-        level[grid.window(result.region, grid.owned)] = result.coarse
-    levels = range(grid.owned, len(grid.level_shapes))
-    with job.sink.arrays(job.group, levels) as (arrays, keys):
-        _run_pass(job, level, list(arrays), stop)
-        stop()
-    return RegionResult((), copy.deepcopy(job.summary), keys, os.getpid())
+def coarse_part(result: RegionResult) -> np.ndarray:
+    """A region's block of the first coarse level, as a task: a source of the next pass."""
+    if result.coarse is None:
+        raise ValueError(f"region {result.region} kept no coarse block")  # a planning bug
+    return result.coarse

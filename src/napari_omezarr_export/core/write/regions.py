@@ -5,7 +5,8 @@ is ``unit * 2**k`` (or a common multiple when units differ between levels), so t
 the levels ``0..owned-1`` the region's window starts and ends on that level's write unit (the
 chunk, or the shard when sharded) or at the array's edge: no two tasks ever write one chunk
 or shard file. The levels a region does not own ("coarse" levels, ``owned`` and above) are
-written last, in one small task, from the level-``owned`` blocks the regions downsample.
+written by further passes: level ``owned``, made of the blocks the regions downsample, is cut
+into regions of its own by the same planning, until a pass owns every level left.
 
 Nothing here reads or writes; it is arithmetic on shapes, tested on its own.
 """
@@ -114,7 +115,7 @@ def plan_regions(
     itemsize: int,
     *,
     threads: int = 1,
-    region_bytes: int = REGION_BYTES,
+    region_bytes: int | None = None,
 ) -> RegionGrid:
     """Choose the regions of a distributed write.
 
@@ -134,14 +135,16 @@ def plan_regions(
         Bytes per element.
     threads : int
         Worker threads in the cluster.
-    region_bytes : int
-        The largest level-0 region wanted.
+    region_bytes : int, optional
+        The largest level-0 region wanted; `REGION_BYTES` by default.
 
     Returns
     -------
     RegionGrid
         The regions and the number of levels they own (at least 1).
     """
+    if region_bytes is None:
+        region_bytes = REGION_BYTES
     shapes = tuple(tuple(int(n) for n in s) for s in level_shapes)
     wanted = REGIONS_PER_THREAD * max(threads, 1)
     candidates = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,14 +176,15 @@ def _iter_upload(
     """Stage one store with ``fill`` and upload it to ``target``, counting its chunks twice.
 
     Progress runs from ``offset`` to ``offset + 2 * chunks`` (of ``total``): the chunks encoded,
-    then the files uploaded, scaled to chunks. With a ``client``, the old store is withdrawn
-    first and the workers upload their chunks as they write them (``fill(stage, run)``).
+    then the files uploaded, scaled to chunks. With a ``client``, the workers upload their
+    chunks as they write them (``fill(stage, run)``); the old store is withdrawn when the first
+    of them is ready to upload, so a failure before that (the source) leaves it intact.
     """
     with staged_upload(target) as upload:
         run = None
         if client is not None:
-            upload.begin(zarr_format)
-            run = DistributedRun(client, upload.stage, zarr_format, target)
+            withdraw = partial(upload.begin, zarr_format)
+            run = DistributedRun(client, upload.stage, zarr_format, target, withdraw)
         with contextlib.closing(fill(upload.stage, run)) as steps:
             for done, _ in steps:
                 yield offset + done, total
