@@ -6,6 +6,7 @@ Shared by tests/cli/test_convert.py and the README's "Batch and cluster" example
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,17 @@ def percell_experiment(root: Path, rng, name: str = "experiment.percell") -> Pat
     made.rename(target)
     made.parent.rmdir()
     return target
+
+
+def files_open_under(root: Path) -> list[str]:
+    """The files below ``root`` this process has open (from ``/proc/self/fd``), sorted."""
+    inside = os.path.realpath(root) + os.sep
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since it was listed (the listing's own descriptor)
+            continue
+        if target.startswith(inside):
+            found.append(target)
+    return sorted(found)

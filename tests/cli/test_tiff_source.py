@@ -8,6 +8,7 @@ import dask
 import numpy as np
 import pytest
 
+from convert_fixtures import files_open_under
 from napari_omezarr_export.core.errors import (
     InvalidOptionError,
     StoreAccessError,
@@ -119,6 +120,39 @@ def test_the_lazy_array_pickles_and_reads_in_another_copy(tmp_path, rng):
 
     with dask.config.set(scheduler="threads"):
         np.testing.assert_array_equal(copy.compute(), data)
+
+
+def test_the_pickled_array_finds_its_file_from_another_working_folder(tmp_path, rng, monkeypatch):
+    data = rng.integers(0, 255, (2, 16, 16), dtype="uint8")
+    tifffile.imwrite(tmp_path / "stack.tif", data, photometric="minisblack")
+    monkeypatch.chdir(tmp_path)
+    image = open_tiff("stack.tif")  # relative, as typed on a command line
+
+    pickled = pickle.dumps(image.data)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a dask worker started in another folder
+
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(pickle.loads(pickled).compute(), data)
+    assert image.path == tmp_path / "stack.tif"
+
+
+def test_close_closes_the_file_and_a_later_read_opens_it_again(tmp_path, rng):
+    data = rng.integers(0, 255, (3, 16, 16), dtype="uint8")
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, data, photometric="minisblack")
+    image = open_tiff(path)
+    assert files_open_under(tmp_path) == []  # metadata read, file closed
+
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(image.data[1, :8].compute(), data[1, :8])
+        assert files_open_under(tmp_path) == [str(path)]
+        image.close()
+        assert files_open_under(tmp_path) == []
+        np.testing.assert_array_equal(image.data.compute(), data)
+    image.close()
+    image.close()  # closing twice is harmless
+    assert files_open_under(tmp_path) == []
 
 
 def test_a_file_that_is_not_a_tiff_is_a_clear_error(tmp_path):

@@ -70,11 +70,13 @@ def image_from_layers(
     Raises
     ------
     InvalidOptionError
-        When there is no image layer, or the channel layers differ in shape or axes.
+        When there is no image layer, the channel layers differ in shape or axes, or a layer
+        has a rotation or affine transform (NGFF 0.6), which `write_image` cannot write yet.
     """
     images = [layer for layer in layers if layer.layer_type == "image"]
     if not images:
         raise InvalidOptionError(f"{where} has no image to convert, only label layers.")
+    _refuse_affine(layers, where)
     first = images[0]
     names = tuple(str(n) for n in first.kwargs.get("axis_labels") or ())
     shape = tuple(first.data[0].shape)
@@ -113,6 +115,24 @@ def image_from_layers(
             "labels": labels,
         },
     )
+
+
+def _refuse_affine(layers: Sequence[LayerSpec], where: object) -> None:
+    """Refuse layers placed by more than a scale and a translation: the write would drop it."""
+    for layer in layers:
+        affine = layer.kwargs.get("affine")
+        if affine is None:
+            continue
+        matrix = np.asarray(affine, dtype=float)
+        if matrix.ndim == 2 and matrix.shape[0] == matrix.shape[1]:
+            if np.allclose(matrix, np.eye(len(matrix))):
+                continue
+        raise InvalidOptionError(
+            f"{where}: {layer.name!r} has a rotation/affine transform (NGFF 0.6 "
+            "coordinateTransformations) that the written store cannot hold yet: only scale and "
+            "translation are written, so converting would lose its registration. Keep the "
+            "source store as it is (napari and NGFF 0.6 readers place it correctly)."
+        )
 
 
 def label_folder_name(name: str) -> str:

@@ -20,9 +20,11 @@ units) or, for other TIFFs, from ImageJ's metadata (``unit``, ``spacing``, ``fin
 resolution tags in centimetres. Resolution in inches is ignored: it is almost always a screen
 or printer default (72 dpi), not a microscope's pixel size.
 
-The dask array pickles as the file's path, series and level, and each process (a dask worker)
-opens the file itself on its first read, so a TIFF converts on a cluster that sees the same
-file system.
+The dask array pickles as the file's absolute path, series and level, and each process (a dask
+worker) opens the file itself on its first read, so a TIFF converts on a cluster that sees the
+same file system, whatever folder its workers were started in. `TiffImage.close` closes this
+process's file and drops its decoded chunks (a batch of many files must not keep them all
+open); a later read opens the file again.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class TiffImage:
     Attributes
     ----------
     path : Path
-        The file.
+        The file, as an absolute path.
     data : dask.array.Array
         Level 0 of the file's first series; chunks are the file's pages or tiles.
     axes : str
@@ -98,6 +100,16 @@ class TiffImage:
     channel_names: list[str] | None = None
     scale: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    _level: Any = field(default=None, repr=False, compare=False)
+
+    def close(self) -> None:
+        """Close the file ``data`` reads from in this process and drop its decoded chunks.
+
+        Reading ``data`` afterwards opens the file again. Copies of ``data`` on dask workers
+        hold their own file, closed when the worker drops them.
+        """
+        if self._level is not None:
+            self._level.close()
 
 
 def is_tiff_name(name: str | os.PathLike[str]) -> bool:
@@ -153,13 +165,15 @@ def open_tiff(path: str | os.PathLike[str], *, series: int = 0) -> TiffImage:
             "that it is complete (not still being written or truncated)."
         ) from exc
     axes = map_axes(tiff_axes, where=file)
-    data = _lazy(file, series, shape, dtype, chunks)
+    # Absolute: the array is pickled to dask workers, whose working folder may be another.
+    level = _TiffLevel(file.absolute(), series, shape, dtype, chunks)
+    data = _lazy(level)
     channel_count = shape[axes.index("c")] if "c" in axes else 1
     if names is not None and len(names) != channel_count:
         names = None
     scale = {axes[tiff_axes.index(letter)]: size for letter, size in scale.items()}
     units = {axes[tiff_axes.index(letter)]: unit for letter, unit in units.items()}
-    return TiffImage(file, data, axes, names, scale, units)
+    return TiffImage(level.path, data, axes, names, scale, units, level)
 
 
 def map_axes(tiff_axes: str, *, where: object = "This TIFF") -> str:
@@ -341,10 +355,10 @@ class _TiffLevel:
     """One level of one series of a TIFF, read on demand; pickles as its path (for dask workers).
 
     A tifffile zarr store holds an open file, which cannot be pickled or shared between
-    processes, so each process opens the file on its first read and keeps it open until the
-    array is garbage-collected. tifffile serialises seeks and reads on its file handle. A read
-    of part of one chunk decodes the whole chunk once and keeps it (`CHUNK_CACHE_BYTES`), so
-    that the next band of the same page costs no second decode.
+    processes, so each process opens the file on its first read and keeps it open until
+    `close` or until the array is garbage-collected. tifffile serialises seeks and reads on its
+    file handle. A read of part of one chunk decodes the whole chunk once and keeps it
+    (`CHUNK_CACHE_BYTES`), so that the next band of the same page costs no second decode.
     """
 
     def __init__(
@@ -359,6 +373,7 @@ class _TiffLevel:
         self.chunks = chunks
         self.ndim = len(shape)
         self._array: Any = None
+        self._closer: Any = None  # closes the file opened by _opened
         self._lock = threading.Lock()
         self._decoded: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
 
@@ -431,21 +446,32 @@ class _TiffLevel:
 
                 tif = _tifffile().TiffFile(self.path)
                 store = tif.series[self.series].aszarr(level=0)
-                weakref.finalize(self, tif.close)
+                self._closer = weakref.finalize(self, tif.close)
                 self._array = zarr.open_array(store, mode="r")
             return self._array
 
+    def close(self) -> None:
+        """Close the file and drop the decoded chunks; the next read opens the file again."""
+        with self._lock:
+            closer = self._closer
+            self._array, self._closer = None, None
+            self._decoded.clear()
+        if closer is not None:
+            closer()
 
-def _lazy(
-    path: Path, series: int, shape: tuple[int, ...], dtype: np.dtype, chunks: tuple[int, ...]
-) -> Any:
+
+def _lazy(level: _TiffLevel) -> Any:
     import dask.array as da
     from dask.base import tokenize
 
-    stat = path.stat()
-    name = "tiff-" + tokenize(str(path.resolve()), stat.st_mtime_ns, stat.st_size, series)
-    level = _TiffLevel(path, series, shape, dtype, chunks)
+    stat = level.path.stat()
+    name = "tiff-" + tokenize(
+        str(level.path.resolve()), stat.st_mtime_ns, stat.st_size, level.series
+    )
     # meta: dask would otherwise read a 0-sized slice here, opening the file at planning time.
     return da.from_array(
-        level, chunks=chunks, name=name, meta=np.empty((0,) * len(shape), dtype=dtype)
+        level,
+        chunks=level.chunks,
+        name=name,
+        meta=np.empty((0,) * level.ndim, dtype=level.dtype),
     )
