@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import zarr
 
 from convert_fixtures import (
     CHANNELS,
+    files_open_under,
     old_store,
     ome_tiff,
     percell_experiment,
@@ -490,3 +492,162 @@ def test_an_output_folder_inside_the_source_folder_is_not_searched(tmp_path, rng
 
     assert capsys.readouterr().out.splitlines()[-1] == "3 skipped"
     assert not (out / "converted").exists()
+
+
+# --- review fixes: paths, open files, affine, outputs in the source folder, staleness ---------
+
+
+def _settings(out, **options):
+    from napari_omezarr_export.cli.convert_jobs import ConvertSettings
+    from napari_omezarr_export.core.options import PyramidOptions, StorageOptions
+
+    return ConvertSettings(str(out), StorageOptions(), PyramidOptions(), **options)
+
+
+def test_jobs_planned_from_relative_paths_run_from_another_folder(tmp_path, rng, monkeypatch):
+    from napari_omezarr_export.cli.convert_jobs import convert_jobs
+    from napari_omezarr_export.core.batch import run_jobs
+
+    scans = scans_folder(tmp_path, rng)
+    percell_experiment(scans, rng)
+    monkeypatch.chdir(tmp_path)
+    jobs = convert_jobs(["scans"], _settings("converted"))
+    # A dask worker started in another folder resolves relative paths there.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    results = run_jobs(jobs)
+
+    assert [r.status for r in results] == ["written"] * 5, [r.message for r in results]
+    assert [r.job.source for r in results][:2] == ["scans/cells.ome.tif", "scans/day2/stack.tif"]
+    assert str(results[0].job.output) == "converted/cells.ome.zarr"  # shown as typed
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.glob("converted/**/*.ome.zarr"))
+    assert [p.as_posix() for p in written] == [
+        "converted/cells.ome.zarr",
+        "converted/day2/stack.ome.zarr",
+        "converted/experiment/condition_1/region_1.ome.zarr",
+        "converted/experiment/condition_2/region_2.ome.zarr",
+        "converted/old.ome.zarr",
+    ]
+    for store in written:
+        assert_valid_store(tmp_path / store)
+
+
+@pytest.mark.slow
+def test_a_scheduler_whose_workers_run_in_another_folder_reads_relative_sources(
+    tmp_path, rng, monkeypatch, capsys
+):
+    distributed = pytest.importorskip("distributed")
+    data = ome_tiff(tmp_path / "cells.ome.tif", rng)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the worker processes start here
+
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as c,
+        distributed.Client(c) as client,
+        distributed.get_task_stream(client) as tasks,
+    ):
+        worker_folders = set(client.run(os.getcwd).values())
+        monkeypatch.chdir(tmp_path)
+        code = main(["convert", "cells.ome.tif", "--out", "o", "--scheduler",
+                     c.scheduler_address])  # fmt: skip
+
+    assert worker_folders == {str(tmp_path / "elsewhere")}
+    assert code == 0, capsys.readouterr().out
+    assert tasks.data, "nothing ran on the cluster"
+    arrays, _ = _image(tmp_path / "o" / "cells.ome.zarr")
+    np.testing.assert_array_equal(np.stack([arrays["DAPI"], arrays["GFP"]]), data)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_planning_and_running_tiff_jobs_leaves_no_file_open(tmp_path, rng):
+    from napari_omezarr_export.cli.convert_jobs import convert_jobs
+    from napari_omezarr_export.core.batch import run_jobs
+
+    sources = tmp_path / "sources"
+    for name in ("a", "b", "c"):
+        plain_tiff(sources / f"{name}.tif", rng)
+    ome_tiff(sources / "cells.ome.tif", rng)
+
+    jobs = convert_jobs([str(sources)], _settings(tmp_path / "o"))
+    assert files_open_under(sources) == []
+
+    results = run_jobs(jobs)
+
+    assert [r.status for r in results] == ["written"] * 4, [r.message for r in results]
+    assert files_open_under(sources) == []  # the batch still holds every job
+    _assert_converted([sources / f"{name}.tif" for name in ("a", "b", "c")], tmp_path / "o")
+
+
+def test_a_06_image_with_a_rotation_is_refused_rather_than_flattened(tmp_path, rng, capsys):
+    from ngff06_stores import axes06, image06
+
+    rotated = image06(
+        tmp_path / "rotated.ome.zarr",
+        rng.integers(0, 255, (16, 12), dtype="uint8"),
+        axes="yx",
+        scale=[0.5, 0.5],
+        systems=[{"name": "stage", "axes": axes06("yx")}],
+        transforms=[
+            {
+                "type": "rotation",
+                "rotation": [[0.0, -1.0], [1.0, 0.0]],
+                "input": {"name": "physical"},
+                "output": {"name": "stage"},
+            }
+        ],
+    )
+    plain_tiff(tmp_path / "plain.tif", rng)
+
+    code = main(["convert", str(rotated), str(tmp_path / "plain.tif"), "--out",
+                 str(tmp_path / "o"), "--ngff-version", "0.6"])  # fmt: skip
+
+    rows = _table(capsys.readouterr().out)
+    assert code == 1
+    status, note = rows[str(rotated)]
+    assert status == "failed"
+    assert "has a rotation/affine transform" in note and "lose its registration" in note
+    assert "Keep the source store" in note
+    assert not (tmp_path / "o" / "rotated.ome.zarr").exists()
+    assert rows[str(tmp_path / "plain.tif")][0] == "written"
+
+
+def test_converting_into_the_source_folder_twice_skips_what_the_first_run_wrote(
+    tmp_path, rng, capsys
+):
+    scans = tmp_path / "scans"
+    ome_tiff(scans / "cells.ome.tif", rng)
+    plain_tiff(scans / "day2" / "stack.tif", rng)
+    percell_experiment(scans, rng)
+    bioformats2raw_store(scans, rng, listed=True)
+    assert main(["convert", str(scans), "--out", str(scans)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "6 written"
+
+    code = main(["convert", str(scans), "--out", str(scans)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1] == "6 skipped"
+    assert str(scans / "cells.ome.zarr") not in _table(out)
+    assert_valid_store(scans / "experiment" / "condition_1" / "region_1.ome.zarr")
+
+
+def test_a_source_changed_after_its_output_was_written_is_converted_again(tmp_path, rng, capsys):
+    scans = scans_folder(tmp_path, rng)
+    out = tmp_path / "o"
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 skipped"  # unchanged: skipped
+
+    os.utime(scans / "cells.ome.tif")  # changed now, after its output was written
+    os.utime(scans / "old.ome.zarr" / ".zattrs")
+    assert main(["convert", str(scans), "--out", str(out)]) == 0
+
+    rows = _table(capsys.readouterr().out)
+    assert rows[str(scans / "cells.ome.tif")][0] == "written"
+    assert rows[str(scans / "old.ome.zarr")][0] == "written"
+    assert rows[str(scans / "day2" / "stack.tif")][0] == "skipped"
+    assert main(["convert", str(scans), "--out", str(out)]) == 0  # and then up to date
+    assert capsys.readouterr().out.splitlines()[-1] == "3 skipped"

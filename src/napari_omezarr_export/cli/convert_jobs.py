@@ -16,11 +16,25 @@ Output names, one rule for every NGFF version:
 - each series of a bioformats2raw store: ``<out>/<stem>/<series>.ome.zarr`` (``0``, ``1``...).
 
 Two sources with one output both fail, and neither is written; an output that is its own
-source fails too.
+source fails too. When the output folder is a source folder (or inside one), what a folder
+holds that is another source's output is not a source: the output folder itself when it is a
+sub-folder, ``<out>/<stem>.ome.zarr`` of another source, and everything below
+``<out>/<stem>/`` of a ``.percell`` experiment or bioformats2raw store. So a rerun skips what
+the first run wrote instead of converting it again.
+
+Sources and outputs are read and written by absolute path (dask workers may run in another
+folder); the summary shows them as typed.
+
+An output is complete, and skipped, when it opens and, for a local source, its root metadata
+file (``zarr.json`` or ``.zattrs``) is not older than the source: the TIFF or ``.ozx`` file, the
+store's root metadata file, a ``.percell`` experiment's ``experiment.db``. A source changed
+after its output was written is converted again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -30,13 +44,18 @@ from typing import Any, Literal
 
 from napari_omezarr_export.core import stores
 from napari_omezarr_export.core.api import plan_image, target_path
-from napari_omezarr_export.core.batch import Job
-from napari_omezarr_export.core.errors import InvalidOptionError, OmeZarrError
+from napari_omezarr_export.core.batch import Job, describe_failure
+from napari_omezarr_export.core.errors import InvalidOptionError
 from napari_omezarr_export.core.options import PyramidOptions, StorageOptions
 from napari_omezarr_export.core.progress import Progress
 from napari_omezarr_export.core.reader import store_opens
 from napari_omezarr_export.core.sources.layers import ImageToWrite, image_from_layers
-from napari_omezarr_export.core.sources.tiff import TiffImage, is_tiff_name, open_tiff
+from napari_omezarr_export.core.sources.tiff import (
+    TIFF_SUFFIXES,
+    TiffImage,
+    is_tiff_name,
+    open_tiff,
+)
 from napari_omezarr_export.core.stores import StorePath
 
 __all__ = ["ConvertSettings", "Source", "convert_jobs", "find_sources", "output_stem"]
@@ -45,10 +64,13 @@ logger = logging.getLogger(__name__)
 
 SourceKind = Literal["tiff", "ome-zarr", "percell"]
 
+# Longest first where one ends another: ".ome.tif" before ".tif".
 _STEM_SUFFIXES = (
-    ".ome.zarr", ".zarr", ".ozx", ".ome.tiff", ".ome.tif", ".percell",
-    ".tiff", ".tif", ".btf", ".tf8", ".tf2",
+    ".ome.zarr", ".zarr", stores.ZIP_SUFFIX, ".percell",
+    *(".ome" + suffix for suffix in TIFF_SUFFIXES), *TIFF_SUFFIXES,
 )  # fmt: skip
+# A store's root metadata file (NGFF 0.5+, then 0.4 and older), dating it for staleness.
+_ROOT_METADATA = ("zarr.json", ".zattrs", ".zgroup")
 _CONVERTED_KINDS = {"image", "percell_region"}
 
 
@@ -109,11 +131,15 @@ class Source:
         How it is read.
     stem : PurePosixPath
         Its output name relative to the output folder, without ``.ome.zarr``.
+    outputs_folder : bool
+        Its outputs go below ``<out>/<stem>/`` (a ``.percell`` experiment, a bioformats2raw
+        store) rather than to ``<out>/<stem>.ome.zarr``.
     """
 
     location: str
     kind: SourceKind
     stem: PurePosixPath
+    outputs_folder: bool = False
 
 
 def output_stem(name: str) -> str:
@@ -129,7 +155,7 @@ def find_sources(
     locations: list[str],
     storage_options: Callable[[str], dict[str, Any] | None],
     *,
-    skip: Path | None = None,
+    out: Path | None = None,
 ) -> tuple[list[Source], list[Job]]:
     """The sources named on the command line, folders searched; and a failed job per bad name.
 
@@ -139,8 +165,10 @@ def find_sources(
         Paths, ``.ozx`` files and URLs, as typed.
     storage_options : callable
         The fsspec options for a URL.
-    skip : Path, optional
-        A folder not to search (the output folder, when it lies inside a source folder).
+    out : Path, optional
+        The local output folder: not searched when it lies inside a source folder, and what a
+        searched folder holds that is another source's output is not a source (see the
+        module docstring).
 
     Returns
     -------
@@ -152,7 +180,7 @@ def find_sources(
     sources: list[Source] = []
     failed: list[Job] = []
     for location in locations:
-        found = list(_sources_at(location, storage_options(location), skip))
+        found = list(_sources_at(location, storage_options(location), out))
         if found and isinstance(found[0], str):
             failed.append(Job.failed(location, found[0]))
         elif not found:
@@ -165,10 +193,31 @@ def find_sources(
             )
         else:
             sources.extend(found)  # type: ignore[arg-type]
+    if out is not None:
+        sources = _without_outputs(sources, set(locations), out)
     return sources, failed
 
 
-def _sources_at(location: str, options: dict | None, skip: Path | None) -> Iterator[Source | str]:
+def _without_outputs(sources: list[Source], named: set[str], out: Path) -> list[Source]:
+    """``sources`` without those found in a folder that are another source's output."""
+    root = Path(os.path.realpath(out))
+    stores_of: dict[Path, list[Source]] = {}
+    for source in sources:
+        stores_of.setdefault(root / f"{source.stem}.ome.zarr", []).append(source)
+    folders = [(root / source.stem, source) for source in sources if source.outputs_folder]
+    kept = []
+    for source in sources:
+        here = Path(os.path.realpath(source.location))
+        writers = [s for s in stores_of.get(here, []) if s is not source]
+        writers += [s for folder, s in folders if s is not source and here.is_relative_to(folder)]
+        if source.location in named or not writers:
+            kept.append(source)
+        else:
+            logger.info("%s is the output of %s: not a source.", here, writers[0].location)
+    return kept
+
+
+def _sources_at(location: str, options: dict | None, out: Path | None) -> Iterator[Source | str]:
     """The sources at a location as typed; a lone str is why there are none."""
     name = location.rstrip("/").rsplit("/", 1)[-1]
     stem = PurePosixPath(output_stem(name))
@@ -179,8 +228,8 @@ def _sources_at(location: str, options: dict | None, skip: Path | None) -> Itera
         )
         return
     if "://" in location:
-        kind = _store_kind(location, options)
-        yield Source(location, kind, stem) if kind is not None else _not_a_store(location)
+        found = _store_kind(location, options)
+        yield _source(location, found, stem) if found is not None else _not_a_store(location)
         return
     path = Path(location).expanduser()
     if not path.exists():
@@ -193,11 +242,11 @@ def _sources_at(location: str, options: dict | None, skip: Path | None) -> Itera
             ".percell experiment; convert reads only those."
         )
     else:
-        kind = _store_kind(path, options)
-        if kind is not None:
-            yield Source(location, kind, stem)
+        found = _store_kind(path, options)
+        if found is not None:
+            yield _source(location, found, stem)
         elif path.is_dir():
-            yield from _walk(path, path, {os.path.realpath(skip)} if skip else set())
+            yield from _walk(path, path, {os.path.realpath(out)} if out else set())
         else:
             yield _not_a_store(location)
 
@@ -209,14 +258,22 @@ def _not_a_store(location: str) -> str:
     )
 
 
-def _store_kind(location: str | Path, options: dict | None) -> SourceKind | None:
-    """``ome-zarr`` or ``percell`` when ``location`` is a store convert reads (or a broken one)."""
+def _store_kind(location: str | Path, options: dict | None) -> tuple[SourceKind, bool] | None:
+    """How ``location`` is read when it is a store convert reads (or a broken one), else None.
+
+    With the kind, whether its outputs go in a folder of their own (``Source.outputs_folder``).
+    """
     from napari_omezarr_export.core.reader import discover
 
     node = discover(location, storage_options=options)
     if node.kind == "percell":
-        return "percell"
-    return "ome-zarr" if node.is_ours else None
+        return "percell", True
+    return ("ome-zarr", node.kind == "image_series") if node.is_ours else None
+
+
+def _source(location: str, found: tuple[SourceKind, bool], stem: PurePosixPath) -> Source:
+    kind, outputs_folder = found
+    return Source(location, kind, stem, outputs_folder)
 
 
 def _walk(folder: Path, base: Path, seen: set[str]) -> Iterator[Source]:
@@ -238,9 +295,9 @@ def _walk(folder: Path, base: Path, seen: set[str]) -> Iterator[Source]:
             elif entry.suffix.lower() == stores.ZIP_SUFFIX and _store_kind(entry, None):
                 yield Source(str(entry), "ome-zarr", stem)
         elif entry.is_dir() and os.path.realpath(entry) not in seen:  # links may loop
-            kind = _store_kind(entry, None)
-            if kind is not None:
-                yield Source(str(entry), kind, stem)
+            found = _store_kind(entry, None)
+            if found is not None:
+                yield _source(str(entry), found, stem)
             else:
                 yield from _walk(entry, base, seen)
 
@@ -267,7 +324,7 @@ def convert_jobs(locations: list[str], settings: ConvertSettings) -> list[Job]:
         Bad locations first, then one job per output in source order.
     """
     out = None if "://" in settings.out else Path(settings.out).expanduser()
-    sources, failed = find_sources(locations, settings.storage_options, skip=out)
+    sources, failed = find_sources(locations, settings.storage_options, out=out)
     jobs = list(failed)
     for source in sources:
         jobs.extend(_source_jobs(source, settings))
@@ -275,32 +332,85 @@ def convert_jobs(locations: list[str], settings: ConvertSettings) -> list[Job]:
 
 
 def _source_jobs(source: Source, settings: ConvertSettings) -> list[Job]:
+    # Read by absolute path: the dask arrays go to workers that may run in another folder.
+    where = _absolute(source.location)
     try:
         if source.kind == "percell":
-            return _percell_jobs(source, settings)
+            return _percell_jobs(source, where, settings)
+        output = _output(source.stem, settings)
         if source.kind == "tiff":
-            tiff = open_tiff(source.location)
-            image, what = _tiff_image(tiff), f"TIFF {tiff.axes}"
-            output = _output(source.stem, settings)
-        else:
-            node = _discover(source.location, settings)
-            if node.kind == "image_series":
-                return _series_jobs(source, node, settings)
-            output = _output(source.stem, settings)
-            if _same_store(source.location, output):
-                return [_written_over_itself(source.location, output)]
-            image, what = _ome_zarr_image(node, source.location)
-        return [_image_job(source.location, output, image, source.stem.name, what, settings)]
+            # Planned from the metadata, then closed: a batch of a thousand TIFFs must not hold
+            # a thousand open files. The job opens the file again when it runs.
+            reopen = functools.partial(_opened_tiff, where)
+            with reopen() as image:
+                return [
+                    _image_job(
+                        source.location, output, image, source.stem.name, f"TIFF {image.axes}",
+                        settings, reopen=reopen, stamp=_stamp(where),
+                    )
+                ]  # fmt: skip
+        node = _discover(where, settings)
+        if node.kind == "image_series":
+            return _series_jobs(source, node, settings)
+        if _same_store(source.location, output):
+            return [_written_over_itself(source.location, output)]
+        image, what = _ome_zarr_image(node, source.location)
+        return [
+            _image_job(
+                source.location, output, image, source.stem.name, what, settings,
+                stamp=_stamp(where),
+            )
+        ]  # fmt: skip
     # A bad source fails its own job and the batch goes on, whatever it raised (a tifffile or
     # zarr parse error, a codec's RuntimeError): the message goes into the summary table.
     except Exception as exc:  # noqa: BLE001
-        return [Job.failed(source.location, _message(exc, source.location))]
+        return [Job.failed(source.location, _reading_failed(exc, source.location))]
 
 
-def _message(exc: Exception, location: str) -> str:
-    if isinstance(exc, OmeZarrError):
-        return str(exc)
-    return f"{type(exc).__name__} while reading {location}: {exc}"
+def _reading_failed(exc: Exception, location: str) -> str:
+    return describe_failure(exc, location, doing="reading")
+
+
+def _absolute(location: str) -> str:
+    """A local path made absolute (``~`` expanded); a URL as it is."""
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().absolute())
+
+
+def _stamp(location: str | StorePath, names: tuple[str, ...] = _ROOT_METADATA) -> Path | None:
+    """The file whose modification time dates a local source (None for a URL).
+
+    A file source (TIFF, ``.ozx``) is its own; a store's is its first root metadata file of
+    ``names``.
+    """
+    if not isinstance(location, (str, Path)) or "://" in str(location):
+        return None
+    path = Path(location)
+    if path.is_file():
+        return path
+    return next((path / name for name in names if (path / name).is_file()), None)
+
+
+def _older_than_source(output: StorePath, stamp: Path | None) -> bool:
+    """True when a local output's root metadata file is older than the source's ``stamp``."""
+    if stamp is None or not isinstance(output, Path):
+        return False
+    written = _stamp(output, ("zarr.json", ".zattrs"))
+    try:
+        return written is not None and written.stat().st_mtime_ns < stamp.stat().st_mtime_ns
+    except OSError:  # the source is gone (or was replaced as we looked): nothing newer to write
+        return False
+
+
+@contextlib.contextmanager
+def _opened_tiff(path: str) -> Iterator[ImageToWrite]:
+    """The TIFF at ``path`` for the block; then its file is closed and its chunk cache dropped."""
+    tiff = open_tiff(path)
+    try:
+        yield _tiff_image(tiff)
+    finally:
+        tiff.close()
 
 
 def _output(stem: PurePosixPath, settings: ConvertSettings) -> StorePath:
@@ -357,9 +467,11 @@ def _series_jobs(source: Source, node: Any, settings: ConvertSettings) -> list[J
             stem = source.stem / path.name
             image, what = _ome_zarr_image(_discover(path, settings), label)
             output = _output(stem, settings)
-            jobs.append(_image_job(label, output, image, stem.name, what, settings))
+            jobs.append(
+                _image_job(label, output, image, stem.name, what, settings, stamp=_stamp(path))
+            )
         except Exception as exc:  # noqa: BLE001 - as in _source_jobs: one series, one failure
-            jobs.append(Job.failed(label, _message(exc, label)))
+            jobs.append(Job.failed(label, _reading_failed(exc, label)))
     return jobs or [Job.failed(source.location, f"{source.location} lists no series.")]
 
 
@@ -368,15 +480,16 @@ def _a(kind: str) -> str:
     return ("an " if words[0] in "aeiou" else "a ") + words
 
 
-def _percell_jobs(source: Source, settings: ConvertSettings) -> list[Job]:
+def _percell_jobs(source: Source, where: str, settings: ConvertSettings) -> list[Job]:
     # The layout's own modules: regions are listed by the experiment, and each region opens as
     # PerCell users see it (channels, segmentation, masks).
     from napari_omezarr_export.core.layouts.percell.experiment import load_experiment
     from napari_omezarr_export.core.layouts.percell.layers import region_layers
     from napari_omezarr_export.core.reader import labels_read_lazily
 
-    root = stores.local_path(source.location, what="A .percell experiment")
+    root = stores.local_path(where, what="A .percell experiment")
     experiment = load_experiment(root)
+    stamp = _stamp(root, ("experiment.db", *_ROOT_METADATA))
     if not experiment.regions:
         return [Job.failed(source.location, f"{source.location} has no regions to convert.")]
     jobs = []
@@ -386,21 +499,23 @@ def _percell_jobs(source: Source, settings: ConvertSettings) -> list[Job]:
         # PerCell masks open in memory (editable, as napari users want them), so a region is
         # opened to plan its job and again to write it: planning every region of a large
         # experiment must not hold all their masks at once.
-        def open_region(region: Any = region, label: str = label) -> ImageToWrite:
+        @contextlib.contextmanager
+        def open_region(region: Any = region, label: str = label) -> Iterator[ImageToWrite]:
             with labels_read_lazily():
-                return image_from_layers(region_layers(experiment, region), where=label)
+                image = image_from_layers(region_layers(experiment, region), where=label)
+            yield image
 
         try:
             stem = source.stem / PurePosixPath(region.label)
             output = _output(stem, settings)
-            jobs.append(
-                _image_job(
-                    label, output, open_region(), stem.name, "PerCell region", settings,
-                    reopen=open_region,
-                )
-            )  # fmt: skip
+            with open_region() as image:
+                job = _image_job(
+                    label, output, image, stem.name, "PerCell region", settings,
+                    reopen=open_region, stamp=stamp,
+                )  # fmt: skip
+            jobs.append(job)
         except Exception as exc:  # noqa: BLE001 - as in _source_jobs: one region, one failure
-            jobs.append(Job.failed(label, _message(exc, label)))
+            jobs.append(Job.failed(label, _reading_failed(exc, label)))
     return jobs
 
 
@@ -412,19 +527,23 @@ def _image_job(
     what: str,
     settings: ConvertSettings,
     *,
-    reopen: Callable[[], ImageToWrite] | None = None,
+    reopen: Callable[[], contextlib.AbstractContextManager[ImageToWrite]] | None = None,
+    stamp: Path | None = None,
 ) -> Job:
     """The job writing ``image`` to ``output``, planned now.
 
     Options that do not fit the image fail here, before anything is written. With ``reopen``,
-    the job keeps no reference to ``image`` and opens it again when it runs.
+    the job keeps no reference to ``image``: it opens the source again when it runs, and closes
+    it when the write ends. ``output`` is shown as typed but written by absolute path. The
+    output is complete when it opens and is not older than ``stamp`` (see `_stamp`).
     """
     storage = settings.storage_for(len(image.axes))
+    written = output.absolute() if isinstance(output, Path) else output
 
     def plan(image: ImageToWrite) -> Any:
         return plan_image(
             image.data,
-            output,
+            written,
             name=name,
             pyramid=settings.pyramid,
             storage=storage,
@@ -445,7 +564,8 @@ def _image_job(
         del planned, image
 
         def run() -> Iterator[Progress]:
-            return plan(reopen()).iter_run()
+            with reopen() as image:
+                yield from plan(image).iter_run()
 
     else:
 
@@ -453,7 +573,7 @@ def _image_job(
             return planned.iter_run()
 
     def complete() -> bool:
-        return not overwrite and store_opens(output)
+        return not overwrite and store_opens(written) and not _older_than_source(written, stamp)
 
     return Job(source, output, action, run, complete)
 
