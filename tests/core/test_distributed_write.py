@@ -529,3 +529,41 @@ def test_sharded_coarse_levels_are_written_in_regions_within_the_budget(
     [got] = write_image(data, tmp_path / "many", client=client, **options)
     assert 0 < largest[0] <= budget
     _assert_same_store(got, expected)
+
+
+class _RecordingLibc:
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def mallopt(self, *args):
+        self.calls.append(("mallopt", *args))
+
+    def malloc_trim(self, *args):
+        self.calls.append(("malloc_trim", *args))
+
+
+def test_malloc_settings_outlast_a_task_briefly_then_are_restored(monkeypatch):
+    """Back-to-back region tasks keep the roomy heap; once idle, the worker's settings return."""
+    from napari_omezarr_export.core.write import region_tasks
+
+    libc = _RecordingLibc()
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setattr(region_tasks, "_glibc", lambda: libc)
+    monkeypatch.setattr(region_tasks, "_LINGER_SECONDS", 0.3)
+    # Fresh state: earlier in-process region tasks may have left a restore pending.
+    monkeypatch.setattr(region_tasks, "_malloc_users", [0])
+    monkeypatch.setattr(region_tasks, "_malloc_restore", [None])
+    with region_tasks._roomy_malloc():
+        pass
+    with region_tasks._roomy_malloc():  # the next task, within the linger: nothing to redo
+        pass
+    assert [c[0] for c in libc.calls] == ["mallopt", "mallopt"]
+    for _ in range(100):
+        if any(c[0] == "malloc_trim" for c in libc.calls):
+            break
+        time.sleep(0.05)
+    assert libc.calls[2:] == [
+        ("mallopt", region_tasks._M_TRIM_THRESHOLD, 65536),
+        ("mallopt", region_tasks._M_MMAP_THRESHOLD, region_tasks._GLIBC_MMAP_DEFAULT),
+        ("malloc_trim", 0),
+    ]
