@@ -567,3 +567,19 @@ def test_malloc_settings_outlast_a_task_briefly_then_are_restored(monkeypatch):
         ("mallopt", region_tasks._M_MMAP_THRESHOLD, region_tasks._GLIBC_MMAP_DEFAULT),
         ("malloc_trim", 0),
     ]
+
+
+def test_region_tasks_share_the_hosts_cores_among_their_encoders(client):
+    """Each task encodes on the cores its host has per worker thread: 1 to 2 threads."""
+    from napari_omezarr_export.core.write import distributed as dist
+    from napari_omezarr_export.core.write import region_tasks
+
+    hosts = dist._threads_per_host(client.nthreads())
+    assert sum(hosts.values()) == 2  # this process's two single-thread workers
+    [host] = hosts
+    cores = len(os.sched_getaffinity(0))
+    crowded = client.submit(region_tasks._encode_threads, {host: 4 * cores}, pure=False)
+    alone = client.submit(region_tasks._encode_threads, {host: 1}, pure=False)
+    assert crowded.result() == 1
+    assert alone.result() == min(2, cores)
+    assert region_tasks._encode_threads({host: 1}) is None  # outside a worker: as one process

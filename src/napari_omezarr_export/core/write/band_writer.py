@@ -104,11 +104,14 @@ class WriteQueue:
 
     A failed write re-raises its error in the caller at the next `submit` or `drain`.
     `close` cancels what has not started and waits for what has, so nothing writes into a
-    staging folder after a cancelled export has removed it.
+    staging folder after a cancelled export has removed it. ``threads`` is the pool's size:
+    at most 2, and never more than the machine's cores, by default.
     """
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+    def __init__(self, threads: int | None = None) -> None:
+        if threads is None:
+            threads = min(2, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads))
         self._pending: deque[Future] = deque()
 
     def submit(self, limit: int, write: Callable[..., None], *args: object) -> None:
@@ -198,6 +201,7 @@ def iter_write_levels(
     method: str,
     *,
     observe: BandObserver | None = None,
+    write_threads: int | None = None,
 ) -> Iterator[int]:
     """Write ``source`` into ``arrays[0]`` and its pyramid into the rest, in one pass.
 
@@ -213,6 +217,8 @@ def iter_write_levels(
         Downsampling method (see `napari_omezarr_export.core.write.pyramid.downsample`).
     observe : callable, optional
         Called with each level-0 band's index and data, to gather statistics on the way.
+    write_threads : int, optional
+        Threads that encode and write chunks (`WriteQueue`); 2 at most by default.
 
     Yields
     ------
@@ -221,7 +227,7 @@ def iter_write_levels(
     """
     targets: list[LevelTarget] = []
     current_outer = None
-    writes = WriteQueue()
+    writes = WriteQueue(write_threads)
     try:
         for outer, index in iter_bands(source.shape, write_unit(arrays[0]), factors):
             if outer != current_outer:

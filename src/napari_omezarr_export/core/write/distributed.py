@@ -186,6 +186,7 @@ class DistributedRun:
             Chunks written since the last yield, as regions complete.
         """
         threads = sum(self.client.nthreads().values()) or 1
+        host_threads = _threads_per_host(self.client.nthreads())
         units = [write_unit(a) for a in arrays]
         chunks = [tuple(a.chunks) for a in arrays]
         data = plan.data if plan.data.dtype == plan.dtype else plan.data.astype(plan.dtype)
@@ -204,6 +205,7 @@ class DistributedRun:
                 job = RegionJob(
                     sink, group, grid, plan.method, plan.dtype.str,
                     tracked if first == 0 else DataSummary(), tasks.stop_event, first,
+                    host_threads,
                 )  # fmt: skip
                 log.info(
                     "Writing %s on %d worker threads: %d regions of %s owning levels %d-%d of %d",
@@ -255,6 +257,15 @@ class DistributedRun:
         self.uploaded.extend(result.keys)
         self.pids.add(result.pid)
         log.debug("region %s written by process %d", result.region, result.pid)
+
+
+def _threads_per_host(nthreads: dict[str, int]) -> dict[str, int]:
+    """Worker threads per host, from ``{worker address: threads}``."""
+    hosts: dict[str, int] = {}
+    for address, n in nthreads.items():
+        host = address.rsplit(":", 1)[0]
+        hosts[host] = hosts.get(host, 0) + n
+    return hosts
 
 
 def _count(grid: RegionGrid) -> int:
