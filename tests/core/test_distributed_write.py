@@ -508,7 +508,7 @@ def test_a_source_error_before_any_upload_keeps_the_old_s3_store(client, s3_env,
 
 
 def test_sharded_coarse_levels_are_written_in_regions_within_the_budget(
-    client, tmp_path, rng, monkeypatch
+    client, tmp_path, rng, monkeypatch, caplog
 ):
     """With big shards the regions own one level; the rest are further passes, not one task."""
     from napari_omezarr_export.core.write import region_tasks, regions
@@ -526,9 +526,13 @@ def test_sharded_coarse_levels_are_written_in_regions_within_the_budget(
     data = da.from_array(_cells(rng, (1, 512, 512)), chunks=(1, 128, 128))
     options = {"pyramid": PyramidOptions(levels=4), "storage": SHARDED}
     [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    caplog.set_level(logging.INFO, logger="napari_omezarr_export.core.write.distributed")
     [got] = write_image(data, tmp_path / "many", client=client, **options)
     assert 0 < largest[0] <= budget
     _assert_same_store(got, expected)
+    passes = [r.getMessage() for r in caplog.records if "owning levels" in r.getMessage()]
+    assert len(passes) > 2  # level 0's regions, then coarse passes...
+    assert "1 regions" in passes[-1] and "levels 3-3 of 4" in passes[-1]  # the last fits one
 
 
 class _RecordingLibc:

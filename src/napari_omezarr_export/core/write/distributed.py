@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from napari_omezarr_export.core.stores import ZIP_SUFFIX, StorePath
+from napari_omezarr_export.core.write import regions as region_plan
 from napari_omezarr_export.core.write.band_writer import count_chunks, write_unit
 from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan
@@ -198,9 +199,14 @@ class DistributedRun:
         first, tracked = 0, copy.deepcopy(summary)
         with _Tasks(self.client, f"omezarr-export-stop-{name}", gate) as tasks:
             while True:  # one pass per run of owned levels, level 0 first
+                shapes = plan.level_shapes[first:]
+                # A coarse level that fits in one region is written by one task, every level
+                # left at once: splitting a few MiB costs more tasks and passes than it saves.
+                level_bytes = math.prod(shapes[0]) * plan.dtype.itemsize
+                small = first > 0 and level_bytes <= region_plan.REGION_BYTES
                 grid = plan_regions(
-                    plan.level_shapes[first:], units[first:], plan.factors,
-                    plan.dtype.itemsize, threads=threads,
+                    shapes, units[first:], plan.factors, plan.dtype.itemsize, threads=threads,
+                    wanted=1 if small else None,
                 )  # fmt: skip
                 job = RegionJob(
                     sink, group, grid, plan.method, plan.dtype.str,

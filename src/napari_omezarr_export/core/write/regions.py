@@ -116,6 +116,7 @@ def plan_regions(
     *,
     threads: int = 1,
     region_bytes: int | None = None,
+    wanted: int | None = None,
 ) -> RegionGrid:
     """Choose the regions of a distributed write.
 
@@ -137,6 +138,9 @@ def plan_regions(
         Worker threads in the cluster.
     region_bytes : int, optional
         The largest level-0 region wanted; `REGION_BYTES` by default.
+    wanted : int, optional
+        The fewest regions that keep the cluster busy; `REGIONS_PER_THREAD` per thread by
+        default (1 for a small coarse pass: one region writing every level left is best).
 
     Returns
     -------
@@ -146,7 +150,8 @@ def plan_regions(
     if region_bytes is None:
         region_bytes = REGION_BYTES
     shapes = tuple(tuple(int(n) for n in s) for s in level_shapes)
-    wanted = REGIONS_PER_THREAD * max(threads, 1)
+    if wanted is None:
+        wanted = REGIONS_PER_THREAD * max(threads, 1)
     candidates = []
     for owned in range(1, len(shapes) + 1):
         edges = _grid_for(shapes, units, factors, owned)
