@@ -587,3 +587,17 @@ def test_region_tasks_share_the_hosts_cores_among_their_encoders(client):
     assert crowded.result() == 1
     assert alone.result() == min(2, cores)
     assert region_tasks._encode_threads({host: 1}) is None  # outside a worker: as one process
+
+
+def test_coarse_passes_upload_to_s3_like_one_process(client, s3_env, tmp_path, rng, monkeypatch):
+    from napari_omezarr_export.core.write import regions
+
+    monkeypatch.setattr(regions, "REGION_BYTES", 64 * 64 * 2)
+    bucket = s3_env.make_bucket(f"t{uuid.uuid4().hex[:16]}")
+    url = f"{bucket}/img.ome.zarr"
+    write_image(_cells(rng, (1, 64, 64)), url, storage=V04)  # an old store, replaced
+    data = da.from_array(_cells(rng, (1, 300, 340)), chunks=(1, 128, 128))
+    options = {"pyramid": PyramidOptions(levels=4), "storage": SHARDED}
+    [expected] = write_image(data, tmp_path / "one", client=False, **options)
+    write_image(data, url, client=client, **options)
+    _assert_same_store(_download(s3_env, url, tmp_path / "copy.ome.zarr"), expected)
