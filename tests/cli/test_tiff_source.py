@@ -163,6 +163,14 @@ def test_a_file_that_is_not_a_tiff_is_a_clear_error(tmp_path):
         open_tiff(path)
 
 
+def test_a_truncated_tiff_says_it_is_damaged(tmp_path):
+    path = tmp_path / "cut.tif"
+    path.write_bytes(b"II*\x00garbage")  # a TIFF header, then nothing readable
+
+    with pytest.raises(StoreFormatError, match=r"cut\.tif starts like a TIFF but holds no"):
+        open_tiff(path)
+
+
 def test_a_missing_file_is_an_access_error(tmp_path):
     with pytest.raises(StoreAccessError, match=r"Cannot read .*missing\.tif"):
         open_tiff(tmp_path / "missing.tif")

@@ -145,6 +145,11 @@ def open_tiff(path: str | os.PathLike[str], *, series: int = 0) -> TiffImage:
     file = Path(path).expanduser()
     try:
         with tifffile.TiffFile(file) as tif:
+            if not tif.series:
+                raise StoreFormatError(
+                    f"{file} starts like a TIFF but holds no readable image: it is probably "
+                    "truncated or damaged. Export or copy it again."
+                )
             if not 0 <= series < len(tif.series):
                 raise StoreFormatError(
                     f"{file} has {len(tif.series)} image series; there is no series {series}. "
