@@ -26,9 +26,12 @@ A failure or a cancel sets the write's stop event: tasks check it between bands 
 client waits until every task it started has ended, and only then is the staging folder (or,
 for an object store, every key of this write) removed, so nothing writes after the clean-up.
 Regions are started a few per worker thread at a time: the scheduler never holds the whole
-image's graph, and a cancel waits for at most that many tasks. Each region's tasks (its source
-blocks, the slicing, the write) are kept on one worker, the one with the fewest regions in
-flight, so its level-0 pixels do not travel between workers either (measured: 16.8 MB of
+image's graph, and a cancel waits for at most that many tasks. A region whose part of the
+source graph is its own computes it inside its write task, band by band
+(`napari_omezarr_export.core.write.region_sources`): the scheduler sees one task per region.
+Otherwise (a persisted source, work shared between regions) the region's source tasks are
+submitted with it and kept on the same worker, the one with the fewest regions in flight, so
+its level-0 pixels do not travel between workers either (measured: 16.8 MB of
 worker-to-worker traffic for a 4096x4096 image before, 0.0 after).
 
 `distributed` is imported only here, and only when a write uses a cluster: the core imports
@@ -57,6 +60,7 @@ from napari_omezarr_export.core.write import regions as region_plan
 from napari_omezarr_export.core.write.band_writer import count_chunks, write_unit
 from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan
+from napari_omezarr_export.core.write.region_sources import regions_share_work, task_source
 from napari_omezarr_export.core.write.region_tasks import (
     LocalSink,
     RegionJob,
@@ -218,7 +222,11 @@ class DistributedRun:
                     group or "the image", threads, _count(grid), grid.edges, first,
                     first + grid.owned - 1, len(plan.level_shapes),
                 )  # fmt: skip
-                for result in self._iter_pass(tasks, job, data, threads):
+                # The source pass's regions compute their part of the source inside their
+                # task when that part is theirs alone (region_sources); coarse passes read
+                # the blocks the previous pass left on the workers.
+                inside = first == 0 and not regions_share_work(data, *_first_and_last(grid))
+                for result in self._iter_pass(tasks, job, data, threads, inside):
                     self._collect(result, summary if first == 0 else None)
                     yield _region_chunks(grid, result.region, chunks[first:])
                 if not grid.has_coarse:
@@ -227,17 +235,20 @@ class DistributedRun:
                 first += grid.owned
 
     def _iter_pass(
-        self, tasks: _Tasks, job: RegionJob, data: Any, threads: int
+        self, tasks: _Tasks, job: RegionJob, data: Any, threads: int, inside: bool
     ) -> Iterator[RegionResult]:
-        """Run one pass's regions, a few per worker thread at a time; yield their results."""
+        """Run one pass's regions, a few per worker thread at a time; yield their results.
+
+        ``inside``: the regions may compute their source inside their task (`task_source`).
+        """
         regions = iter(job.grid.regions())
         tasks.new_pass()
         for region in _take(regions, _IN_FLIGHT_PER_THREAD * threads + 1):
-            tasks.start_region(job, region, data[region])
+            tasks.start_region(job, region, data[region], inside)
         for result in tasks.iter_results(self._gate_keeper(tasks)):
             yield result
             for region in _take(regions, 1):
-                tasks.start_region(job, region, data[region])
+                tasks.start_region(job, region, data[region], inside)
 
     def _gate_keeper(self, tasks: _Tasks) -> Callable[[Any], None]:
         """Before each wait for a result: withdraw the old store once a region is ready."""
@@ -278,6 +289,11 @@ def _count(grid: RegionGrid) -> int:
     return math.prod(
         math.ceil(n / e) for n, e in zip(grid.level_shapes[0], grid.edges, strict=True)
     )
+
+
+def _first_and_last(grid: RegionGrid) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    regions = list(grid.regions())
+    return regions[0], regions[-1]
 
 
 def _take(items: Iterator[Any], n: int) -> list[Any]:
@@ -337,20 +353,30 @@ class _Tasks:
         self._spent = [full for _, full in self._full] + self._parts
         self._full, self._parts = [], []
 
-    def start_region(self, job: RegionJob, region: tuple[slice, ...], block: Any) -> None:
-        """Start one region: its block is computed from the source's graph on a worker."""
+    def start_region(
+        self, job: RegionJob, region: tuple[slice, ...], block: Any, inside: bool
+    ) -> None:
+        """Start one region: its block is computed from the source's graph on a worker.
+
+        Inside the write task when ``inside`` and `task_source` allow it, else by the
+        scheduler, as tasks of their own that feed the write task.
+        """
         import dask
 
         # Culled first: the graph sent for a region holds only that region's source tasks (and,
         # for an in-memory source, only its pixels), not the whole image's graph each time.
         (block,) = dask.optimize(block)
-        task = dask.delayed(partial(write_region, job), pure=False)(region, block)
         where = {}
         if self._load:  # the least busy worker computes the region's blocks and writes them
             worker = min(self._load, key=self._load.__getitem__)
             self._load[worker] += 1
             where = {"workers": [worker], "allow_other_workers": True}
-        full = self._client.compute(task, **where)
+        source = task_source(block, job.dtype) if inside else None
+        if source is not None:
+            full = self._client.submit(write_region, job, region, source, pure=False, **where)
+        else:
+            task = dask.delayed(partial(write_region, job), pure=False)(region, block)
+            full = self._client.compute(task, **where)
         small = self._client.submit(small_part, full, pure=False, **where)
         if where:
             self._worker_of[small.key] = where["workers"][0]

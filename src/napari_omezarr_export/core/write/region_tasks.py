@@ -42,6 +42,7 @@ from napari_omezarr_export.core.errors import WriteFailedError
 from napari_omezarr_export.core.write.band_writer import ArrayWindow, iter_write_levels
 from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary
+from napari_omezarr_export.core.write.region_sources import TaskSource
 from napari_omezarr_export.core.write.regions import RegionGrid
 
 if TYPE_CHECKING:
@@ -332,8 +333,9 @@ def write_region(job: RegionJob, region: tuple[slice, ...], block: Any) -> Regio
         The pass's shared settings.
     region : tuple of slice
         The region's index in the pass's first level (level 0 of the store, in the first pass).
-    block : array-like
-        Its data, computed on this worker.
+    block : array-like or TaskSource
+        Its data, computed on this worker: by dask before the task, or by the task itself,
+        band by band (`TaskSource`).
 
     Returns
     -------
@@ -354,7 +356,10 @@ def _write_region(
     job: RegionJob, region: tuple[slice, ...], block: Any, stop: _StopCheck
 ) -> RegionResult:
     grid = job.grid
-    block = np.asarray(block).astype(job.dtype, copy=False)
+    if isinstance(block, TaskSource):
+        block = block.open()
+    else:
+        block = np.asarray(block).astype(job.dtype, copy=False)
     summary = copy.deepcopy(job.summary)
     starts = [r.start for r in region]
 

@@ -1,0 +1,134 @@
+"""Where a distributed write's regions get their pixels: inside their task, or from dask.
+
+A region whose part of the source graph is its own computes it inside its write task (the
+scheduler sees one task per region); a persisted source or one whose regions share work (a
+mean over the whole image) goes through the scheduler. Both must write the same store as one
+process. Real LocalCluster (in-process workers), real stores on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from dask.utils import key_split
+
+from napari_omezarr_export import PyramidOptions, StorageOptions, write_image
+from napari_omezarr_export.core.write.region_sources import regions_share_work, task_source
+from validation import assert_valid_store
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra")
+
+STORAGE = StorageOptions(ngff_version="0.4", chunks=(1, 64, 64))
+PYRAMID = PyramidOptions(levels=3)
+FIRST = (slice(0, 1), slice(0, 256), slice(0, 256))
+LAST = (slice(0, 1), slice(256, 512), slice(256, 512))
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as active,
+    ):
+        yield active
+
+
+def _pattern(block_info=None):
+    """A block made where dask computes it: no pixels in the graph."""
+    (c0, c1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    z, y, x = np.mgrid[c0:c1, y0:y1, x0:x1]
+    return ((y * 7 + x * 13 + z * 101) % 3000).astype(np.uint16)
+
+
+def _lazy(shape=(1, 512, 512), chunks=(1, 128, 128)):
+    return da.map_blocks(_pattern, chunks=da.core.normalize_chunks(chunks, shape), dtype="u2")
+
+
+def _files(store: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(store).as_posix(): p.read_bytes() for p in store.rglob("*") if p.is_file()
+    }
+
+
+def _written_alone(data, target: Path) -> Path:
+    return write_image(data, target, pyramid=PYRAMID, storage=STORAGE, client=False)[0]
+
+
+def _written_with_tasks(client, data, target: Path) -> tuple[Path, set[str]]:
+    """Write ``data`` on the cluster; return the store and the names of the tasks that ran."""
+    with distributed.get_task_stream(client) as stream:
+        [store] = write_image(data, target, pyramid=PYRAMID, storage=STORAGE, client=client)
+    return store, {key_split(task["key"]) for task in stream.data}
+
+
+def test_a_lazy_source_is_computed_inside_the_region_tasks(client, tmp_path):
+    data = _lazy()
+    expected = _written_alone(data, tmp_path / "one")
+    got, ran = _written_with_tasks(client, data, tmp_path / "many")
+    assert _files(got) == _files(expected)
+    assert_valid_store(got)
+    # The scheduler ran the regions and their small results, never a source block on its own.
+    assert "write_region" in ran
+    assert key_split(data.name) not in ran
+    assert not any(name.startswith(("getitem", "_pattern")) for name in ran)
+
+
+def test_a_source_whose_regions_share_work_goes_through_the_scheduler(client, tmp_path):
+    lazy = _lazy().astype(np.float32)
+    data = (lazy - lazy.mean()).clip(0, None).astype(np.uint16)  # every region needs the mean
+    expected = _written_alone(data, tmp_path / "one")
+    got, ran = _written_with_tasks(client, data, tmp_path / "many")
+    assert _files(got) == _files(expected)
+    assert any("mean" in name for name in ran)  # the mean ran once, as the scheduler's tasks
+
+
+def test_a_persisted_source_is_read_from_the_workers(client, tmp_path):
+    data = client.persist(_lazy())
+    distributed.wait(data)
+    expected = _written_alone(data, tmp_path / "one")
+    got, ran = _written_with_tasks(client, data, tmp_path / "many")
+    assert _files(got) == _files(expected)
+    assert "write_region" in ran
+
+
+def test_regions_of_blockwise_sources_share_no_work(tmp_path):
+    stored = zarr.open_array(
+        tmp_path / "a.zarr", mode="w", shape=(1, 512, 512), chunks=(1, 128, 128), dtype="u2"
+    )
+    sources = {
+        "lazy": _lazy(),
+        "zarr": da.from_zarr(stored),
+        "zarr, array kept apart": da.from_zarr(stored, inline_array=False),
+        "numpy": da.from_array(np.zeros((1, 512, 512), "u2"), chunks=(1, 128, 128)),
+        "halo": _lazy().map_overlap(lambda b: b, depth=(0, 4, 4), boundary="reflect"),
+    }
+    shared = {name: regions_share_work(data, FIRST, LAST) for name, data in sources.items()}
+    assert shared == dict.fromkeys(sources, False)
+    lazy = _lazy()
+    assert regions_share_work(lazy - lazy.mean(), FIRST, LAST)
+    assert not regions_share_work(lazy - lazy.mean(), FIRST, FIRST)  # one region: nothing to share
+
+
+def test_a_task_source_reads_its_region_band_by_band_in_the_written_dtype():
+    data = _lazy()
+    (block,) = dask.optimize(data[LAST])
+    source = task_source(block, np.dtype("f4"))
+    assert source is not None
+    opened = source.open()
+    assert opened.shape == (1, 256, 256)
+    band = opened[:, 10:20, :]
+    assert band.dtype == np.float32
+    np.testing.assert_array_equal(band, data[LAST][:, 10:20, :].compute().astype("f4"))
+
+
+def test_a_persisted_block_is_no_task_source(client):
+    data = client.persist(_lazy())
+    (block,) = dask.optimize(data[FIRST])
+    assert task_source(block, np.dtype("u2")) is None
