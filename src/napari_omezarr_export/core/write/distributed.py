@@ -212,10 +212,11 @@ class DistributedRun:
                     shapes, units[first:], plan.factors, plan.dtype.itemsize, threads=threads,
                     wanted=1 if small else None,
                 )  # fmt: skip
+                # The one task of a small pass runs alone: it may encode on every core.
                 job = RegionJob(
                     sink, group, grid, plan.method, plan.dtype.str,
                     tracked if first == 0 else DataSummary(), tasks.stop_event, first,
-                    host_threads,
+                    {} if small else host_threads,
                 )  # fmt: skip
                 log.info(
                     "Writing %s on %d worker threads: %d regions of %s owning levels %d-%d of %d",
