@@ -468,7 +468,7 @@ def test_a_relative_target_is_written_by_workers_started_elsewhere(tmp_path, rng
 
 def test_a_worker_that_cannot_see_the_staging_folder_says_so(tmp_path):
     from napari_omezarr_export.core.errors import WriteFailedError
-    from napari_omezarr_export.core.write.region_tasks import LocalSink
+    from napari_omezarr_export.core.write.region_sinks import LocalSink
 
     missing = tmp_path / "not-shared" / "img.ome.zarr.staging"
     sink = LocalSink(str(missing), 2)
@@ -548,18 +548,18 @@ class _RecordingLibc:
 
 def test_malloc_settings_outlast_a_task_briefly_then_are_restored(monkeypatch):
     """Back-to-back region tasks keep the roomy heap; once idle, the worker's settings return."""
-    from napari_omezarr_export.core.write import region_tasks
+    from napari_omezarr_export.core.write import worker_malloc
 
     libc = _RecordingLibc()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    monkeypatch.setattr(region_tasks, "_glibc", lambda: libc)
-    monkeypatch.setattr(region_tasks, "_LINGER_SECONDS", 0.3)
+    monkeypatch.setattr(worker_malloc, "_glibc", lambda: libc)
+    monkeypatch.setattr(worker_malloc, "_LINGER_SECONDS", 0.3)
     # Fresh state: earlier in-process region tasks may have left a restore pending.
-    monkeypatch.setattr(region_tasks, "_malloc_users", [0])
-    monkeypatch.setattr(region_tasks, "_malloc_restore", [None])
-    with region_tasks._roomy_malloc():
+    monkeypatch.setattr(worker_malloc, "_malloc_users", [0])
+    monkeypatch.setattr(worker_malloc, "_malloc_restore", [None])
+    with worker_malloc.roomy_malloc():
         pass
-    with region_tasks._roomy_malloc():  # the next task, within the linger: nothing to redo
+    with worker_malloc.roomy_malloc():  # the next task, within the linger: nothing to redo
         pass
     assert [c[0] for c in libc.calls] == ["mallopt", "mallopt"]
     for _ in range(100):
@@ -567,8 +567,8 @@ def test_malloc_settings_outlast_a_task_briefly_then_are_restored(monkeypatch):
             break
         time.sleep(0.05)
     assert libc.calls[2:] == [
-        ("mallopt", region_tasks._M_TRIM_THRESHOLD, 65536),
-        ("mallopt", region_tasks._M_MMAP_THRESHOLD, region_tasks._GLIBC_MMAP_DEFAULT),
+        ("mallopt", worker_malloc._M_TRIM_THRESHOLD, 65536),
+        ("mallopt", worker_malloc._M_MMAP_THRESHOLD, worker_malloc._GLIBC_MMAP_DEFAULT),
         ("malloc_trim", 0),
     ]
 
