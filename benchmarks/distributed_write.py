@@ -9,7 +9,8 @@ Each writer runs in a fresh subprocess (``--worker NAME``), which prints one JSO
 
 * ``ours, single process``: ``write_image(..., client=False)``, no cluster; dask's threaded
   scheduler computes the blocks on this machine's 2 cores. The baseline (ratio 1.0).
-* the others start a ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)``:
+* the others start a ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)``
+  (``--workers N`` for another number of workers, to see how the work spreads):
   ``ours, distributed``: ``write_image(..., client=client)``; ``ours, client encodes``: the
   single-process writer with the client active, as write_image behaved before issue 17 (the
   workers compute the bands, the client receives, encodes and writes them); ``ngff-zarr`` and
@@ -22,14 +23,16 @@ this); bytes the client process received over TCP (the
 LocalCluster's scheduler runs in that process, so its control messages count too, a few MB);
 bytes the workers sent (``transfer_outgoing_bytes_total``: to each other and to the client);
 the peak RSS (VmHWM) of each worker and of the client process, and each worker's RSS when
-the write began. The output is checked after the timing: a sample of level-0 chunks equals
-the generator's blocks, and the metadata passes both validators.
+the write began; per worker, the tasks it ran and the seconds it spent executing them (its
+busy share of the write's wall time). The output is checked after the timing: a sample of
+level-0 chunks equals the generator's blocks, and the metadata passes both validators.
 
 Usage::
 
     python -m benchmarks.distributed_write                  # every writer, one run each
     python -m benchmarks.distributed_write --repeats 3 --writers ours-single,ours-dist
     python -m benchmarks.distributed_write --size 4096 --writers ours-dist,ours-single
+    python -m benchmarks.distributed_write --workers 4 --writers ours-dist
 """
 
 from __future__ import annotations
@@ -121,11 +124,15 @@ def _cpu_seconds() -> float:
 
 
 def _worker_stats(dask_worker=None) -> dict:
+    state = dask_worker.state
+    executing = state.task_counter.cumulative_elapsed(by_prefix=False).get("executing", 0.0)
     return {
         "rss_mib": _status_mib("VmRSS"),
         "peak_mib": _status_mib("VmHWM"),
         "sent_bytes": int(getattr(dask_worker, "transfer_outgoing_bytes_total", 0)),
         "cpu_seconds": _cpu_seconds(),
+        "tasks": state.executed_count,
+        "executing_seconds": executing,
     }
 
 
@@ -158,13 +165,13 @@ def _check(store: Path, size: int) -> None:
     validate_metadata(store)
 
 
-def worker(name: str, size: int, out: Path) -> dict:
-    """Run one writer on a fresh cluster (or none) and return its measurements."""
+def worker(name: str, size: int, out: Path, n_workers: int = 2) -> dict:
+    """Run one writer on a fresh cluster of ``n_workers`` (or none); return its measurements."""
     image = lazy_image((1, size, size))
     write = {"ngff-zarr": _write_ngff_zarr, "ome-zarr-py": _write_ome_zarr_py}.get(
         name, _write_ours
     )
-    record: dict = {"writer": WRITERS[name], "size": size}
+    record: dict = {"writer": WRITERS[name], "size": size, "n_workers": n_workers}
     if name == "ours-single":
         start, cpu = time.perf_counter(), _cpu_seconds()
         store = _write_ours(image, out, client=False)
@@ -177,7 +184,7 @@ def worker(name: str, size: int, out: Path) -> dict:
         received = _count_client_bytes()
         with (
             LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                 local_directory=tempfile.mkdtemp(prefix="bench-dask-"),
             ) as cluster,
             Client(cluster) as client,
@@ -199,6 +206,9 @@ def worker(name: str, size: int, out: Path) -> dict:
                 "peak_mib": after[w]["peak_mib"],
                 "sent_bytes": after[w]["sent_bytes"] - before[w]["sent_bytes"],
                 "cpu_seconds": after[w]["cpu_seconds"] - before[w]["cpu_seconds"],
+                "tasks": after[w]["tasks"] - before[w]["tasks"],
+                "executing_seconds": after[w]["executing_seconds"]
+                - before[w]["executing_seconds"],
             }
             for w in sorted(after)
         ]
@@ -243,11 +253,31 @@ def report(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_one(name: str, size: int) -> dict:
+def per_worker_report(records: list[dict]) -> str:
+    """A markdown table of each worker of each cluster run: its share of the work."""
+    lines = [
+        "| writer (run) | worker | tasks run | s executing tasks | busy share of the write "
+        "| CPU s | peak RSS MiB (at start) | sent MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    runs: dict[str, int] = {}
+    for r in records:
+        run = runs[r["writer"]] = runs.get(r["writer"], 0) + 1
+        for i, w in enumerate(r.get("workers", [])):
+            lines.append(
+                f"| {r['writer']} ({run}) | {i} | {w.get('tasks', '-')} | "
+                f"{w.get('executing_seconds', 0):.2f} | "
+                f"{w.get('executing_seconds', 0) / r['seconds']:.0%} | {w['cpu_seconds']:.1f} | "
+                f"{w['peak_mib']:.0f} ({w['rss_at_start_mib']:.0f}) | {_mb(w['sent_bytes'])} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def run_one(name: str, size: int, n_workers: int = 2) -> dict:
     """Run ``name`` in a fresh subprocess; its store is deleted afterwards."""
     out = Path(tempfile.mkdtemp(prefix="bench-dist-")) / "image.zarr"
     command = [sys.executable, "-m", "benchmarks.distributed_write", "--worker", name]
-    command += ["--size", str(size), "--out", str(out)]
+    command += ["--size", str(size), "--workers", str(n_workers), "--out", str(out)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:  # the first error raised is the cause, the last the symptom
@@ -268,21 +298,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=16384, help="image height and width")
     parser.add_argument("--writers", default=",".join(WRITERS))
     parser.add_argument("--repeats", type=int, default=1, help="rounds, writers alternating")
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster workers (1 thread)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        sys.stdout.write(json.dumps(worker(args.worker, args.size, args.out)) + "\n")
+        sys.stdout.write(json.dumps(worker(args.worker, args.size, args.out, args.workers)) + "\n")
         return
     records = []
     for _ in range(args.repeats):  # alternating: a busy spell on a shared machine hits all
         for name in args.writers.split(","):
             sys.stderr.write(f"{WRITERS[name]} ...\n")
-            records.append(run_one(name, args.size))
+            records.append(run_one(name, args.size, args.workers))
             sys.stderr.write(json.dumps(records[-1]) + "\n")
-    title = f"1x{args.size}x{args.size} uint16, {LEVELS} levels, LocalCluster 2 x 1 thread"
+    title = (
+        f"1x{args.size}x{args.size} uint16, {LEVELS} levels, "
+        f"LocalCluster {args.workers} x 1 thread"
+    )
     records.sort(key=lambda r: list(WRITERS.values()).index(r["writer"]))
     text = f"# Distributed write: {title}\n\n{machine_line()}\n\n{report(records)}\n"
+    if workers_table := per_worker_report(records):
+        text += f"\nPer worker:\n\n{workers_table}\n"
     sys.stdout.write(text)
     out = Path(__file__).resolve().parent / "output"
     out.mkdir(exist_ok=True)

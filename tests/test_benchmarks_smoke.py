@@ -116,3 +116,19 @@ def test_remote_open_counts_requests(tmp_path):
     goals = remote_open.goals(summary)
     assert {g["result"] for g in goals} <= {"pass", "fail", "n/a"}
     assert any(g["store"] == "0.4 + labels" and "< 0.5 s" in g["goal"] for g in goals)
+
+
+def test_distributed_write_benchmark_reports_each_worker():
+    pytest.importorskip("distributed")
+    from benchmarks import distributed_write
+
+    # Real subprocesses on a real 2-worker LocalCluster, a 2048x2048 image: no timing checked.
+    record = distributed_write.run_one("ours-dist", 2048, n_workers=2)
+    assert "error" not in record, record
+    assert record["n_workers"] == 2 and len(record["workers"]) == 2
+    assert sum(w["tasks"] for w in record["workers"]) >= 4  # 4 regions, then the coarse pass
+    assert all(w["executing_seconds"] > 0 for w in record["workers"])
+    # Level 0 (8 MiB) never reaches the client: only the regions' small results do.
+    assert record["client_received_bytes"] < 1_000_000
+    table = distributed_write.per_worker_report([record])
+    assert table.count("| ours, distributed (1) |") == 2
