@@ -403,6 +403,35 @@ def test_what_may_not_be_replaced_is_refused_and_left_untouched(
     assert recorder.log == []
 
 
+def test_a_folder_made_in_the_s3_console_is_an_empty_target_and_stays(
+    s3_env, bucket, recorder, rng
+):
+    # The S3 console's "Create folder" makes an empty object named "folder/". Such a folder at
+    # the target, or inside a store, holds nothing: it must not be taken for a file.
+    name, client = bucket[5:], s3_env.client()
+    for key in ("run/", "run/x.ome.zarr/", "run/y.ome.zarr/"):
+        client.put_object(Bucket=name, Key=key, Body=b"")
+    url = f"{bucket}/run/x.ome.zarr"
+    first, second = _image(rng), _image(rng, (1, 64, 64))
+    write_image(first, url, storage=_storage("0.5"))
+    np.testing.assert_array_equal(np.asarray(read(url)[0].data[0]), first)
+    assert _objects(s3_env, url)[""][1] == b""  # the user's folder is still there
+    client.put_object(Bucket=name, Key="run/x.ome.zarr/labels/", Body=b"")  # one inside
+    write_image(second, url, storage=_storage("0.4"))  # replaced, as any image of ours
+    np.testing.assert_array_equal(np.asarray(read(url)[0].data[0]), second)
+    left = set(_objects(s3_env, url))
+    assert {"", "labels/"} <= left and not {"zarr.json", "0/zarr.json"} & left  # no v3 leftover
+    # A write that fails mid-upload removes what it wrote, and leaves the folder as it was.
+    recorder.clear()
+    recorder.fail_put_after = 4
+    with pytest.raises(WriteFailedError, match="nothing is left there"):
+        write_image(_image(rng), f"{bucket}/run/y.ome.zarr", storage=_storage("0.5"))
+    assert set(_objects(s3_env, f"{bucket}/run/y.ome.zarr")) == {""}
+    assert sorted(k for k in s3_env.keys(name) if k.endswith("/")) == [
+        "run/", "run/x.ome.zarr/", "run/x.ome.zarr/labels/", "run/y.ome.zarr/",
+    ]  # fmt: skip
+
+
 # -- failures and cancels ---------------------------------------------------------------------
 
 

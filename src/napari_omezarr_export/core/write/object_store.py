@@ -19,6 +19,10 @@ upload removes every key under the target (where the store allows); its root nev
 ``multiscales`` in any case. Cancelled while it is still being encoded, it has touched nothing
 at the target.
 
+A folder marker (the empty ``name/`` object the S3 console's "Create folder" makes) holds no
+data: a folder made at the target is an empty target, markers inside a store do not stop its
+replacement, and no write or clean-up removes them.
+
 The temporary folder costs as much local disk space as the compressed store (it is made in the
 system's temporary folder: set ``TMPDIR`` to put it elsewhere), and is removed at the end.
 """
@@ -92,13 +96,19 @@ class StoreListing:
     Parameters
     ----------
     keys : set of str
-        Every key under the target, relative to it (``""`` for an object at the target itself).
+        Every key under the target, relative to it (``""`` for an object at the target itself),
+        except folder markers.
     docs : dict of str to bytes
         The content of the zarr metadata documents among them.
+    folders : set of str
+        The folders that have a folder marker (the empty ``name/`` object the S3 console's
+        "Create folder" makes), relative (``""`` for the target itself). They hold no data:
+        an empty folder is an empty target, and a write leaves the markers where they are.
     """
 
     keys: set[str] = field(default_factory=set)
     docs: dict[str, bytes] = field(default_factory=dict)
+    folders: set[str] = field(default_factory=set)
 
     def nodes(self) -> dict[str, _Node]:
         """The zarr nodes, by folder relative to the target (``""`` is the root)."""
@@ -191,11 +201,16 @@ def _list(target: UPath) -> StoreListing:
     """List every key under ``target`` and read its metadata documents (a few requests)."""
     fs, root = _fs_root(target)
     fs.invalidate_cache(root)
-    found = fs.find(root)  # an empty prefix lists nothing; a missing bucket raises
-    keys = set()
-    for path in found:
+    # An empty prefix lists nothing; a missing bucket raises.
+    found = fs.find(root, detail=True)
+    keys, folders = set(), set()
+    for path, info in found.items():
         path = str(path)
-        keys.add("" if path.rstrip("/") == root else path[len(root) + 1 :])
+        key = "" if path.rstrip("/") == root else path[len(root) + 1 :]
+        if _is_folder_marker(path, info):
+            folders.add(key.rstrip("/"))
+        else:
+            keys.add(key)
     wanted = sorted(k for k in keys if _split(k)[1] in META_DOCS)
     contents = _cat_many(fs, [f"{root}/{k}" for k in wanted]) if wanted else {}
     docs = {}
@@ -203,7 +218,12 @@ def _list(target: UPath) -> StoreListing:
         content = _content(contents, f"{root}/{key}")
         if content is not None:  # else deleted since the listing
             docs[key] = content
-    return StoreListing(keys, docs)
+    return StoreListing(keys, docs, folders)
+
+
+def _is_folder_marker(path: str, info: dict[str, Any]) -> bool:
+    """An empty object whose key ends in ``/``: how S3 consoles show a folder."""
+    return path.endswith("/") and not info.get("size")
 
 
 def _refusal(listing: StoreListing) -> str | None:
@@ -539,7 +559,8 @@ class StagedUpload:
                     else "Nothing was left there."
                 )
             fs.invalidate_cache(root)
-            left = [str(p) for p in fs.find(root)]
+            found = fs.find(root, detail=True).items()
+            left = [str(p) for p, info in found if not _is_folder_marker(str(p), info)]
             if left:
                 _remove(fs, left)
         except Exception as exc:  # noqa: BLE001 - the clean-up must not hide the failure
