@@ -6,6 +6,7 @@ per-object calls (put, pipe, delete), so the tests can check the order in which 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,7 +37,7 @@ from napari_omezarr_export import (
     write_image,
     write_labels,
 )
-from napari_omezarr_export.core.write import object_store
+from napari_omezarr_export.core.write import object_store, upload_stream
 from validation import assert_valid_store
 
 META = {".zarray", ".zgroup", ".zattrs", "zarr.json"}
@@ -430,6 +431,84 @@ def test_a_folder_made_in_the_s3_console_is_an_empty_target_and_stays(
     assert sorted(k for k in s3_env.keys(name) if k.endswith("/")) == [
         "run/", "run/x.ome.zarr/", "run/x.ome.zarr/labels/", "run/y.ome.zarr/",
     ]  # fmt: skip
+
+
+# -- a new store's chunks go up while it is encoded --------------------------------------------
+
+
+def _staged_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` now (while other threads write and delete them)."""
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            total += path.stat().st_size if path.is_file() else 0
+    return total
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Stream a batch as soon as 16 KiB of chunks are staged, looking at every step."""
+    monkeypatch.setattr(upload_stream, "STREAM_BYTES", 16 * 1024)
+    monkeypatch.setattr(upload_stream, "_POLL_SECONDS", 0.0)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_new_store_streams_its_chunks_and_a_replaced_one_is_staged_whole(
+    s3_env, bucket, recorder, local_tmp, rng, small_batches, version
+):
+    image = rng.integers(0, 65535, size=(2, 256, 512), dtype=np.uint16)  # 512 KiB, incompressible
+    peak = [0]
+    recorder.on_put = lambda _: peak.__setitem__(0, max(peak[0], _staged_bytes(local_tmp)))
+    url = f"{bucket}/new.ome.zarr"
+    write_image(image, url, storage=_storage(version), pyramid=PyramidOptions(levels=2))
+    streamed_peak, peak[0] = peak[0], 0
+    new = _objects(s3_env, url)
+    stored = sum(len(content) for _, content in new.values())
+    # The local disk held a few batches and bands (~1/4 here: 16 KiB batches, 32 KiB bands),
+    # not the store; the store is whole and valid.
+    assert stored > 600_000 and streamed_peak < stored // 2, (streamed_peak, stored)
+    assert not any(k.endswith(".partial") for k in new)
+    assert assert_valid_store(_download(s3_env, url, local_tmp.parent / "copy.zarr")) == 1
+    np.testing.assert_array_equal(np.asarray(read(url)[0].data[0]), image)
+    # Still metadata last: chunks, then the arrays' metadata, then the root's.
+    puts = recorder.keys("put", url.removeprefix("s3://"))
+    root_docs = ["zarr.json"] if version == "0.5" else [".zgroup", ".zattrs"]
+    arrays = {"0", "1"}
+    kinds = [_kind(k, arrays) for k in puts[len(root_docs) : -len(root_docs)]]
+    assert kinds == sorted(kinds, key=["chunk", "array"].index) and puts[-1] == root_docs[-1]
+    # Replacing a store: staged whole (a failure while encoding must leave the old one), and
+    # the same bytes land.
+    write_image(image, url, storage=_storage(version), pyramid=PyramidOptions(levels=2))
+    assert peak[0] >= stored
+    assert {k: c for k, (_, c) in _objects(s3_env, url).items()} == {
+        k: c for k, (_, c) in new.items()
+    }
+
+
+def test_a_source_failing_after_chunks_went_up_raises_its_error_and_leaves_nothing(
+    s3_env, bucket, recorder, rng, small_batches
+):
+    url = f"{bucket}/fresh.ome.zarr"
+    image = da.from_array(rng.integers(0, 65535, (2, 96, 128), np.uint16), chunks=(1, 32, 32))
+    with pytest.raises(_Boom):  # the source's own error, as when nothing was uploaded yet
+        write_image(
+            image.map_blocks(_failing_block, dtype=image.dtype), url, storage=_storage("0.4")
+        )
+    puts = recorder.keys("put", url.removeprefix("s3://"))
+    assert len([k for k in puts if k.startswith("0/0/")]) >= 4  # chunks had gone up
+    assert _objects(s3_env, url) == {}
+
+
+def test_an_upload_failing_while_encoding_says_so_and_leaves_nothing(
+    s3_env, bucket, recorder, rng, small_batches
+):
+    url = f"{bucket}/fresh.ome.zarr"
+    image = rng.integers(0, 65535, size=(2, 256, 512), dtype=np.uint16)
+    recorder.fail_put_after = 10
+    with pytest.raises(WriteFailedError, match=r"while uploading it \(OSError: injected") as e:
+        write_image(image, url, storage=_storage("0.5"))
+    assert "nothing is left there" in str(e.value)
+    assert _objects(s3_env, url) == {}
 
 
 # -- failures and cancels ---------------------------------------------------------------------

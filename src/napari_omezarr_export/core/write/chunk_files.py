@@ -44,7 +44,9 @@ try:  # zarr's order of inner chunks in a shard; without it, zarr writes shards 
 except ImportError:  # pragma: no cover - a zarr release that moved it
     morton_order_iter = None
 
-__all__ = ["ChunkFileWriter", "chunk_file_writer"]
+__all__ = ["PARTIAL_SUFFIX", "ChunkFileWriter", "chunk_file_writer"]
+
+PARTIAL_SUFFIX = ".partial"  # a chunk file still being written (zarr's LocalStore's suffix too)
 
 Encoder = Callable[[np.ndarray], Any]
 UnitEncoder = Callable[[np.ndarray], "bytes | None"]
@@ -315,5 +317,10 @@ class ChunkFileWriter:
         if path.parent not in self._folders:
             os.makedirs(path.parent, exist_ok=True)
             self._folders.add(path.parent)
-        with open(path, "wb") as file:
+        # Under a temporary name, then renamed, as zarr's LocalStore does: a file that has its
+        # name is complete, so a staged store's chunks can be uploaded while others are written
+        # (`core.write.upload_stream`). One rename per chunk file: negligible beside encoding.
+        partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        with open(partial, "wb") as file:
             file.write(payload)
+        os.replace(partial, path)

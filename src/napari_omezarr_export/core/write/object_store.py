@@ -23,8 +23,12 @@ A folder marker (the empty ``name/`` object the S3 console's "Create folder" mak
 data: a folder made at the target is an empty target, markers inside a store do not stop its
 replacement, and no write or clean-up removes them.
 
-The temporary folder costs as much local disk space as the compressed store (it is made in the
-system's temporary folder: set ``TMPDIR`` to put it elsewhere), and is removed at the end.
+The temporary folder is made in the system's temporary folder (set ``TMPDIR`` to put it
+elsewhere) and removed at the end. Replacing a store, it holds the whole compressed store
+before step 1 begins, so that a failure while encoding leaves the old store as it was. A new
+store's chunks are uploaded in batches while it is encoded instead
+(`napari_omezarr_export.core.write.upload_stream`: a few hundred MiB of local disk, and the
+upload runs beside the encoding); steps 4 and 5 still come last.
 """
 
 from __future__ import annotations
@@ -450,6 +454,9 @@ class StagedUpload:
         self.stage = stage
         self._existing = existing
         self._phase = "staging"  # then "withdrawing", "uploading", "done"
+        # True once the last upload began, or an upload while staging failed: a failure from
+        # then on is the upload's, not the staging's.
+        self.sending = False
         self._withdrawn: dict[str, bytes | None] = {}
         self._uploaded_elsewhere: set[str] = set()
 
@@ -457,6 +464,11 @@ class StagedUpload:
     def done(self) -> bool:
         """True once the whole store is at the target."""
         return self._phase == "done"
+
+    @property
+    def target_is_empty(self) -> bool:
+        """True when nothing was at the target (folder markers aside): no store to lose."""
+        return not self._existing.keys
 
     @property
     def started(self) -> bool:
@@ -467,7 +479,8 @@ class StagedUpload:
         """Withdraw the old store's OME attributes now, before chunks are uploaded from elsewhere.
 
         A distributed write calls this before its workers upload their chunk files straight to
-        the target; from then on a failure removes every key under the target (`abort`).
+        the target, and a `ChunkStream` before its first batch; from then on a failure removes
+        every key under the target (`abort`).
 
         Parameters
         ----------
@@ -485,7 +498,7 @@ class StagedUpload:
         self._phase = "uploading"
 
     def add_uploaded(self, keys: Iterable[str]) -> None:
-        """Record keys uploaded by others (a cluster's workers): they are part of the new store.
+        """Record keys uploaded before `iter_upload` (by a cluster's workers, or a `ChunkStream`).
 
         Parameters
         ----------
@@ -507,26 +520,35 @@ class StagedUpload:
         """
         if self._phase not in ("staging", "uploading"):
             return
+        self.sending = True
         fs, root = _fs_root(self.target)
         order = _upload_order(self.stage)
         total, done = len(order.keys), 0
         self.begin(order.zarr_format)
         for start in range(0, len(order.chunks), _UPLOAD_BATCH):
             batch = order.chunks[start : start + _UPLOAD_BATCH]
-            self._put(fs, root, batch)
+            self.put_staged(batch)
             done += len(batch)
             yield done, total
         stale = self._existing.keys - order.keys - self._uploaded_elsewhere - {""}
         if stale:
             _remove(fs, (f"{root}/{k}" for k in sorted(stale)))
         for step in [order.array_docs, *order.group_docs]:
-            self._put(fs, root, step)
+            self.put_staged(step)
             done += len(step)
         self._phase = "done"
         yield done, total
 
-    def _put(self, fs: Any, root: str, keys: list[str]) -> None:
+    def put_staged(self, keys: list[str]) -> None:
+        """Upload staged files as they are (concurrently), whatever the phase.
+
+        Parameters
+        ----------
+        keys : list of str
+            Keys relative to the stage and to the target.
+        """
         if keys:
+            fs, root = _fs_root(self.target)
             fs.put([str(self.stage / k) for k in keys], [f"{root}/{k}" for k in keys])
 
     def abort(self) -> str:
@@ -607,7 +629,7 @@ def staged_upload(target: UPath) -> Iterator[StagedUpload]:
         When staging or the upload fails; the message says what was left at the target.
     """
     existing = check_replaceable_remote(target)
-    # The whole compressed store is staged on the local disk before it is uploaded.
+    # Staged on the local disk: whole when it replaces a store, in batches when it is new.
     stage = Path(tempfile.mkdtemp(prefix="omezarr-export-upload-"))
     upload = StagedUpload(target, stage, existing)
     try:
@@ -618,7 +640,7 @@ def staged_upload(target: UPath) -> Iterator[StagedUpload]:
         upload.abort()
         raise
     except Exception as exc:
-        staging = not upload.started
+        staging = not upload.sending
         left = upload.abort()
         if staging and not isinstance(exc, OSError):
             raise

@@ -56,6 +56,7 @@ from napari_omezarr_export.core.write.store_attributes import (
     group_attributes_for,
     labels_after,
 )
+from napari_omezarr_export.core.write.upload_stream import ChunkStream
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -178,16 +179,23 @@ def _iter_upload(
     Progress runs from ``offset`` to ``offset + 2 * chunks`` (of ``total``): the chunks encoded,
     then the files uploaded, scaled to chunks. With a ``client``, the workers upload their
     chunks as they write them (``fill(stage, run)``); the old store is withdrawn when the first
-    of them is ready to upload, so a failure before that (the source) leaves it intact.
+    of them is ready to upload, so a failure before that (the source) leaves it intact. Without
+    one, a new store's chunks are uploaded in batches while it is written (`ChunkStream`).
     """
     with staged_upload(target) as upload:
         run = None
         if client is not None:
             withdraw = partial(upload.begin, zarr_format)
             run = DistributedRun(client, upload.stage, zarr_format, target, withdraw)
-        with contextlib.closing(fill(upload.stage, run)) as steps:
+        # One process writing a new store uploads its chunks while it encodes (upload_stream).
+        with (
+            ChunkStream(upload, zarr_format, enabled=run is None) as stream,
+            contextlib.closing(fill(upload.stage, run)) as steps,
+        ):
             for done, _ in steps:
+                stream.poll()
                 yield offset + done, total
+            stream.finish()
         if run is not None:
             upload.add_uploaded(run.uploaded)
         with contextlib.closing(upload.iter_upload()) as sent:
