@@ -1,24 +1,27 @@
 """Where a distributed write's regions get their pixels: inside their task, or from dask.
 
-A region whose part of the source graph is its own computes it inside its write task (the
-scheduler sees one task per region); a persisted source or one whose regions share work (a
-mean over the whole image) goes through the scheduler. Both must write the same store as one
-process. Real LocalCluster (in-process workers), real stores on disk.
+A region computes its part of the source graph inside its write task (the scheduler sees one
+write task per region), band by band, or whole when its bands need a task in common; a
+persisted source goes through the scheduler, and a P2P-rechunked one is written by the
+client. All must write the same store as one process. Real LocalCluster (in-process workers),
+real stores on disk.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import Counter
 from pathlib import Path
 
 import dask
 import dask.array as da
 import numpy as np
 import pytest
-import zarr
 from dask.utils import key_split
 
 from napari_omezarr_export import PyramidOptions, StorageOptions, write_image
-from napari_omezarr_export.core.write.region_sources import regions_share_work, task_source
+from napari_omezarr_export.core.write.region_sources import task_source
 from validation import assert_valid_store
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra")
@@ -80,13 +83,55 @@ def test_a_lazy_source_is_computed_inside_the_region_tasks(client, tmp_path):
     assert not any(name.startswith(("getitem", "_pattern")) for name in ran)
 
 
-def test_a_source_whose_regions_share_work_goes_through_the_scheduler(client, tmp_path):
+def test_a_source_whose_regions_share_work_is_written_the_same(client, tmp_path):
     lazy = _lazy().astype(np.float32)
     data = (lazy - lazy.mean()).clip(0, None).astype(np.uint16)  # every region needs the mean
     expected = _written_alone(data, tmp_path / "one")
     got, ran = _written_with_tasks(client, data, tmp_path / "many")
     assert _files(got) == _files(expected)
-    assert any("mean" in name for name in ran)  # the mean ran once, as the scheduler's tasks
+    assert "write_region" in ran
+
+
+_LOADS: Counter = Counter()
+_LOADS_LOCK = threading.Lock()
+
+
+def _counted(block_info=None):
+    """`_pattern`, counting how often each block is made."""
+    with _LOADS_LOCK:
+        _LOADS[tuple(block_info[None]["chunk-location"])] += 1
+    return _pattern(block_info)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "most"),
+    [((1, 64, 64), 1), ((1, 128, 512), 2), ((1, 256, 256), 1), ((1, 512, 512), 4)],
+    ids=["band-sized", "strips", "region-sized", "one-chunk"],
+)
+def test_each_source_chunk_is_made_once_per_region_that_reads_it(client, tmp_path, chunks, most):
+    # Bands are 64 rows; a chunk taller than a band is read by several bands of its region,
+    # which then computes the region once instead of the chunk once per band. A chunk larger
+    # than a region (4 regions of 256x256 here) is made once by each region.
+    data = da.map_blocks(
+        _counted, chunks=da.core.normalize_chunks(chunks, (1, 512, 512)), dtype="u2"
+    )
+    expected = _written_alone(data, tmp_path / "one")
+    _LOADS.clear()
+    got, _ = _written_with_tasks(client, data, tmp_path / "many")
+    assert _files(got) == _files(expected)
+    assert set(_LOADS) == {tuple(i) for i in np.ndindex(data.numblocks)}
+    assert max(_LOADS.values()) == most, _LOADS
+
+
+def test_a_p2p_rechunked_source_is_written_by_the_client_and_says_so(client, tmp_path, caplog):
+    strips = da.map_blocks(_pattern, chunks=((1,), (32,) * 16, (512,)), dtype="u2")
+    data = strips.rechunk((1, 128, 128), method="p2p")
+    expected = _written_alone(strips, tmp_path / "one")
+    with caplog.at_level(logging.WARNING):
+        got, ran = _written_with_tasks(client, data, tmp_path / "many")
+    assert _files(got) == _files(expected)
+    assert "write_region" not in ran  # P2P cannot be split into regions
+    assert "rechunk with method='tasks'" in caplog.text
 
 
 def test_a_persisted_source_is_read_from_the_workers(client, tmp_path):
@@ -96,24 +141,6 @@ def test_a_persisted_source_is_read_from_the_workers(client, tmp_path):
     got, ran = _written_with_tasks(client, data, tmp_path / "many")
     assert _files(got) == _files(expected)
     assert "write_region" in ran
-
-
-def test_regions_of_blockwise_sources_share_no_work(tmp_path):
-    stored = zarr.open_array(
-        tmp_path / "a.zarr", mode="w", shape=(1, 512, 512), chunks=(1, 128, 128), dtype="u2"
-    )
-    sources = {
-        "lazy": _lazy(),
-        "zarr": da.from_zarr(stored),
-        "zarr, array kept apart": da.from_zarr(stored, inline_array=False),
-        "numpy": da.from_array(np.zeros((1, 512, 512), "u2"), chunks=(1, 128, 128)),
-        "halo": _lazy().map_overlap(lambda b: b, depth=(0, 4, 4), boundary="reflect"),
-    }
-    shared = {name: regions_share_work(data, FIRST, LAST) for name, data in sources.items()}
-    assert shared == dict.fromkeys(sources, False)
-    lazy = _lazy()
-    assert regions_share_work(lazy - lazy.mean(), FIRST, LAST)
-    assert not regions_share_work(lazy - lazy.mean(), FIRST, FIRST)  # one region: nothing to share
 
 
 def test_a_task_source_reads_its_region_band_by_band_in_the_written_dtype():

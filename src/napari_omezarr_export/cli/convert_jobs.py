@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -37,7 +36,6 @@ from napari_omezarr_export.core.stores import StorePath
 
 __all__ = ["ConvertSettings", "convert_jobs"]
 
-logger = logging.getLogger(__name__)
 
 # A store's root metadata file (NGFF 0.5+, then 0.4 and older), dating it for staleness.
 _ROOT_METADATA = ("zarr.json", ".zattrs", ".zgroup")

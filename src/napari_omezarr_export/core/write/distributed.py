@@ -60,7 +60,6 @@ from napari_omezarr_export.core.write.object_store import META_DOCS
 from napari_omezarr_export.core.write.plan import DataSummary, GroupPlan
 from napari_omezarr_export.core.write.region_futures import RegionFutures
 from napari_omezarr_export.core.write.region_sinks import LocalSink, RemoteSink
-from napari_omezarr_export.core.write.region_sources import regions_share_work
 from napari_omezarr_export.core.write.region_tasks import (
     RegionJob,
     RegionResult,
@@ -80,12 +79,35 @@ _GATE_POLL_SECONDS = 0.05  # how often the client looks for a region ready to up
 
 
 def runs_distributed(plan: GroupPlan) -> bool:
-    """Whether ``plan``'s data is a dask array, which workers can compute region by region."""
+    """Whether ``plan``'s data is a dask array, which workers can compute region by region.
+
+    Not a source rechunked by dask's P2P method (which dask picks for large rechunks when a
+    cluster is active): its shuffle cannot be computed region by region (distributed raises
+    P2PConsistencyError or loses dependencies). The single-process writer writes it, the
+    cluster still computing its bands, and a warning says how to write it on the workers.
+    """
     if "dask.array" not in sys.modules:
         return False  # no dask array can exist yet
     import dask.array as da
 
-    return isinstance(plan.data, da.Array)
+    if not isinstance(plan.data, da.Array):
+        return False
+    if _uses_p2p(plan.data):
+        log.warning(
+            "%s is rechunked with dask's P2P method, which cannot be written region by region "
+            "on the workers; this process writes it, with the cluster computing its bands. "
+            "To write it on the workers, rechunk with method='tasks' (or set dask's "
+            "'array.rechunk.method' to 'tasks').",
+            plan.path or "The image",
+        )
+        return False
+    return True
+
+
+def _uses_p2p(data: Any) -> bool:
+    """Whether a dask array's graph has a P2P rechunk layer (a few layers to look at)."""
+    layers = getattr(data.__dask_graph__(), "layers", {})
+    return any("p2p" in f"{type(layer).__name__} {name}".lower() for name, layer in layers.items())
 
 
 def client_for(client: Any, plans: Sequence[GroupPlan], target: StorePath) -> Any:
@@ -207,7 +229,7 @@ class DistributedRun:
                     shapes, units[first:], plan.factors, plan.dtype.itemsize, threads=threads,
                     wanted=1 if small else None,
                 )  # fmt: skip
-                # The one task of a small pass runs alone: it may encode on every core.
+                # The one task of a small pass runs alone: it may encode on every core (2 at most).
                 job = RegionJob(
                     sink, group, grid, plan.method, plan.dtype.str,
                     tracked if first == 0 else DataSummary(), tasks.stop_event, first,
@@ -219,9 +241,9 @@ class DistributedRun:
                     first + grid.owned - 1, len(plan.level_shapes),
                 )  # fmt: skip
                 # The source pass's regions compute their part of the source inside their
-                # task when that part is theirs alone (region_sources); coarse passes read
-                # the blocks the previous pass left on the workers.
-                inside = first == 0 and not regions_share_work(data, *_first_and_last(grid))
+                # task where they can (region_sources); coarse passes read the blocks the
+                # previous pass left on the workers.
+                inside = first == 0
                 for result in self._iter_pass(tasks, job, data, threads, inside):
                     self._collect(result, summary if first == 0 else None)
                     yield _region_chunks(grid, result.region, chunks[first:])
@@ -285,11 +307,6 @@ def _count(grid: RegionGrid) -> int:
     return math.prod(
         math.ceil(n / e) for n, e in zip(grid.level_shapes[0], grid.edges, strict=True)
     )
-
-
-def _first_and_last(grid: RegionGrid) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
-    regions = list(grid.regions())
-    return regions[0], regions[-1]
 
 
 def _take(items: Iterator[Any], n: int) -> list[Any]:

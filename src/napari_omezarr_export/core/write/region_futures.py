@@ -77,6 +77,17 @@ class RegionFutures:
 
         Inside the write task when ``inside`` and `task_source` allow it, else by the
         scheduler, as tasks of their own that feed the write task.
+
+        Parameters
+        ----------
+        job : RegionJob
+            What every region of this pass shares: where and how to write.
+        region : tuple of slice
+            The region, in the pass's first level.
+        block : dask.array.Array
+            The source's slice for the region.
+        inside : bool
+            Whether the region may compute its block inside its task (the source pass).
         """
         import dask
 

@@ -22,7 +22,7 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +36,6 @@ from napari_omezarr_export.core.write.region_sinks import (
 from napari_omezarr_export.core.write.region_sources import TaskSource
 from napari_omezarr_export.core.write.regions import RegionGrid
 from napari_omezarr_export.core.write.worker_malloc import roomy_malloc
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "RegionJob",

@@ -17,13 +17,14 @@ from typing import Any
 
 __all__ = ["roomy_malloc"]
 
-# glibc mallopt parameters, and the values a region task uses (see `_roomy_malloc`)
+# glibc mallopt parameters, and the values a region task uses (see `roomy_malloc`)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _TASK_TRIM, _TASK_MMAP = 256 * 2**20, 64 * 2**20
 _GLIBC_MMAP_DEFAULT = 128 * 2**10
 # The roomy settings outlast our last task by this long: the next region's source blocks,
-# computed by dask between our tasks, then reuse the heap too (measured: 640k page faults in
-# the two workers on 1x16384x16384 uint16 without it).
+# when dask computes them between our tasks (a source the tasks cannot compute themselves),
+# then reuse the heap too (measured: 640k page faults in the two workers on 1x16384x16384
+# uint16 without it, when every source went through the scheduler).
 _LINGER_SECONDS = 2.0
 _malloc_lock = threading.Lock()
 _malloc_users = [0]
