@@ -57,9 +57,8 @@ class ChunkStream:
         self.enabled = enabled and upload.target_is_empty
         self._pool: ThreadPoolExecutor | None = None
         self._batch: Future | None = None
-        self._sending: set[str] = set()
+        self._sending: set[str] = set()  # the batch in flight's keys
         self._last_poll = 0.0
-        self.batches = 0
 
     def __enter__(self) -> ChunkStream:
         return self
@@ -115,7 +114,6 @@ class ChunkStream:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omezarr-upload")
         self._sending.update(keys)
         self._batch = self._pool.submit(_send, self._upload, keys)
-        self.batches += 1
         log.debug("uploading %d chunk files while encoding", len(keys))
 
     def _collect(self) -> None:
@@ -125,6 +123,7 @@ class ChunkStream:
         if batch.exception() is not None:
             self._upload.sending = True  # the upload failed, not the encoding
         self._upload.add_uploaded(batch.result())
+        self._sending.clear()  # sent and deleted: no scan finds them again
 
 
 def _send(upload: StagedUpload, keys: list[str]) -> list[str]:
