@@ -107,6 +107,11 @@ def total_chunks(plans: Sequence[GroupPlan]) -> int:
     )
 
 
+def _chunk_bytes(plans: Sequence[GroupPlan]) -> int:
+    """The largest uncompressed chunk of the plans, in bytes."""
+    return max(math.prod(p.chunks) * p.dtype.itemsize for p in plans)
+
+
 def _iter_fill_group(
     group: zarr.Group,
     plan: GroupPlan,
@@ -171,8 +176,9 @@ def _iter_upload(
     offset: int,
     total: int,
     *,
+    zarr_format: int,
+    chunk_bytes: int,
     client: Any = None,
-    zarr_format: int = 2,
 ) -> Iterator[Progress]:
     """Stage one store with ``fill`` and upload it to ``target``, counting its chunks twice.
 
@@ -189,11 +195,11 @@ def _iter_upload(
             run = DistributedRun(client, upload.stage, zarr_format, target, withdraw)
         # One process writing a new store uploads its chunks while it encodes (upload_stream).
         with (
-            ChunkStream(upload, zarr_format, enabled=run is None) as stream,
+            ChunkStream(upload, zarr_format, chunk_bytes, enabled=run is None) as stream,
             contextlib.closing(fill(upload.stage, run)) as steps,
         ):
             for done, _ in steps:
-                stream.poll()
+                stream.poll(done)
                 yield offset + done, total
             stream.finish()
         if run is not None:
@@ -241,7 +247,10 @@ def iter_write_store(
         return iter_fill_stage(plans, stage, storage, label_source=label_source, run=run)
 
     if not capabilities(target).atomic_rename:  # object stores: metadata last
-        yield from _iter_upload(target, fill, total, 0, 2 * total, client=client, zarr_format=fmt)
+        yield from _iter_upload(
+            target, fill, total, 0, 2 * total,
+            zarr_format=fmt, chunk_bytes=_chunk_bytes(plans), client=client,
+        )  # fmt: skip
         yield 2 * total, 2 * total
         return
     with _local_stage(target, storage) as stage:
@@ -335,7 +344,10 @@ def iter_add_labels(
             return _iter_fill_label(plan, storage, stage)
 
         if remote:
-            yield from _iter_upload(image / plan.path, fill, chunks, done, total)
+            yield from _iter_upload(
+                image / plan.path, fill, chunks, done, total,
+                zarr_format=storage.zarr_format, chunk_bytes=_chunk_bytes([plan]),
+            )  # fmt: skip
         else:
             with (
                 staged_directory(image / plan.path) as stage,

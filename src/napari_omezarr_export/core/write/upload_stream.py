@@ -4,22 +4,24 @@
 which costs as much local disk as the compressed store and adds the whole upload's time after
 the encoding. For a **new** target (nothing there, or only an S3 console folder) there is no
 old store a failure could cost, so `ChunkStream` uploads the chunk files already staged, in
-the background, each time more than `STREAM_BYTES` of them wait, and deletes them locally: the
-local disk then holds about two batches, not the store, and the upload runs beside the
-encoding. The metadata still goes up last (`StagedUpload.iter_upload`), so a reader sees an
-image at the target only once all of it is there, and a failure or cancel removes every key
-written (`StagedUpload.abort`, after the batch in flight has ended). A target that holds a
-store to replace is staged whole as before: a failure while encoding then leaves the old store
-as it was.
+the background, a batch of `STREAM_BYTES` at a time, and deletes them locally. A batch waits
+for the one before, so the encoding slows to the upload's pace instead of filling the disk:
+the stage holds at most about 2.5 x `STREAM_BYTES` (a batch in flight, one waiting, and what
+was written between two looks), whatever the store's size. The metadata still goes up last
+(`StagedUpload.iter_upload`), so a reader sees an image at the target only once all of it is
+there, and a failure or cancel removes every key written (`StagedUpload.abort`, after the
+batch in flight has ended). A target that holds a store to replace is staged whole as before:
+a failure while encoding then leaves the old store as it was.
 
 A staged file is complete once it has its name: zarr writes every file under a temporary
-``.partial`` name and renames it, and so does `core.write.chunk_files`.
+``.partial`` name and renames it, and so does `core.write.chunk_files`. The stage is looked at
+each time half a batch of uncompressed chunk bytes has been written (a count, not a clock: an
+image encoded in a fraction of a second streams as surely as a slow one).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from napari_omezarr_export.core.write.chunk_files import PARTIAL_SUFFIX
@@ -29,9 +31,8 @@ __all__ = ["STREAM_BYTES", "ChunkStream"]
 
 log = logging.getLogger(__name__)
 
-# Staged chunk bytes that start a batch: big enough that a batch is many concurrent puts.
-STREAM_BYTES = 256 * 1024 * 1024
-_POLL_SECONDS = 0.5  # how often the stage is looked at: a scan lists the waiting files only
+# Staged chunk bytes a batch uploads: big enough that a batch is many concurrent puts.
+STREAM_BYTES = 128 * 1024 * 1024
 
 
 class ChunkStream:
@@ -47,18 +48,23 @@ class ChunkStream:
         The store's staged upload; streaming is off unless its target is empty.
     zarr_format : {2, 3}
         The store's format (for `StagedUpload.begin`).
+    chunk_bytes : int
+        The largest chunk's uncompressed size: ``poll``'s chunk counts become bytes.
     enabled : bool
         False never to stream (a cluster's workers upload their own chunks).
     """
 
-    def __init__(self, upload: StagedUpload, zarr_format: int, *, enabled: bool = True) -> None:
+    def __init__(
+        self, upload: StagedUpload, zarr_format: int, chunk_bytes: int, *, enabled: bool = True
+    ) -> None:
         self._upload = upload
         self._zarr_format = zarr_format
+        self._chunk_bytes = max(1, chunk_bytes)
         self.enabled = enabled and upload.target_is_empty
         self._pool: ThreadPoolExecutor | None = None
         self._batch: Future | None = None
         self._sending: set[str] = set()  # the batch in flight's keys
-        self._last_poll = 0.0
+        self._looked_at = 0  # chunks written when the stage was last looked at
 
     def __enter__(self) -> ChunkStream:
         return self
@@ -69,22 +75,29 @@ class ChunkStream:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
-    def poll(self) -> None:
-        """Start a batch if enough chunks wait and none is in flight; raise a batch's error."""
-        if not self.enabled or time.monotonic() - self._last_poll < _POLL_SECONDS:
+    def poll(self, written: int) -> None:
+        """Upload what is staged in batches, each once the one before is done; raise errors.
+
+        Parameters
+        ----------
+        written : int
+            Chunks written so far (the writer's progress).
+        """
+        if not self.enabled or (written - self._looked_at) * self._chunk_bytes < STREAM_BYTES // 2:
             return
-        self._last_poll = time.monotonic()
+        self._looked_at = written
+        waiting = self._waiting()
+        while sum(nbytes for _, nbytes in waiting) >= STREAM_BYTES:
+            size, count = 0, 0
+            for _, nbytes in waiting:
+                if size >= STREAM_BYTES:
+                    break
+                size, count = size + nbytes, count + 1
+            self._collect()  # the batch before (the encoding waits for a slow upload here)
+            self._start([key for key, _ in waiting[:count]])
+            waiting = waiting[count:]
         if self._batch is not None and self._batch.done():
             self._collect()
-        waiting = self._waiting()
-        size = sum(s for _, s in waiting)
-        if size < STREAM_BYTES:
-            return
-        if self._batch is not None:
-            if size < 2 * STREAM_BYTES:
-                return  # the encoding goes on while a batch is in flight
-            self._collect()  # twice a batch waits: let the upload catch up
-        self._start([key for key, _ in waiting])
 
     def finish(self) -> None:
         """Wait for the batch in flight; the rest of the store is uploaded with its metadata."""
