@@ -61,3 +61,19 @@ def s3_env(s3_server, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     return s3_server
+
+
+# --- a dask cluster --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real LocalCluster (2 single-thread workers in this process) and its client, per module."""
+    distributed = pytest.importorskip("distributed", reason="the cluster extra")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as active,
+    ):
+        yield active

@@ -32,17 +32,6 @@ FIRST = (slice(0, 1), slice(0, 256), slice(0, 256))
 LAST = (slice(0, 1), slice(256, 512), slice(256, 512))
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as active,
-    ):
-        yield active
-
-
 def _pattern(block_info=None):
     """A block made where dask computes it: no pixels in the graph."""
     (c0, c1), (y0, y1), (x0, x1) = block_info[None]["array-location"]

@@ -18,9 +18,11 @@ end). Any other array returns None from `chunk_file_writer`, and its writes go t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,44 @@ try:  # zarr's order of inner chunks in a shard; without it, zarr writes shards 
 except ImportError:  # pragma: no cover - a zarr release that moved it
     morton_order_iter = None
 
-__all__ = ["PARTIAL_SUFFIX", "ChunkFileWriter", "chunk_file_writer"]
+__all__ = ["PARTIAL_SUFFIX", "ChunkFileWriter", "chunk_file_writer", "watch_written"]
 
 PARTIAL_SUFFIX = ".partial"  # a chunk file still being written (zarr's LocalStore's suffix too)
+# Folders being watched (`watch_written`) -> what to call with each chunk file written there.
+_watchers: dict[str, Callable[[Path, int], None]] = {}
+_watchers_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def watch_written(folder: Path, written: Callable[[Path, int], None]) -> Iterator[None]:
+    """Call ``written(path, size)`` for each chunk file written under ``folder`` in the block.
+
+    Called from the writing threads, once the file is complete (renamed to its name). Files
+    zarr writes itself (a codec or a write this module does not handle) are not reported.
+
+    Parameters
+    ----------
+    folder : Path
+        A store's folder (a staging folder).
+    written : callable
+        Receives the file's path and its size in bytes; must be quick and thread-safe.
+    """
+    key = os.path.abspath(folder)
+    with _watchers_lock:
+        _watchers[key] = written
+    try:
+        yield
+    finally:
+        with _watchers_lock:
+            _watchers.pop(key, None)
+
+
+def _report_written(path: Path, size: int) -> None:
+    text = os.path.abspath(path)
+    for folder, written in list(_watchers.items()):
+        if text.startswith(folder + os.sep):
+            written(path, size)
+
 
 Encoder = Callable[[np.ndarray], Any]
 UnitEncoder = Callable[[np.ndarray], "bytes | None"]
@@ -324,3 +361,5 @@ class ChunkFileWriter:
         with open(partial, "wb") as file:
             file.write(payload)
         os.replace(partial, path)
+        if _watchers:
+            _report_written(path, len(payload))

@@ -16,8 +16,8 @@ order that commits it only at the very end:
 So a reader sees an OME-Zarr image at the target only once all of it is there, and never a mix
 of the old and the new presented as one image. A write that fails or is cancelled during the
 upload removes every key under the target (where the store allows); its root never says
-``multiscales`` in any case. Cancelled while it is still being encoded, it has touched nothing
-at the target.
+``multiscales`` in any case. Cancelled while it is still being encoded, a replacement has
+touched nothing at the target (a new store may have sent chunks already: they are removed).
 
 A folder marker (the empty ``name/`` object the S3 console's "Create folder" makes) holds no
 data: a folder made at the target is an empty target, markers inside a store do not stop its
@@ -663,7 +663,8 @@ def _advice(exc: BaseException, *, staging: bool = False) -> str:
         if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
             return (
                 "The local temporary folder, where the store is encoded before it is uploaded, "
-                "is full: set TMPDIR to a disk with room for the compressed store and try again."
+                "is full: set TMPDIR to a disk with room for the compressed store (a new store "
+                "needs a few hundred MiB) and try again."
             )
         return (
             "Check the data being saved and the local temporary folder (TMPDIR), then try again."

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,11 +106,6 @@ def total_chunks(plans: Sequence[GroupPlan]) -> int:
     )
 
 
-def _chunk_bytes(plans: Sequence[GroupPlan]) -> int:
-    """The largest uncompressed chunk of the plans, in bytes."""
-    return max(math.prod(p.chunks) * p.dtype.itemsize for p in plans)
-
-
 def _iter_fill_group(
     group: zarr.Group,
     plan: GroupPlan,
@@ -177,7 +171,6 @@ def _iter_upload(
     total: int,
     *,
     zarr_format: int,
-    chunk_bytes: int,
     client: Any = None,
 ) -> Iterator[Progress]:
     """Stage one store with ``fill`` and upload it to ``target``, counting its chunks twice.
@@ -191,15 +184,19 @@ def _iter_upload(
     with staged_upload(target) as upload:
         run = None
         if client is not None:
-            withdraw = partial(upload.begin, zarr_format)
+
+            def withdraw() -> None:
+                upload.begin(zarr_format)
+                upload.sending = True  # the workers upload from now on: a failure is theirs
+
             run = DistributedRun(client, upload.stage, zarr_format, target, withdraw)
         # One process writing a new store uploads its chunks while it encodes (upload_stream).
         with (
-            ChunkStream(upload, zarr_format, chunk_bytes, enabled=run is None) as stream,
+            ChunkStream(upload, zarr_format, enabled=run is None) as stream,
             contextlib.closing(fill(upload.stage, run)) as steps,
         ):
             for done, _ in steps:
-                stream.poll(done)
+                stream.poll()
                 yield offset + done, total
             stream.finish()
         if run is not None:
@@ -249,7 +246,7 @@ def iter_write_store(
     if not capabilities(target).atomic_rename:  # object stores: metadata last
         yield from _iter_upload(
             target, fill, total, 0, 2 * total,
-            zarr_format=fmt, chunk_bytes=_chunk_bytes(plans), client=client,
+            zarr_format=fmt, client=client,
         )  # fmt: skip
         yield 2 * total, 2 * total
         return
@@ -346,7 +343,7 @@ def iter_add_labels(
         if remote:
             yield from _iter_upload(
                 image / plan.path, fill, chunks, done, total,
-                zarr_format=storage.zarr_format, chunk_bytes=_chunk_bytes([plan]),
+                zarr_format=storage.zarr_format,
             )  # fmt: skip
         else:
             with (

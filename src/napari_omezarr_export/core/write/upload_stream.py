@@ -6,26 +6,31 @@ the encoding. For a **new** target (nothing there, or only an S3 console folder)
 old store a failure could cost, so `ChunkStream` uploads the chunk files already staged, in
 the background, a batch of `STREAM_BYTES` at a time, and deletes them locally. A batch waits
 for the one before, so the encoding slows to the upload's pace instead of filling the disk:
-the stage holds at most about 2.5 x `STREAM_BYTES` (a batch in flight, one waiting, and what
-was written between two looks), whatever the store's size. The metadata still goes up last
+the stage holds about 2 x `STREAM_BYTES` (a batch in flight and one waiting) plus the writer's
+queued chunks, whatever the store's size. The metadata still goes up last
 (`StagedUpload.iter_upload`), so a reader sees an image at the target only once all of it is
 there, and a failure or cancel removes every key written (`StagedUpload.abort`, after the
 batch in flight has ended). A target that holds a store to replace is staged whole as before:
 a failure while encoding then leaves the old store as it was.
 
-A staged file is complete once it has its name: zarr writes every file under a temporary
-``.partial`` name and renames it, and so does `core.write.chunk_files`. The stage is looked at
-each time half a batch of uncompressed chunk bytes has been written (a count, not a clock: an
-image encoded in a fraction of a second streams as surely as a slow one).
+The chunk files come from `core.write.chunk_files.watch_written`, as the writing threads
+finish them (written under a ``.partial`` name and renamed): nothing is scanned, and a file is
+sent only once it is complete. Each chunk file is written once and never read back (the band
+writer writes whole chunks), so a file sent and deleted is never needed again. Files zarr
+writes itself (codecs this package does not encode) are not reported: they go up at the end
+with the metadata.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
-from napari_omezarr_export.core.write.chunk_files import PARTIAL_SUFFIX
-from napari_omezarr_export.core.write.object_store import META_DOCS, StagedUpload
+from napari_omezarr_export.core.write.chunk_files import watch_written
+from napari_omezarr_export.core.write.object_store import StagedUpload
 
 __all__ = ["STREAM_BYTES", "ChunkStream"]
 
@@ -48,100 +53,85 @@ class ChunkStream:
         The store's staged upload; streaming is off unless its target is empty.
     zarr_format : {2, 3}
         The store's format (for `StagedUpload.begin`).
-    chunk_bytes : int
-        The largest chunk's uncompressed size: ``poll``'s chunk counts become bytes.
     enabled : bool
         False never to stream (a cluster's workers upload their own chunks).
     """
 
-    def __init__(
-        self, upload: StagedUpload, zarr_format: int, chunk_bytes: int, *, enabled: bool = True
-    ) -> None:
+    def __init__(self, upload: StagedUpload, zarr_format: int, *, enabled: bool = True) -> None:
         self._upload = upload
         self._zarr_format = zarr_format
-        self._chunk_bytes = max(1, chunk_bytes)
         self.enabled = enabled and upload.target_is_empty
+        self._arrived: deque[tuple[Path, int]] = deque()  # appended by the writing threads
+        self._waiting: list[tuple[Path, int]] = []
+        self._waiting_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
         self._batch: Future | None = None
-        self._sending: set[str] = set()  # the batch in flight's keys
-        self._looked_at = 0  # chunks written when the stage was last looked at
+        self._exit = contextlib.ExitStack()
 
     def __enter__(self) -> ChunkStream:
+        if self.enabled:
+            self._exit.enter_context(watch_written(self._upload.stage, self._on_written))
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._exit.close()
         if self._batch is not None:
             self._batch.exception()  # wait; its error, if any, was or will be reported
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
-    def poll(self, written: int) -> None:
-        """Upload what is staged in batches, each once the one before is done; raise errors.
+    def _on_written(self, path: Path, size: int) -> None:
+        self._arrived.append((path, size))
 
-        Parameters
-        ----------
-        written : int
-            Chunks written so far (the writer's progress).
-        """
-        if not self.enabled or (written - self._looked_at) * self._chunk_bytes < STREAM_BYTES // 2:
+    def poll(self) -> None:
+        """Upload what is staged in batches, each once the one before is done; raise errors."""
+        if not self.enabled:
             return
-        self._looked_at = written
-        waiting = self._waiting()
-        while sum(nbytes for _, nbytes in waiting) >= STREAM_BYTES:
+        while self._arrived:
+            path, size = self._arrived.popleft()
+            self._waiting.append((path, size))
+            self._waiting_bytes += size
+        while self._waiting_bytes >= STREAM_BYTES:
             size, count = 0, 0
-            for _, nbytes in waiting:
+            for _, nbytes in self._waiting:
                 if size >= STREAM_BYTES:
                     break
                 size, count = size + nbytes, count + 1
             self._collect()  # the batch before (the encoding waits for a slow upload here)
-            self._start([key for key, _ in waiting[:count]])
-            waiting = waiting[count:]
+            self._start([path for path, _ in self._waiting[:count]])
+            self._waiting = self._waiting[count:]
+            self._waiting_bytes -= size
         if self._batch is not None and self._batch.done():
             self._collect()
 
     def finish(self) -> None:
         """Wait for the batch in flight; the rest of the store is uploaded with its metadata."""
-        if self._batch is not None:
-            self._collect()
+        self._collect()
 
-    def _waiting(self) -> list[tuple[str, int]]:
-        """The complete chunk files staged and not yet sent: (relative key, bytes)."""
-        stage = self._upload.stage
-        found = []
-        for path in stage.rglob("*"):
-            if path.name in META_DOCS or path.name.endswith(PARTIAL_SUFFIX):
-                continue
-            key = path.relative_to(stage).as_posix()
-            if key in self._sending:
-                continue
-            try:
-                if path.is_file():
-                    found.append((key, path.stat().st_size))
-            except FileNotFoundError:  # uploaded and deleted meanwhile
-                continue
-        return found
-
-    def _start(self, keys: list[str]) -> None:
-        self._upload.begin(self._zarr_format)  # the first time: the target is marked incomplete
+    def _start(self, paths: list[Path]) -> None:
+        try:  # the first time: the target is marked incomplete
+            self._upload.begin(self._zarr_format)
+        except BaseException:
+            self._upload.sending = True  # the upload failed, not the encoding
+            raise
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omezarr-upload")
-        self._sending.update(keys)
+        keys = [path.relative_to(self._upload.stage).as_posix() for path in paths]
         self._batch = self._pool.submit(_send, self._upload, keys)
         log.debug("uploading %d chunk files while encoding", len(keys))
 
     def _collect(self) -> None:
+        """Wait for the batch in flight, if any; raise its error."""
         batch, self._batch = self._batch, None
         if batch is None:
             return
         if batch.exception() is not None:
             self._upload.sending = True  # the upload failed, not the encoding
-        self._upload.add_uploaded(batch.result())
-        self._sending.clear()  # sent and deleted: no scan finds them again
+        batch.result()  # nothing of the target was there before: no key to keep track of
 
 
-def _send(upload: StagedUpload, keys: list[str]) -> list[str]:
-    """Upload staged files, then delete them locally; return their keys."""
+def _send(upload: StagedUpload, keys: list[str]) -> None:
+    """Upload staged files, then delete them locally."""
     upload.put_staged(keys)
     for key in keys:
         (upload.stage / key).unlink(missing_ok=True)
-    return keys
