@@ -454,8 +454,9 @@ class StagedUpload:
         self.stage = stage
         self._existing = existing
         self._phase = "staging"  # then "withdrawing", "uploading", "done"
-        # True once the last upload began, or an upload while staging failed: a failure from
-        # then on is the upload's, not the staging's.
+        # True once a failure would be the upload's, not the staging's: the last upload began,
+        # a cluster's workers began uploading, or marking the target or a batch sent while
+        # staging (`upload_stream`) failed.
         self.sending = False
         self._withdrawn: dict[str, bytes | None] = {}
         self._uploaded_elsewhere: set[str] = set()
@@ -498,7 +499,7 @@ class StagedUpload:
         self._phase = "uploading"
 
     def add_uploaded(self, keys: Iterable[str]) -> None:
-        """Record keys uploaded before `iter_upload` (by a cluster's workers, or a `ChunkStream`).
+        """Record keys uploaded by others (a cluster's workers): they are part of the new store.
 
         Parameters
         ----------

@@ -244,10 +244,7 @@ def iter_write_store(
         return iter_fill_stage(plans, stage, storage, label_source=label_source, run=run)
 
     if not capabilities(target).atomic_rename:  # object stores: metadata last
-        yield from _iter_upload(
-            target, fill, total, 0, 2 * total,
-            zarr_format=fmt, client=client,
-        )  # fmt: skip
+        yield from _iter_upload(target, fill, total, 0, 2 * total, zarr_format=fmt, client=client)
         yield 2 * total, 2 * total
         return
     with _local_stage(target, storage) as stage:
@@ -342,9 +339,8 @@ def iter_add_labels(
 
         if remote:
             yield from _iter_upload(
-                image / plan.path, fill, chunks, done, total,
-                zarr_format=storage.zarr_format,
-            )  # fmt: skip
+                image / plan.path, fill, chunks, done, total, zarr_format=storage.zarr_format
+            )
         else:
             with (
                 staged_directory(image / plan.path) as stage,
