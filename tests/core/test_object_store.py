@@ -511,6 +511,31 @@ def test_labels_saved_into_an_s3_image_stream_in_the_image_format(
     np.testing.assert_array_equal(np.asarray(read(url)[-1].data[0]), cells)
 
 
+def test_a_second_ctrl_c_still_waits_for_the_batch_in_flight(tmp_path, monkeypatch):
+    import threading
+
+    # The batch in flight must end before the clean-up lists the target, even when a second
+    # Ctrl-C arrives while the first one's clean-up waits for it.
+    release = threading.Event()
+
+    def slow_send(upload, keys):
+        release.wait(10)
+
+    monkeypatch.setattr(upload_stream, "_send", slow_send)
+    upload = object_store.StagedUpload(
+        None, tmp_path, object_store.StoreListing()
+    )  # no target: nothing here reaches one
+    monkeypatch.setattr(upload, "begin", lambda fmt: None)
+    stream = upload_stream.ChunkStream(upload, 2)
+    with pytest.raises(KeyboardInterrupt), stream:
+        stream._start([tmp_path / "c"])
+        ctrl_c = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        ctrl_c.start()  # the second Ctrl-C, while the clean-up waits for the batch
+        threading.Timer(0.6, release.set).start()  # the batch ends later
+        raise KeyboardInterrupt  # the first Ctrl-C, during the write
+    assert release.is_set()  # the stream waited for the batch
+
+
 def test_a_source_failing_after_chunks_went_up_raises_its_error_and_leaves_nothing(
     s3_env, bucket, recorder, rng, small_batches
 ):

@@ -75,10 +75,19 @@ class ChunkStream:
 
     def __exit__(self, *_: object) -> None:
         self._exit.close()
-        if self._batch is not None:
-            self._batch.exception()  # wait; its error, if any, was or will be reported
+        interrupted = False
+        while self._batch is not None and not self._batch.done():
+            # The clean-up after a failure or cancel lists and removes what was uploaded: a
+            # batch still uploading then would leave keys behind. A second Ctrl-C waits too.
+            try:
+                self._batch.exception()  # its error, if any, was or will be reported
+            except KeyboardInterrupt:
+                interrupted = True
+                log.warning("Waiting for the upload in flight to end before cleaning up.")
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _on_written(self, path: Path, size: int) -> None:
         self._arrived.append((path, size))
