@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -521,6 +522,11 @@ def test_a_second_ctrl_c_still_waits_for_the_batch_in_flight(tmp_path, monkeypat
     def slow_send(upload, keys):
         release.wait(10)
 
+    def second_ctrl_c_then_batch_end():
+        os.kill(os.getpid(), signal.SIGINT)  # while the clean-up waits for the batch
+        time.sleep(0.3)
+        release.set()
+
     monkeypatch.setattr(upload_stream, "_send", slow_send)
     upload = object_store.StagedUpload(
         None, tmp_path, object_store.StoreListing()
@@ -529,9 +535,7 @@ def test_a_second_ctrl_c_still_waits_for_the_batch_in_flight(tmp_path, monkeypat
     stream = upload_stream.ChunkStream(upload, 2)
     with pytest.raises(KeyboardInterrupt), stream:
         stream._start([tmp_path / "c"])
-        ctrl_c = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-        ctrl_c.start()  # the second Ctrl-C, while the clean-up waits for the batch
-        threading.Timer(0.6, release.set).start()  # the batch ends later
+        threading.Timer(0.2, second_ctrl_c_then_batch_end).start()
         raise KeyboardInterrupt  # the first Ctrl-C, during the write
     assert release.is_set()  # the stream waited for the batch
 
