@@ -132,3 +132,17 @@ def test_distributed_write_benchmark_reports_each_worker():
     assert record["client_received_bytes"] < 1_000_000
     table = distributed_write.per_worker_report([record])
     assert table.count("| ours, distributed (1) |") == 2
+
+
+def test_remote_write_benchmark_streams_and_checks_every_store():
+    pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    from benchmarks import remote_write
+
+    # Real subprocesses writing to moto's S3 on 127.0.0.1; 1 MiB batches so that ours streams
+    # a 4096x4096 image. No timing is checked.
+    records = remote_write.run_all(4096, 1, ["ours", "ome-zarr-py"], stream_bytes=1 << 20)
+    ours, peer = records
+    assert ours["check"] == "ok" and peer["check"] == "ok", records
+    assert ours["streamed_batches"] > 0 and ours["objects"] == peer["objects"] > 0
+    assert ours["peak_staging_bytes"] < ours["stored_bytes"]  # never the whole store at once
+    assert remote_write.report(records).count("| ours, streaming upload |") == 2
