@@ -540,6 +540,30 @@ def test_a_second_ctrl_c_still_waits_for_the_batch_in_flight(tmp_path, monkeypat
     assert release.is_set()  # the stream waited for the batch
 
 
+def test_a_retry_after_an_interrupted_write_streams_and_leaves_none_of_it(
+    s3_env, bucket, rng, small_batches, monkeypatch
+):
+    url = f"{bucket}/img.ome.zarr"
+    write_image(_image(rng), url, storage=_storage("0.4"))
+    name, key = _bucket_and_key(url)
+    client = s3_env.client()
+    # What a write killed mid-upload leaves: the root marked incomplete, chunks, a stray one.
+    marker = {object_store.INCOMPLETE_MARK: {"state": "incomplete write"}}
+    client.put_object(Bucket=name, Key=f"{key}/.zattrs", Body=json.dumps(marker).encode())
+    client.put_object(Bucket=name, Key=f"{key}/0/9/9/9", Body=b"junk")
+    batches = []
+    start = upload_stream.ChunkStream._start
+    monkeypatch.setattr(
+        upload_stream.ChunkStream, "_start", lambda self, p: [batches.append(p), start(self, p)]
+    )
+    image = rng.integers(0, 65535, size=(1, 256, 512), dtype=np.uint16)
+    write_image(image, url, storage=_storage("0.5"))
+    assert batches  # streamed, though the target was not empty
+    keys = set(_objects(s3_env, url))
+    assert not {".zattrs", ".zgroup", "0/.zarray", "0/9/9/9"} & keys  # nothing of the old
+    np.testing.assert_array_equal(np.asarray(read(url)[0].data[0]), image)
+
+
 def test_a_source_failing_after_chunks_went_up_raises_its_error_and_leaves_nothing(
     s3_env, bucket, recorder, rng, small_batches
 ):

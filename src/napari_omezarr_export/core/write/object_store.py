@@ -127,6 +127,12 @@ class StoreListing:
         """Folders (relative) that are zarr arrays."""
         return {path for path, node in self.nodes().items() if node.node_type == "array"}
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether this is what an interrupted write of ours left (its root marked incomplete)."""
+        root = self.nodes().get("")
+        return root is not None and INCOMPLETE_MARK in root.attrs
+
 
 def _split(key: str) -> tuple[str, str]:
     folder, _, name = key.rpartition("/")
@@ -467,9 +473,13 @@ class StagedUpload:
         return self._phase == "done"
 
     @property
-    def target_is_empty(self) -> bool:
-        """True when nothing was at the target (folder markers aside): no store to lose."""
-        return not self._existing.keys
+    def nothing_to_lose(self) -> bool:
+        """True when no store is at the target, so a failure cannot cost one.
+
+        Nothing is there (folder markers aside), or only what an interrupted write of ours
+        left, which is never a valid image.
+        """
+        return not self._existing.keys or self._existing.interrupted
 
     @property
     def started(self) -> bool:
@@ -497,6 +507,14 @@ class StagedUpload:
             if step:
                 fs.pipe({f"{root}/{k}": v for k, v in step.items()})
         self._phase = "uploading"
+        if self._existing.interrupted:
+            # An interrupted write's leftovers: removed now, behind the incomplete root, so
+            # that the chunks uploaded from here on (`upload_stream`) need no bookkeeping.
+            marker = set(_marker_docs(zarr_format))
+            left = sorted(self._existing.keys - marker)
+            if left:
+                _remove(fs, (f"{root}/{k}" for k in left))
+            self._existing = StoreListing(self._existing.keys & marker, {}, self._existing.folders)
 
     def add_uploaded(self, keys: Iterable[str]) -> None:
         """Record keys uploaded by others (a cluster's workers): they are part of the new store.

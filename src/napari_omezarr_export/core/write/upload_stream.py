@@ -2,16 +2,17 @@
 
 `core.write.object_store` stages a store in a local folder and uploads it when it is complete,
 which costs as much local disk as the compressed store and adds the whole upload's time after
-the encoding. For a **new** target (nothing there, or only an S3 console folder) there is no
-old store a failure could cost, so `ChunkStream` uploads the chunk files already staged, in
-the background, a batch of `STREAM_BYTES` at a time, and deletes them locally. A batch waits
-for the one before, so the encoding slows to the upload's pace instead of filling the disk:
-the stage holds about 2 x `STREAM_BYTES` (a batch in flight and one waiting) plus the writer's
-queued chunks, whatever the store's size. The metadata still goes up last
-(`StagedUpload.iter_upload`), so a reader sees an image at the target only once all of it is
-there, and a failure or cancel removes every key written (`StagedUpload.abort`, after the
-batch in flight has ended). A target that holds a store to replace is staged whole as before:
-a failure while encoding then leaves the old store as it was.
+the encoding. For a **new** target (nothing there, an S3 console folder, or what an interrupted
+write of ours left, removed first) there is no old store a failure could cost, so `ChunkStream`
+uploads the chunk files already staged, in the background, a batch of `STREAM_BYTES` at a time,
+and deletes them locally. A batch waits for the one before, so the encoding slows to the
+upload's pace instead of filling the disk: the stage holds about 2 x `STREAM_BYTES` (a batch in
+flight and one waiting) plus the writer's queued chunks, whatever the store's size. The
+metadata still goes up last (`StagedUpload.iter_upload`), so a reader sees an image at the
+target only once all of it is there, and a failure or cancel removes every key written
+(`StagedUpload.abort`, after the batch in flight has ended). A target that holds a store to
+replace is staged whole as before: a failure while encoding then leaves the old store as it
+was.
 
 The chunk files come from `core.write.chunk_files.watch_written`, as the writing threads
 finish them (written under a ``.partial`` name and renamed): nothing is scanned, and a file is
@@ -50,7 +51,7 @@ class ChunkStream:
     Parameters
     ----------
     upload : StagedUpload
-        The store's staged upload; streaming is off unless its target is empty.
+        The store's staged upload; streaming is off unless no store is at its target.
     zarr_format : {2, 3}
         The store's format (for `StagedUpload.begin`).
     enabled : bool
@@ -60,7 +61,7 @@ class ChunkStream:
     def __init__(self, upload: StagedUpload, zarr_format: int, *, enabled: bool = True) -> None:
         self._upload = upload
         self._zarr_format = zarr_format
-        self.enabled = enabled and upload.target_is_empty
+        self.enabled = enabled and upload.nothing_to_lose
         self._arrived: deque[tuple[Path, int]] = deque()  # appended by the writing threads
         self._waiting: list[tuple[Path, int]] = []
         self._waiting_bytes = 0
