@@ -510,11 +510,11 @@ class StagedUpload:
         if self._existing.interrupted:
             # An interrupted write's leftovers: removed now, behind the incomplete root, so
             # that the chunks uploaded from here on (`upload_stream`) need no bookkeeping.
-            marker = set(_marker_docs(zarr_format))
+            marker = set(_marker_docs(zarr_format))  # just written: the new incomplete root
             left = sorted(self._existing.keys - marker)
             if left:
                 _remove(fs, (f"{root}/{k}" for k in left))
-            self._existing = StoreListing(self._existing.keys & marker, {}, self._existing.folders)
+            self._existing = StoreListing(folders=self._existing.folders)  # none of it is left
 
     def add_uploaded(self, keys: Iterable[str]) -> None:
         """Record keys uploaded by others (a cluster's workers): they are part of the new store.
