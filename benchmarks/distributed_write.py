@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,8 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .measure import _status_mib, disk_bytes, validate_metadata
+from .measure import _status_mib, cpu_seconds, disk_bytes, error_line, validate_metadata
 from .memory import CHUNK, lazy_image, machine_line, make_block
+from .writers import blosc_zstd5
 
 LEVELS = 5
 WRITERS = {
@@ -62,12 +61,6 @@ WRITERS = {
     "ngff-zarr": "ngff-zarr 0.50, dask on the cluster",
     "ome-zarr-py": "ome-zarr-py, dask on the cluster",
 }
-
-
-def _blosc():
-    import numcodecs
-
-    return numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
 
 
 def _write_ours(image, out: Path, client) -> Path:
@@ -91,7 +84,7 @@ def _write_ngff_zarr(image, out: Path, client) -> Path:
         method=nz.Methods.DASK_BIN_SHRINK,
         chunks={"c": 1, "y": CHUNK, "x": CHUNK},
     )
-    nz.to_ngff_zarr(str(out), multiscales, version="0.4", compressor=_blosc())
+    nz.to_ngff_zarr(str(out), multiscales, version="0.4", compressor=blosc_zstd5())
     return out
 
 
@@ -105,7 +98,7 @@ def _write_ome_zarr_py(image, out: Path, client) -> Path:
     write_image(
         image, root, scale_factors=[{"y": 2**i, "x": 2**i} for i in range(1, LEVELS)],
         method=Methods.LOCAL_MEAN, fmt=FormatV04(), axes=["c", "y", "x"],
-        storage_options={"chunks": (1, CHUNK, CHUNK), "compressor": _blosc()},
+        storage_options={"chunks": (1, CHUNK, CHUNK), "compressor": blosc_zstd5()},
     )  # fmt: skip
     return out
 
@@ -118,11 +111,6 @@ def _warm_worker() -> None:
     _get_fields()
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _worker_stats(dask_worker=None) -> dict:
     state = dask_worker.state
     executing = state.task_counter.cumulative_elapsed(by_prefix=False).get("executing", 0.0)
@@ -130,7 +118,7 @@ def _worker_stats(dask_worker=None) -> dict:
         "rss_mib": _status_mib("VmRSS"),
         "peak_mib": _status_mib("VmHWM"),
         "sent_bytes": int(getattr(dask_worker, "transfer_outgoing_bytes_total", 0)),
-        "cpu_seconds": _cpu_seconds(),
+        "cpu_seconds": cpu_seconds(),
         "tasks": state.executed_count,
         "executing_seconds": executing,
     }
@@ -173,10 +161,10 @@ def worker(name: str, size: int, out: Path, n_workers: int = 2) -> dict:
     )
     record: dict = {"writer": WRITERS[name], "size": size, "n_workers": n_workers}
     if name == "ours-single":
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        start, cpu = time.perf_counter(), cpu_seconds()
         store = _write_ours(image, out, client=False)
         record["seconds"] = time.perf_counter() - start
-        record["cpu_seconds"] = _cpu_seconds() - cpu
+        record["cpu_seconds"] = cpu_seconds() - cpu
         record["client_peak_mib"] = _status_mib("VmHWM")
     else:
         from distributed import Client, LocalCluster
@@ -194,10 +182,10 @@ def worker(name: str, size: int, out: Path, n_workers: int = 2) -> dict:
             client.run(_warm_worker)
             before = client.run(_worker_stats)
             received[0] = 0
-            start, cpu = time.perf_counter(), _cpu_seconds()
+            start, cpu = time.perf_counter(), cpu_seconds()
             store = write(image, out, client if name == "ours-dist" else False)
             record["seconds"] = time.perf_counter() - start
-            record["client_cpu_seconds"] = _cpu_seconds() - cpu
+            record["client_cpu_seconds"] = cpu_seconds() - cpu
             record["client_received_bytes"] = received[0]
             after = client.run(_worker_stats)
         record["workers"] = [
@@ -280,14 +268,8 @@ def run_one(name: str, size: int, n_workers: int = 2) -> dict:
     command += ["--size", str(size), "--workers", str(n_workers), "--out", str(out)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:  # the first error raised is the cause, the last the symptom
-            errors = [
-                line
-                for line in done.stderr.splitlines()
-                if re.match(r"^\w+(Error|Exception): ", line)
-            ] or ["?"]
-            cause = errors[0] if errors[0] == errors[-1] else f"{errors[0]} (then {errors[-1]})"
-            return {"writer": WRITERS[name], "error": cause[:300]}
+        if done.returncode != 0:
+            return {"writer": WRITERS[name], "error": error_line(done.stderr)}
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)

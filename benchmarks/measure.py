@@ -40,6 +40,23 @@ WARM_IMPORTS = {
 }
 
 
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def error_line(stderr: str) -> str:
+    """A failed subprocess's error: the first one raised is the cause, the last the symptom."""
+    errors = [
+        line for line in stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception): ", line)
+    ]
+    if not errors:
+        return (stderr.strip().splitlines() or ["?"])[-1][:300]
+    cause = errors[0] if errors[0] == errors[-1] else f"{errors[0]} (then {errors[-1]})"
+    return cause[:300]
+
+
 def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 

@@ -66,8 +66,6 @@ import importlib
 import importlib.metadata
 import json
 import os
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -80,8 +78,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .measure import ROOT, _status_mib, validate_metadata
+from .measure import ROOT, _status_mib, cpu_seconds, error_line, validate_metadata
 from .memory import CHUNK, lazy_image, machine_line
+from .writers import blosc_zstd5
 
 LEVELS = 4
 BUCKET = "remote-write-bench"
@@ -120,12 +119,6 @@ SCALE_FACTORS = [{"y": 2**i, "x": 2**i} for i in range(1, LEVELS)]
 # --- the writers (run in the worker process) ---------------------------------------------------
 
 
-def _blosc():
-    import numcodecs
-
-    return numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
-
-
 def _write_ours(data: np.ndarray, url: str) -> None:
     from napari_omezarr_export import PyramidOptions, StorageOptions, write_image
 
@@ -151,7 +144,7 @@ def _write_ome_zarr_py(data: np.ndarray, url: str) -> None:
     write_image(
         image, root, scale_factors=SCALE_FACTORS, method=Methods.LOCAL_MEAN, fmt=FormatV04(),
         axes=["c", "y", "x"],
-        storage_options={"chunks": (1, CHUNK, CHUNK), "compressor": _blosc()},
+        storage_options={"chunks": (1, CHUNK, CHUNK), "compressor": blosc_zstd5()},
     )  # fmt: skip
 
 
@@ -169,7 +162,7 @@ def _ngff_multiscales(data: np.ndarray):
 def _write_ngff_zarr(data: np.ndarray, url: str) -> None:
     import ngff_zarr as nz
 
-    nz.to_ngff_zarr(url, _ngff_multiscales(data), version="0.4", compressor=_blosc())
+    nz.to_ngff_zarr(url, _ngff_multiscales(data), version="0.4", compressor=blosc_zstd5())
 
 
 def _write_ngff_zarr_put(data: np.ndarray, url: str) -> None:
@@ -178,7 +171,8 @@ def _write_ngff_zarr_put(data: np.ndarray, url: str) -> None:
 
     local = Path(tempfile.mkdtemp(prefix="ngff-zarr-")) / "image.ome.zarr"
     try:
-        nz.to_ngff_zarr(str(local), _ngff_multiscales(data), version="0.4", compressor=_blosc())
+        multiscales = _ngff_multiscales(data)
+        nz.to_ngff_zarr(str(local), multiscales, version="0.4", compressor=blosc_zstd5())
         fs, path = fsspec.core.url_to_fs(url)
         fs.put(f"{local}/", f"{path}/", recursive=True)
     finally:
@@ -202,11 +196,6 @@ WRITE = {
 
 
 # --- measuring (in the worker process) ------------------------------------------------------
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _tree_bytes(folder: str) -> int:
@@ -363,10 +352,10 @@ def worker(name: str, size: int, url: str, stream_bytes: int | None = None) -> d
         Path("/proc/self/clear_refs").write_text("5")
     record["rss_before_mib"] = _status_mib("VmRSS")
     with DiskSampler(tmp) as sampler:
-        start, cpu = time.perf_counter(), _cpu_seconds()
+        start, cpu = time.perf_counter(), cpu_seconds()
         WRITE[name](data, url)
         record["seconds"] = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu
+        cpu = cpu_seconds() - cpu
     record["cpu_seconds"] = cpu - sampler.cpu_seconds
     record["peak_rss_mib"] = _status_mib("VmHWM")
     record["peak_staging_bytes"] = sampler.peak_bytes - record["tmp_before_bytes"]
@@ -395,17 +384,6 @@ def _remote_servers():
     import remote_servers
 
     return remote_servers
-
-
-def _error_line(stderr: str) -> str:
-    """The first error raised is the cause, the last the symptom."""
-    errors = [
-        line for line in stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception): ", line)
-    ]
-    if not errors:
-        return (stderr.strip().splitlines() or ["?"])[-1][:300]
-    cause = errors[0] if errors[0] == errors[-1] else f"{errors[0]} (then {errors[-1]})"
-    return cause[:300]
 
 
 def _stored(server, bucket: str, prefix: str, delete: bool = True) -> tuple[int, int]:
@@ -472,7 +450,7 @@ def run_one(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
-            record = {"name": name, "writer": WRITERS[name], "error": _error_line(done.stderr)}
+            record = {"name": name, "writer": WRITERS[name], "error": error_line(done.stderr)}
         else:
             record = json.loads(done.stdout.strip().splitlines()[-1])
     except subprocess.TimeoutExpired:

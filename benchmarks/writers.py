@@ -36,7 +36,8 @@ METHODS = {
 }
 
 
-def _blosc():
+def blosc_zstd5():
+    """The codec every peer is given: Blosc zstd level 5, byte shuffle (numcodecs)."""
     import numcodecs
 
     return numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
@@ -109,7 +110,7 @@ def write_ome_zarr(data: np.ndarray, path: Path, wl: Workload, settings: str) ->
         return path
     image = da.from_array(data, chunks=wl.chunk_shape)
     root = zarr.open_group(str(path), mode="w", zarr_format=2)
-    options = {"chunks": wl.chunk_shape, "compressor": _blosc()}
+    options = {"chunks": wl.chunk_shape, "compressor": blosc_zstd5()}
     scale_factors = _scale_factors(wl)
     if wl.kind == "labels":
         write_labels(
@@ -155,7 +156,7 @@ def write_bioio(data: np.ndarray, path: Path, wl: Workload, settings: str) -> Pa
             tuple(min(c, n) for c, n in zip(wl.chunk_shape, s, strict=True))
             for s in wl.level_shapes()
         ],
-        compressor=_blosc(),
+        compressor=blosc_zstd5(),
         zarr_format=2,
         axes_names=list(wl.axes),
         axes_types=["channel" if a == "c" else "space" for a in wl.axes],
@@ -181,7 +182,7 @@ def write_ngff_zarr(data: np.ndarray, path: Path, wl: Workload, settings: str) -
     multiscales = nz.to_multiscales(
         image, scale_factors=_scale_factors(wl), method=method, chunks=chunks
     )
-    nz.to_ngff_zarr(str(path), multiscales, version="0.4", compressor=_blosc())
+    nz.to_ngff_zarr(str(path), multiscales, version="0.4", compressor=blosc_zstd5())
     return path
 
 

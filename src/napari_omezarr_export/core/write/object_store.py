@@ -101,18 +101,13 @@ class StoreListing:
     ----------
     keys : set of str
         Every key under the target, relative to it (``""`` for an object at the target itself),
-        except folder markers.
+        except folder markers (`_data_paths`): an empty folder is an empty target.
     docs : dict of str to bytes
         The content of the zarr metadata documents among them.
-    folders : set of str
-        The folders that have a folder marker (the empty ``name/`` object the S3 console's
-        "Create folder" makes), relative (``""`` for the target itself). They hold no data:
-        an empty folder is an empty target, and a write leaves the markers where they are.
     """
 
     keys: set[str] = field(default_factory=set)
     docs: dict[str, bytes] = field(default_factory=dict)
-    folders: set[str] = field(default_factory=set)
 
     def nodes(self) -> dict[str, _Node]:
         """The zarr nodes, by folder relative to the target (``""`` is the root)."""
@@ -211,16 +206,8 @@ def _list(target: UPath) -> StoreListing:
     """List every key under ``target`` and read its metadata documents (a few requests)."""
     fs, root = _fs_root(target)
     fs.invalidate_cache(root)
-    # An empty prefix lists nothing; a missing bucket raises.
-    found = fs.find(root, detail=True)
-    keys, folders = set(), set()
-    for path, info in found.items():
-        path = str(path)
-        key = "" if path.rstrip("/") == root else path[len(root) + 1 :]
-        if _is_folder_marker(path, info):
-            folders.add(key.rstrip("/"))
-        else:
-            keys.add(key)
+    paths = _data_paths(fs, root)
+    keys = {"" if path.rstrip("/") == root else path[len(root) + 1 :] for path in paths}
     wanted = sorted(k for k in keys if _split(k)[1] in META_DOCS)
     contents = _cat_many(fs, [f"{root}/{k}" for k in wanted]) if wanted else {}
     docs = {}
@@ -228,12 +215,21 @@ def _list(target: UPath) -> StoreListing:
         content = _content(contents, f"{root}/{key}")
         if content is not None:  # else deleted since the listing
             docs[key] = content
-    return StoreListing(keys, docs, folders)
+    return StoreListing(keys, docs)
 
 
-def _is_folder_marker(path: str, info: dict[str, Any]) -> bool:
-    """An empty object whose key ends in ``/``: how S3 consoles show a folder."""
-    return path.endswith("/") and not info.get("size")
+def _data_paths(fs: Any, root: str) -> list[str]:
+    """Every object under ``root`` but folder markers; an empty prefix lists nothing.
+
+    A folder marker is the empty ``name/`` object the S3 console's "Create folder" makes: it
+    holds no data, and no write or clean-up removes it. A missing bucket raises.
+    """
+    found = fs.find(root, detail=True)
+    return [
+        str(path)
+        for path, info in found.items()
+        if not (str(path).endswith("/") and not info.get("size"))
+    ]
 
 
 def _refusal(listing: StoreListing) -> str | None:
@@ -514,7 +510,7 @@ class StagedUpload:
             left = sorted(self._existing.keys - marker)
             if left:
                 _remove(fs, (f"{root}/{k}" for k in left))
-            self._existing = StoreListing(folders=self._existing.folders)  # none of it is left
+            self._existing = StoreListing()  # none of it is left
 
     def add_uploaded(self, keys: Iterable[str]) -> None:
         """Record keys uploaded by others (a cluster's workers): they are part of the new store.
@@ -600,8 +596,7 @@ class StagedUpload:
                     else "Nothing was left there."
                 )
             fs.invalidate_cache(root)
-            found = fs.find(root, detail=True).items()
-            left = [str(p) for p, info in found if not _is_folder_marker(str(p), info)]
+            left = _data_paths(fs, root)
             if left:
                 _remove(fs, left)
         except Exception as exc:  # noqa: BLE001 - the clean-up must not hide the failure
